@@ -6,7 +6,12 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Crates that must build without any GUI toolkit: they run in the server, the CLI and tests.
-const NO_TAURI: &[&str] = &["legato-protocol", "legato-core", "legato-store", "legato-server"];
+const NO_TAURI: &[&str] = &[
+    "legato-protocol",
+    "legato-core",
+    "legato-store",
+    "legato-server",
+];
 
 /// legato-core is pure: these are the only crates it may depend on (no tokio, no database,
 /// no HTTP). A new dependency there is a design decision, so it must be added here too.
@@ -33,8 +38,13 @@ const CORE_FORBIDDEN_SOURCE: &[&str] = &[
 pub fn check() -> Result<()> {
     for package in NO_TAURI {
         let deps = dependencies(package, "normal,build", false)?;
-        if let Some(bad) = deps.iter().find(|d| d.starts_with("tauri") || d.starts_with("wry")) {
-            bail!("{package} depends on `{bad}`: protocol/core/store/server must not depend on tauri");
+        if let Some(bad) = deps
+            .iter()
+            .find(|d| d.starts_with("tauri") || d.starts_with("wry"))
+        {
+            bail!(
+                "{package} depends on `{bad}`: protocol/core/store/server must not depend on tauri"
+            );
         }
     }
     let direct = dependencies("legato-core", "normal", true)?;
@@ -63,7 +73,10 @@ fn dependencies(package: &str, edges: &str, direct: bool) -> Result<BTreeSet<Str
         .output()
         .context("cannot run cargo tree")?;
     if !output.status.success() {
-        bail!("cargo tree -p {package} failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "cargo tree -p {package} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -85,7 +98,10 @@ fn core_sources_do_no_io() -> Result<()> {
             let text = std::fs::read_to_string(&path)?;
             for pattern in CORE_FORBIDDEN_SOURCE {
                 if text.contains(pattern) {
-                    bail!("{} uses `{pattern}`: legato-core does no IO", path.display());
+                    bail!(
+                        "{} uses `{pattern}`: legato-core does no IO",
+                        path.display()
+                    );
                 }
             }
         }

@@ -33,9 +33,10 @@ fn main() -> ExitCode {
 
 fn run_task(args: Vec<String>) -> Result<()> {
     let root = project_root();
-    std::env::set_current_dir(&root)
-        .with_context(|| format!("cannot enter {}", root.display()))?;
-    let (task, rest) = args.split_first().map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
+    std::env::set_current_dir(&root).with_context(|| format!("cannot enter {}", root.display()))?;
+    let (task, rest) = args
+        .split_first()
+        .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
     match task {
         "setup" => setup::run(),
         "run" => run_app(rest),
@@ -80,14 +81,31 @@ fn lint() -> Result<()> {
     cmd("cargo", &["fmt", "--all", "--", "--check"])?;
     cmd(
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
     )?;
     invariants::check()
 }
 
 fn test_all() -> Result<()> {
     // Benchmarks are compiled (so they cannot rot) but not run: figures come from `bench`.
-    cmd("cargo", &["test", "--workspace", "--all-targets", "--locked", "--no-run"])?;
+    cmd(
+        "cargo",
+        &[
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--no-run",
+        ],
+    )?;
     cmd("cargo", &["test", "--workspace", "--locked"])?;
     eprintln!("xtask: all tests passed");
     Ok(())
@@ -128,7 +146,10 @@ fn bench(args: &[String]) -> Result<()> {
         bail!("unknown benchmark `{which}` (local-write, server, all)");
     }
     for (_, package, bench) in selected {
-        cmd("cargo", &["bench", "--locked", "-p", package, "--bench", bench])?;
+        cmd(
+            "cargo",
+            &["bench", "--locked", "-p", package, "--bench", bench],
+        )?;
     }
     Ok(())
 }

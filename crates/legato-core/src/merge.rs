@@ -1,9 +1,26 @@
 //! Client-side conflict resolution of PROTOCOL.md section 4.
+//!
+//! Everything here is a pure function of its arguments, so two devices settling the same
+//! conflict compute the same result. Choices the spec leaves open (see `docs/core-choices.md`):
+//! - a field absent from a state counts as `null` when deciding what changed;
+//! - a set merge keeps local order, then the new remote elements in remote order;
+//! - a field rule that does not fit the values (`duration` that is not an integer on both
+//!   sides, `notes` that is not text, a set field that is not an array) falls back to the
+//!   last-write rule rather than inventing a value;
+//! - `updatedAt` changed on both sides takes the later of the two;
+//! - the remote write time is the remote state's `updatedAt`; without a parseable one the
+//!   local edit wins (the user's edit is the one we are sure of).
 
+use chrono::DateTime;
 use legato_protocol::{ConflictData, Fields};
+use serde_json::Value;
+
+use crate::fields::{ValueSet, diff_fields, same_value};
 
 /// How a client settles a conflict for one entity type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     Local,
@@ -28,17 +45,252 @@ pub enum Resolution {
     Manual,
 }
 
+/// Fields merged as sets when both sides changed them (section 4, plus the goals'
+/// `pieceIds`, which is the same kind of id list as `goalIds`).
+pub const SET_FIELDS: [&str; 4] = ["tags", "techniques", "goalIds", "pieceIds"];
+
+/// Separator between the local and the remote text when both sides changed `notes`.
+pub const NOTES_SEPARATOR: &str = "\n\n---\n\n";
+
 /// Three-way merge of full states: fields changed on one side take that side; fields
 /// changed on both follow the field rules of section 4.
-pub fn merge_three_way(base: &Fields, local: &Fields, remote: &Fields, local_ts_ms: i64, remote_ts_ms: i64) -> Fields {
-    let _ = (base, local, remote, local_ts_ms, remote_ts_ms);
-    todo!("core helper")
+///
+/// A field unchanged on the local side takes the remote value exactly (including its
+/// absence), so `merge(base, base, remote) == remote`. Fields changed on both sides to the
+/// same value take that value. Otherwise, by field name: `notes` concatenated
+/// (`local + "\n\n---\n\n" + remote`, or the non-empty one), `duration` the larger, the
+/// [`SET_FIELDS`] a three-way set merge, `updatedAt` the later time, and any other field the
+/// later write: local only when `local_ts_ms > remote_ts_ms` (ties go to remote).
+pub fn merge_three_way(
+    base: &Fields,
+    local: &Fields,
+    remote: &Fields,
+    local_ts_ms: i64,
+    remote_ts_ms: i64,
+) -> Fields {
+    let clock = Clock {
+        local_ts_ms,
+        remote_ts_ms,
+    };
+    let mut names: Vec<&String> = base
+        .keys()
+        .chain(local.keys())
+        .chain(remote.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let sides = Sides {
+                base: base.get(name),
+                local: local.get(name),
+                remote: remote.get(name),
+            };
+            merge_field(name, sides, clock).map(|value| (name.clone(), value))
+        })
+        .collect()
 }
 
 /// Settles `conflict` with `strategy`. `base` is the client's stored base (last
 /// server-acknowledged) state, `local` its current full local state, `local_ts_ms` the time
 /// of the local edit.
-pub fn resolve_conflict(strategy: Strategy, base: Option<&Fields>, local: &Fields, conflict: &ConflictData, local_ts_ms: i64) -> Resolution {
-    let _ = (strategy, base, local, conflict, local_ts_ms);
-    todo!("core helper")
+///
+/// - `Remote` accepts the server's state.
+/// - `Local` keeps every field the local state has: it pushes the local values that differ
+///   from `remote`. Fields only the remote state has (a field another device added, which
+///   this device never knew) are left alone, not cleared.
+/// - `Merge` merges three-way (`base` None: an empty base, so every field both sides hold
+///   with different values goes through the field rules) and pushes the merged fields that
+///   differ from `remote`.
+/// - `Local` and `Merge` with nothing to push resolve to `AcceptRemote`.
+/// - `Manual` leaves the decision to the user.
+///
+/// When the remote entity was deleted, there is nothing to merge with: `Remote` accepts the
+/// delete, `Manual` asks, and `Local` and `Merge` return [`Resolution::Recreate`] with the
+/// local state, because an edit the user made must never be lost silently and the deleted
+/// id cannot be brought back (section 2: no resurrection).
+pub fn resolve_conflict(
+    strategy: Strategy,
+    base: Option<&Fields>,
+    local: &Fields,
+    conflict: &ConflictData,
+    local_ts_ms: i64,
+) -> Resolution {
+    let remote = &conflict.remote;
+    match strategy {
+        Strategy::Manual => Resolution::Manual,
+        Strategy::Remote => Resolution::AcceptRemote,
+        Strategy::Local | Strategy::Merge if conflict.remote_deleted => Resolution::Recreate {
+            state: local.clone(),
+        },
+        Strategy::Local => {
+            let mut state = remote.clone();
+            state.extend(local.iter().map(|(k, v)| (k.clone(), v.clone())));
+            push_difference(remote, state)
+        }
+        Strategy::Merge => {
+            let empty = Fields::new();
+            let base = base.unwrap_or(&empty);
+            let remote_ts_ms = write_time_ms(remote).unwrap_or(i64::MIN);
+            let merged = merge_three_way(base, local, remote, local_ts_ms, remote_ts_ms);
+            push_difference(remote, merged)
+        }
+    }
 }
+
+/// The write time of a state: its `updatedAt` in milliseconds since the epoch.
+pub fn write_time_ms(state: &Fields) -> Option<i64> {
+    parse_time_ms(state.get("updatedAt")?)
+}
+
+fn parse_time_ms(value: &Value) -> Option<i64> {
+    let text = value.as_str()?;
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.timestamp_millis())
+}
+
+fn push_difference(remote: &Fields, state: Fields) -> Resolution {
+    let data = diff_fields(remote, &state);
+    if data.is_empty() {
+        Resolution::AcceptRemote
+    } else {
+        Resolution::Push { data, state }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    local_ts_ms: i64,
+    remote_ts_ms: i64,
+}
+
+impl Clock {
+    fn local_is_later(self) -> bool {
+        self.local_ts_ms > self.remote_ts_ms
+    }
+}
+
+/// One field's value on the three sides (`None`: absent).
+#[derive(Debug, Clone, Copy)]
+struct Sides<'a> {
+    base: Option<&'a Value>,
+    local: Option<&'a Value>,
+    remote: Option<&'a Value>,
+}
+
+/// The merged value of one field; `None` leaves the field out.
+fn merge_field(name: &str, sides: Sides<'_>, clock: Clock) -> Option<Value> {
+    let local_changed = !same_value(sides.base, sides.local);
+    let remote_changed = !same_value(sides.base, sides.remote);
+    if !local_changed || (remote_changed && same_value(sides.local, sides.remote)) {
+        return sides.remote.cloned();
+    }
+    if !remote_changed {
+        return sides.local.cloned();
+    }
+    both_changed(name, sides).unwrap_or_else(|| later_write(sides, clock))
+}
+
+/// The section 4 rule for a field both sides changed to different values; `None` when the
+/// field has no special rule or the values do not fit it.
+fn both_changed(name: &str, sides: Sides<'_>) -> Option<Option<Value>> {
+    match name {
+        "notes" => concat_notes(sides.local, sides.remote),
+        "duration" => larger(sides.local?, sides.remote?),
+        "updatedAt" => later_time(sides.local?, sides.remote?),
+        _ if SET_FIELDS.contains(&name) => set_merge(sides).map(Some),
+        _ => None,
+    }
+}
+
+fn later_write(sides: Sides<'_>, clock: Clock) -> Option<Value> {
+    if clock.local_is_later() {
+        sides.local.cloned()
+    } else {
+        sides.remote.cloned()
+    }
+}
+
+/// Text of a `notes` value: `null` and absent are the empty text; `None` for a non-string.
+fn note_text(value: Option<&Value>) -> Option<&str> {
+    match value {
+        None | Some(Value::Null) => Some(""),
+        Some(Value::String(text)) => Some(text),
+        Some(_) => None,
+    }
+}
+
+fn concat_notes(local: Option<&Value>, remote: Option<&Value>) -> Option<Option<Value>> {
+    let local_text = note_text(local)?;
+    let remote_text = note_text(remote)?;
+    Some(if local_text.is_empty() {
+        remote.cloned()
+    } else if remote_text.is_empty() {
+        local.cloned()
+    } else {
+        Some(Value::String(format!(
+            "{local_text}{NOTES_SEPARATOR}{remote_text}"
+        )))
+    })
+}
+
+fn larger(local: &Value, remote: &Value) -> Option<Option<Value>> {
+    let winner = if local.as_i64()? > remote.as_i64()? {
+        local
+    } else {
+        remote
+    };
+    Some(Some(winner.clone()))
+}
+
+/// The later of two date-times (ties to remote); if only one parses, that one.
+fn later_time(local: &Value, remote: &Value) -> Option<Option<Value>> {
+    let winner = match (parse_time_ms(local), parse_time_ms(remote)) {
+        (Some(l), Some(r)) if l > r => local,
+        (Some(_), Some(_)) | (None, Some(_)) => remote,
+        (Some(_), None) => local,
+        (None, None) => return None,
+    };
+    Some(Some(winner.clone()))
+}
+
+/// Elements of a set field: absent and `null` are the empty set; `None` for a non-array.
+fn set_elements(value: Option<&Value>) -> Option<&[Value]> {
+    match value {
+        None | Some(Value::Null) => Some(&[]),
+        Some(Value::Array(items)) => Some(items),
+        Some(_) => None,
+    }
+}
+
+/// Three-way set merge: an element survives if both sides have it, or if one side has it
+/// and the base did not (an addition). An element of the base that either side removed is
+/// gone. Order: local order, then the remote additions in remote order; no duplicates.
+fn set_merge(sides: Sides<'_>) -> Option<Value> {
+    // A base of the wrong type carries no set information: treat it as empty.
+    let base = ValueSet::new(set_elements(sides.base).unwrap_or_default());
+    let local_items = set_elements(sides.local)?;
+    let remote_items = set_elements(sides.remote)?;
+    let local = ValueSet::new(local_items);
+    let remote = ValueSet::new(remote_items);
+
+    let mut seen = ValueSet::new(&[]);
+    let mut merged = Vec::new();
+    let kept_local = local_items
+        .iter()
+        .filter(|item| remote.contains(item) || !base.contains(item));
+    let added_remote = remote_items
+        .iter()
+        .filter(|item| !local.contains(item) && !base.contains(item));
+    for item in kept_local.chain(added_remote) {
+        if seen.insert(item) {
+            merged.push(item.clone());
+        }
+    }
+    Some(Value::Array(merged))
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,11 @@ pub enum EntityType {
 }
 
 impl EntityType {
-    pub const ALL: [EntityType; 3] = [EntityType::Logbook, EntityType::Repertoire, EntityType::Goals];
+    pub const ALL: [EntityType; 3] = [
+        EntityType::Logbook,
+        EntityType::Repertoire,
+        EntityType::Goals,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -123,7 +127,10 @@ mod tests {
     fn entity_ids_are_validated() {
         assert!(EntityId::new("0193a1b2-c3d4_x").is_ok());
         assert_eq!(EntityId::new(""), Err(EntityIdError::Length(0)));
-        assert_eq!(EntityId::new("a".repeat(65)), Err(EntityIdError::Length(65)));
+        assert_eq!(
+            EntityId::new("a".repeat(65)),
+            Err(EntityIdError::Length(65))
+        );
         assert!(EntityId::new("a".repeat(64)).is_ok());
         assert_eq!(EntityId::new("a b"), Err(EntityIdError::Character));
         assert_eq!(EntityId::new("é"), Err(EntityIdError::Character));

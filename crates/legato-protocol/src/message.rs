@@ -138,7 +138,10 @@ impl ErrorCode {
     /// Whether the same request may succeed later without being changed (a client queue
     /// retries these and never dead-letters them).
     pub fn is_transient(self) -> bool {
-        matches!(self, ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unknown)
+        matches!(
+            self,
+            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unknown
+        )
     }
 }
 
@@ -150,7 +153,11 @@ impl std::fmt::Display for ErrorCode {
 
 /// Messages a client sends over the WebSocket (section 5.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum ClientMessage {
     Hello {
         client_id: String,
@@ -170,7 +177,11 @@ pub enum ClientMessage {
 
 /// Messages the server sends over the WebSocket (section 5.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum ServerMessage {
     Update {
         data: UpdateData,
@@ -199,7 +210,14 @@ pub enum ServerMessage {
 }
 
 const CLIENT_TYPES: &[&str] = &["hello", "subscribe", "sync", "ping"];
-const SERVER_TYPES: &[&str] = &["update", "ack", "conflict", "sync_complete", "error", "pong"];
+const SERVER_TYPES: &[&str] = &[
+    "update",
+    "ack",
+    "conflict",
+    "sync_complete",
+    "error",
+    "pong",
+];
 
 /// Why a frame is not a message: every case maps to the `invalid` error code, with a message
 /// that names the problem.

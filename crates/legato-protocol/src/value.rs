@@ -38,10 +38,14 @@ impl<'a> FieldValue<'a> {
         }
         let (key, arg) = map.iter().next().expect("len is 1");
         match key.as_str() {
-            "$inc" => arg.as_i64().map_or(FieldValue::Malformed("$inc"), FieldValue::Inc),
+            "$inc" => arg
+                .as_i64()
+                .map_or(FieldValue::Malformed("$inc"), FieldValue::Inc),
             "$addToSet" => arg
                 .as_array()
-                .map_or(FieldValue::Malformed("$addToSet"), |a| FieldValue::AddToSet(a)),
+                .map_or(FieldValue::Malformed("$addToSet"), |a| {
+                    FieldValue::AddToSet(a)
+                }),
             "$pull" => arg
                 .as_array()
                 .map_or(FieldValue::Malformed("$pull"), |a| FieldValue::Pull(a)),
@@ -54,7 +58,10 @@ impl<'a> FieldValue<'a> {
 
     /// True for the commutative operators, which never conflict.
     pub fn is_commutative(&self) -> bool {
-        matches!(self, FieldValue::Inc(_) | FieldValue::AddToSet(_) | FieldValue::Pull(_))
+        matches!(
+            self,
+            FieldValue::Inc(_) | FieldValue::AddToSet(_) | FieldValue::Pull(_)
+        )
     }
 }
 
@@ -124,7 +131,10 @@ mod tests {
         assert!(encoded.len() < text.len());
         assert_eq!(inflate_string(&encoded).unwrap(), text);
         assert_eq!(inflate_string("***"), Err(InflateError::Base64));
-        assert_eq!(inflate_string(&BASE64.encode([0xff, 0xff, 0xff])), Err(InflateError::Deflate));
+        assert_eq!(
+            inflate_string(&BASE64.encode([0xff, 0xff, 0xff])),
+            Err(InflateError::Deflate)
+        );
 
         let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(&[0xc3, 0x28]).unwrap();

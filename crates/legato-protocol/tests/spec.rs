@@ -36,9 +36,14 @@ fn unknown_entity_fields_are_preserved() {
         "data":{"title":"Scales","fromTheFuture":{"nested":[1,2,{"x":null}]},"zzz":1.5},
         "baseVersion":0,"clientId":"d","timestamp":1}"#;
     let change: Change = round_trip(text);
-    assert_eq!(change.data["fromTheFuture"], json!({"nested": [1, 2, {"x": null}]}));
+    assert_eq!(
+        change.data["fromTheFuture"],
+        json!({"nested": [1, 2, {"x": null}]})
+    );
     let msg = ClientMessage::parse(&format!(r#"{{"type":"sync","data":{text}}}"#)).unwrap();
-    let ClientMessage::Sync { data } = msg else { panic!("not a sync") };
+    let ClientMessage::Sync { data } = msg else {
+        panic!("not a sync")
+    };
     assert_eq!(data.data["zzz"], json!(1.5));
 }
 
@@ -66,18 +71,34 @@ fn conflict_from_section_4() {
 
 #[test]
 fn client_messages_of_section_5_1() {
-    let hello = ClientMessage::parse(r#"{"type":"hello","clientId":"dev-1","protocol":1,"compress":true}"#).unwrap();
+    let hello =
+        ClientMessage::parse(r#"{"type":"hello","clientId":"dev-1","protocol":1,"compress":true}"#)
+            .unwrap();
     assert_eq!(
         hello,
-        ClientMessage::Hello { client_id: "dev-1".into(), protocol: 1, compress: true }
+        ClientMessage::Hello {
+            client_id: "dev-1".into(),
+            protocol: 1,
+            compress: true
+        }
     );
     let hello: ClientMessage = round_trip(r#"{"type":"hello","clientId":"dev-1","protocol":1}"#);
-    assert!(matches!(hello, ClientMessage::Hello { compress: false, .. }));
-    let sub: ClientMessage =
-        round_trip(r#"{"type":"subscribe","entities":["logbook","repertoire","goals"],"since":42}"#);
+    assert!(matches!(
+        hello,
+        ClientMessage::Hello {
+            compress: false,
+            ..
+        }
+    ));
+    let sub: ClientMessage = round_trip(
+        r#"{"type":"subscribe","entities":["logbook","repertoire","goals"],"since":42}"#,
+    );
     assert_eq!(
         sub,
-        ClientMessage::Subscribe { entities: EntityType::ALL.to_vec(), since: 42 }
+        ClientMessage::Subscribe {
+            entities: EntityType::ALL.to_vec(),
+            since: 42
+        }
     );
     let ping: ClientMessage = round_trip(r#"{"type":"ping"}"#);
     assert_eq!(ping, ClientMessage::Ping);
@@ -90,29 +111,62 @@ fn server_messages_of_section_5_1() {
             "data":{"duration":50},"version":4,"deleted":false,"seq":17,
             "timestamp":1764095400000,"userId":"u1","clientId":"dev-2","changeId":"c2","full":false}}"#,
     );
-    let ServerMessage::Update { data } = update else { panic!() };
+    let ServerMessage::Update { data } = update else {
+        panic!()
+    };
     assert_eq!((data.version, data.seq, data.full), (4, 17, false));
 
     let ack: ServerMessage = round_trip(
         r#"{"type":"ack","changeId":"c2","status":"duplicate","version":4,"seq":17,"data":{"progress":7}}"#,
     );
-    assert!(matches!(ack, ServerMessage::Ack { status: AckStatus::Duplicate, .. }));
+    assert!(matches!(
+        ack,
+        ServerMessage::Ack {
+            status: AckStatus::Duplicate,
+            ..
+        }
+    ));
 
-    let done: ServerMessage = round_trip(r#"{"type":"sync_complete","seq":17,"timestamp":1764095400123}"#);
-    assert_eq!(done, ServerMessage::SyncComplete { seq: 17, timestamp: 1764095400123 });
+    let done: ServerMessage =
+        round_trip(r#"{"type":"sync_complete","seq":17,"timestamp":1764095400123}"#);
+    assert_eq!(
+        done,
+        ServerMessage::SyncComplete {
+            seq: 17,
+            timestamp: 1764095400123
+        }
+    );
 
+    let err: ServerMessage = round_trip(
+        r#"{"type":"error","code":"not_found","message":"no such entity","changeId":"c3"}"#,
+    );
+    assert!(matches!(
+        err,
+        ServerMessage::Error {
+            code: ErrorCode::NotFound,
+            change_id: Some(_),
+            ..
+        }
+    ));
     let err: ServerMessage =
-        round_trip(r#"{"type":"error","code":"not_found","message":"no such entity","changeId":"c3"}"#);
-    assert!(matches!(err, ServerMessage::Error { code: ErrorCode::NotFound, change_id: Some(_), .. }));
-    let err: ServerMessage = round_trip(r#"{"type":"error","code":"too_large","message":"frame over 1 MiB"}"#);
-    assert!(matches!(err, ServerMessage::Error { change_id: None, .. }));
+        round_trip(r#"{"type":"error","code":"too_large","message":"frame over 1 MiB"}"#);
+    assert!(matches!(
+        err,
+        ServerMessage::Error {
+            change_id: None,
+            ..
+        }
+    ));
 
     let conflict: ServerMessage = round_trip(
         r#"{"type":"conflict","data":{"changeId":"c","entityType":"goals","entityId":"g",
             "baseVersion":1,"remoteVersion":2,"remoteDeleted":true,"local":{},"remote":{"title":"x"},"fields":[]}}"#,
     );
     assert!(matches!(conflict, ServerMessage::Conflict { .. }));
-    assert_eq!(round_trip::<ServerMessage>(r#"{"type":"pong"}"#), ServerMessage::Pong);
+    assert_eq!(
+        round_trip::<ServerMessage>(r#"{"type":"pong"}"#),
+        ServerMessage::Pong
+    );
 }
 
 #[test]
@@ -155,12 +209,24 @@ fn unknown_message_types_are_typed_errors() {
         ServerMessage::parse(r#"{"type":"hello","clientId":"x","protocol":1}"#),
         Err(MessageError::UnknownType("hello".into()))
     );
-    assert_eq!(ClientMessage::parse(r#"{"data":1}"#), Err(MessageError::MissingType));
-    assert_eq!(ClientMessage::parse(r#"[1,2]"#), Err(MessageError::MissingType));
-    assert!(matches!(ClientMessage::parse("{not json"), Err(MessageError::Malformed(_))));
+    assert_eq!(
+        ClientMessage::parse(r#"{"data":1}"#),
+        Err(MessageError::MissingType)
+    );
+    assert_eq!(
+        ClientMessage::parse(r#"[1,2]"#),
+        Err(MessageError::MissingType)
+    );
+    assert!(matches!(
+        ClientMessage::parse("{not json"),
+        Err(MessageError::Malformed(_))
+    ));
     let err = ClientMessage::parse(r#"{"type":"subscribe","entities":["logbook"],"since":"x"}"#)
         .unwrap_err();
-    assert!(matches!(&err, MessageError::InvalidFields { kind, .. } if kind == "subscribe"), "{err}");
+    assert!(
+        matches!(&err, MessageError::InvalidFields { kind, .. } if kind == "subscribe"),
+        "{err}"
+    );
     let err = ClientMessage::parse(
         r#"{"type":"sync","data":{"changeId":"c","entityType":"logbook","entityId":"bad id!",
             "operation":"create","data":{},"baseVersion":0,"clientId":"d","timestamp":1}}"#,
@@ -172,5 +238,11 @@ fn unknown_message_types_are_typed_errors() {
 #[test]
 fn unknown_error_codes_parse() {
     let msg = ServerMessage::parse(r#"{"type":"error","code":"teapot","message":"x"}"#).unwrap();
-    assert!(matches!(msg, ServerMessage::Error { code: ErrorCode::Unknown, .. }));
+    assert!(matches!(
+        msg,
+        ServerMessage::Error {
+            code: ErrorCode::Unknown,
+            ..
+        }
+    ));
 }
