@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use crate::cmd;
 
 /// Debian packages the current build and tests need. Building the bundled SQLite needs a C
-/// compiler; later layers (the Tauri app, its UI tests) add theirs here.
-const DEBIAN_PACKAGES: &[&str] = &["build-essential", "pkg-config"];
+/// compiler, the TLS of the sync client needs OpenSSL headers; later layers (the Tauri app, its UI tests) add theirs here.
+const DEBIAN_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
 
 pub fn run() -> Result<()> {
     rust_components()?;

@@ -15,7 +15,7 @@ use chrono::DateTime;
 use legato_protocol::{ConflictData, Fields};
 use serde_json::Value;
 
-use crate::fields::{ValueSet, diff_fields, same_value};
+use crate::fields::{ValueSet, apply_patch, diff_fields, same_value};
 
 /// How a client settles a conflict for one entity type.
 #[derive(
@@ -92,19 +92,27 @@ pub fn merge_three_way(
         .collect()
 }
 
+/// Fields every edit stamps. Two devices editing different fields of one entity always
+/// "conflict" on these, which is bookkeeping, not a disagreement for the user to settle:
+/// such a conflict is merged whatever the strategy.
+pub const BOOKKEEPING_FIELDS: [&str; 1] = ["updatedAt"];
+
 /// Settles `conflict` with `strategy`. `base` is the client's stored base (last
 /// server-acknowledged) state, `local` its current full local state, `local_ts_ms` the time
 /// of the local edit.
 ///
-/// - `Remote` accepts the server's state.
-/// - `Local` keeps every field the local state has: it pushes the local values that differ
-///   from `remote`. Fields only the remote state has (a field another device added, which
-///   this device never knew) are left alone, not cleared.
+/// - `Local` pushes the rejected change's own fields again on the remote version: local
+///   values win where this device made a change, and what other devices changed elsewhere is
+///   kept (pushing the whole local state would revert their edits with stale values).
+/// - `Remote` takes the server's values for the conflicting fields, and still pushes the
+///   change's other fields, which conflicted with nothing (losing them would lose an edit the
+///   server never disagreed with). Nothing left: `AcceptRemote`.
 /// - `Merge` merges three-way (`base` None: an empty base, so every field both sides hold
 ///   with different values goes through the field rules) and pushes the merged fields that
 ///   differ from `remote`.
-/// - `Local` and `Merge` with nothing to push resolve to `AcceptRemote`.
 /// - `Manual` leaves the decision to the user.
+/// - A conflict only on [`BOOKKEEPING_FIELDS`] is merged whatever the strategy.
+/// - Nothing to push resolves to `AcceptRemote`.
 ///
 /// When the remote entity was deleted, there is nothing to merge with: `Remote` accepts the
 /// delete, `Manual` asks, and `Local` and `Merge` return [`Resolution::Recreate`] with the
@@ -118,16 +126,26 @@ pub fn resolve_conflict(
     local_ts_ms: i64,
 ) -> Resolution {
     let remote = &conflict.remote;
+    let bookkeeping_only = conflict
+        .fields
+        .iter()
+        .all(|field| BOOKKEEPING_FIELDS.contains(&field.as_str()));
+    let strategy = if bookkeeping_only && !conflict.remote_deleted {
+        Strategy::Merge
+    } else {
+        strategy
+    };
     match strategy {
         Strategy::Manual => Resolution::Manual,
-        Strategy::Remote => Resolution::AcceptRemote,
+        Strategy::Remote if conflict.remote_deleted => Resolution::AcceptRemote,
         Strategy::Local | Strategy::Merge if conflict.remote_deleted => Resolution::Recreate {
             state: local.clone(),
         },
-        Strategy::Local => {
-            let mut state = remote.clone();
-            state.extend(local.iter().map(|(k, v)| (k.clone(), v.clone())));
-            push_difference(remote, state)
+        Strategy::Local => push_on_remote(remote, conflict.local.clone()),
+        Strategy::Remote => {
+            let mut data = conflict.local.clone();
+            data.retain(|field, _| !conflict.fields.contains(field));
+            push_on_remote(remote, data)
         }
         Strategy::Merge => {
             let empty = Fields::new();
@@ -137,6 +155,17 @@ pub fn resolve_conflict(
             push_difference(remote, merged)
         }
     }
+}
+
+/// Pushes `data` (a change's fields, operators allowed) on top of `remote`; only the fields
+/// that would actually change anything are sent.
+fn push_on_remote(remote: &Fields, data: Fields) -> Resolution {
+    let mut state = remote.clone();
+    if apply_patch(&mut state, &data).is_err() {
+        // The server rejects such data anyway; keep what the server has.
+        return Resolution::AcceptRemote;
+    }
+    push_difference(remote, state)
 }
 
 /// The write time of a state: its `updatedAt` in milliseconds since the epoch.

@@ -290,34 +290,89 @@ fn merge_that_lands_on_remote_accepts_remote() {
     assert_eq!(resolution, Resolution::AcceptRemote);
 }
 
+/// The rejected change: the local edit of notes, mood and tags on the base.
+fn pushed_change() -> Value {
+    json!({"notes": "mine", "tags": ["a", "l"], "mood": "excited", "updatedAt": "2026-11-25T11:00:00.000Z"})
+}
+
+fn conflict_on(fields_in_conflict: &[&str]) -> ConflictData {
+    ConflictData {
+        local: fields(pushed_change()),
+        fields: fields_in_conflict.iter().map(|f| (*f).to_owned()).collect(),
+        ..conflict(remote_state(), false)
+    }
+}
+
 #[test]
-fn local_strategy_keeps_local_values_and_fields_it_never_knew() {
+fn local_strategy_pushes_the_change_again_and_keeps_other_devices_edits() {
     let resolution = resolve_conflict(
         Strategy::Local,
-        None,
+        Some(&fields(base_state())),
         &fields(local_state()),
-        &conflict(remote_state(), false),
+        &conflict_on(&["mood", "notes", "tags", "updatedAt"]),
         LOCAL_TS,
     );
     let Resolution::Push { data, state } = resolution else {
         panic!("expected a push");
     };
-    assert_eq!(
-        data,
-        fields(json!({
-            "duration": 30, "notes": "mine", "tags": ["a", "l"], "mood": "excited",
-            "updatedAt": "2026-11-25T11:00:00.000Z",
-        }))
-    );
+    assert_eq!(data, fields(pushed_change()));
+    // The remote's duration (45) was changed by another device; local never touched it.
+    assert_eq!(state["duration"], json!(45));
     assert_eq!(state["x-other-device"], json!(true));
-    let same = resolve_conflict(
-        Strategy::Local,
-        None,
-        &fields(remote_state()),
-        &conflict(remote_state(), false),
+    assert_eq!(state["notes"], json!("mine"));
+}
+
+#[test]
+fn remote_strategy_takes_the_conflicting_fields_and_still_pushes_the_rest() {
+    let resolution = resolve_conflict(
+        Strategy::Remote,
+        Some(&fields(base_state())),
+        &fields(local_state()),
+        &conflict_on(&["notes", "updatedAt"]),
         LOCAL_TS,
     );
-    assert_eq!(same, Resolution::AcceptRemote);
+    let Resolution::Push { data, state } = resolution else {
+        panic!("expected a push");
+    };
+    assert_eq!(data, fields(json!({"tags": ["a", "l"], "mood": "excited"})));
+    assert_eq!(state["notes"], json!("theirs"));
+    let all = resolve_conflict(
+        Strategy::Remote,
+        None,
+        &fields(local_state()),
+        &conflict_on(&["mood", "notes", "tags", "updatedAt"]),
+        LOCAL_TS,
+    );
+    assert_eq!(all, Resolution::AcceptRemote);
+}
+
+#[test]
+fn a_conflict_only_on_updated_at_is_merged_even_under_manual() {
+    let base =
+        fields(json!({"duration": 30, "notes": "n", "updatedAt": "2026-11-25T10:00:00.000Z"}));
+    let local =
+        fields(json!({"duration": 50, "notes": "n", "updatedAt": "2026-11-25T11:00:00.000Z"}));
+    let remote = fields(
+        json!({"duration": 30, "notes": "other device", "updatedAt": "2026-11-25T12:00:00.000Z"}),
+    );
+    let conflict = ConflictData {
+        local: fields(json!({"duration": 50, "updatedAt": "2026-11-25T11:00:00.000Z"})),
+        fields: vec!["updatedAt".into()],
+        ..conflict(Value::Object(remote.clone()), false)
+    };
+    for strategy in [
+        Strategy::Manual,
+        Strategy::Remote,
+        Strategy::Local,
+        Strategy::Merge,
+    ] {
+        let resolution = resolve_conflict(strategy, Some(&base), &local, &conflict, LOCAL_TS);
+        let Resolution::Push { data, state } = resolution else {
+            panic!("{strategy:?}: expected a push");
+        };
+        assert_eq!(data, fields(json!({"duration": 50})), "{strategy:?}");
+        assert_eq!(state["notes"], json!("other device"));
+    }
 }
 
 /// Table: (strategy, remote deleted, expected).
@@ -325,7 +380,6 @@ fn local_strategy_keeps_local_values_and_fields_it_never_knew() {
 fn strategies_and_deleted_remotes() {
     let local = fields(local_state());
     let cases = [
-        (Strategy::Remote, false, Resolution::AcceptRemote),
         (Strategy::Manual, false, Resolution::Manual),
         (Strategy::Remote, true, Resolution::AcceptRemote),
         (Strategy::Manual, true, Resolution::Manual),
