@@ -1,1 +1,195 @@
+//! The Legato sync server as a library: [`serve`] runs it on a bound listener until a
+//! cancellation token fires; the `legato-server` binary is a thin shell over it.
+//!
+//! Map:
+//! - [`http`]: the router and HTTP handlers; [`ws`]: one WebSocket connection's loop;
+//!   [`extract`]: bearer auth, Origin allowlist, JSON bodies.
+//! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
+//!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
+//! - [`db`]: the storage trait and the SQLite backend; [`conformance`]: the backend test suite.
+//! - [`auth`], [`ratelimit`], [`metrics`], [`settings`], [`error`].
 
+pub mod apply;
+pub mod auth;
+pub mod conformance;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod ratelimit;
+pub mod settings;
+pub mod sync;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::serve::ListenerExt as _;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use db::sqlite::SqliteDatabase;
+pub use db::{Database, DbError};
+pub use settings::{DatabaseLocation, Settings, SettingsError};
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::sync::SyncService;
+
+/// Password hashes computed at once (each argon2id run takes ~19 MiB and a core).
+const CONCURRENT_PASSWORD_HASHES: usize = 4;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared by every handler and connection.
+#[derive(Debug)]
+pub struct App<D> {
+    pub sync: Arc<SyncService<D>>,
+    pub settings: Settings,
+    /// Cancelled when the server stops: WebSocket connections close with 1001.
+    pub shutdown: CancellationToken,
+    /// Tracks WebSocket connection tasks so shutdown can wait for them.
+    pub tracker: TaskTracker,
+    hash_permits: Semaphore,
+}
+
+/// Axum state: a cheap handle on [`App`].
+#[derive(Debug)]
+pub struct AppState<D>(Arc<App<D>>);
+
+impl<D> Clone for AppState<D> {
+    fn clone(&self) -> Self {
+        AppState(Arc::clone(&self.0))
+    }
+}
+
+impl<D> std::ops::Deref for AppState<D> {
+    type Target = App<D>;
+    fn deref(&self) -> &App<D> {
+        &self.0
+    }
+}
+
+impl<D: Database> AppState<D> {
+    /// Runs CPU-heavy password work off the async workers, a few at a time.
+    pub(crate) async fn blocking_crypto<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .hash_permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        tokio::task::spawn_blocking(work).await.map_err(|err| {
+            tracing::error!(error = %err, "password task failed");
+            ApiError::internal()
+        })
+    }
+}
+
+/// A server ready to accept connections on a listener.
+#[derive(Debug)]
+pub struct Server<D> {
+    state: AppState<D>,
+}
+
+impl Server<SqliteDatabase> {
+    /// Opens (and migrates) the database named by `settings.database_url`.
+    pub async fn open(settings: Settings) -> Result<Self, ServeError> {
+        let db = match DatabaseLocation::parse(&settings.database_url)? {
+            DatabaseLocation::Sqlite(path) => SqliteDatabase::open(path).await?,
+        };
+        Ok(Server::with_database(db, settings))
+    }
+}
+
+impl<D: Database> Server<D> {
+    pub fn with_database(db: D, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let limiter = RateLimiter::new(settings.rate_limit, settings.rate_limit_burst);
+        let sync = Arc::new(SyncService::new(db, metrics, limiter));
+        Server {
+            state: AppState(Arc::new(App {
+                sync,
+                settings,
+                shutdown: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+                hash_permits: Semaphore::new(CONCURRENT_PASSWORD_HASHES),
+            })),
+        }
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains: HTTP requests in flight finish,
+    /// WebSocket connections close with 1001 (waiting up to `settings.shutdown_grace`), and
+    /// the store is closed after its pending writes.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let state = self.state;
+        let app = http::router(state.clone());
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "serving");
+        }
+        let stop = state.shutdown.clone();
+        let watcher = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                stop.cancel();
+            })
+        };
+        // Small WebSocket frames go out at once rather than waiting on Nagle's algorithm.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
+        stop.cancel();
+        watcher.abort();
+        state.tracker.close();
+        if tokio::time::timeout(state.settings.shutdown_grace, state.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = state.tracker.len(),
+                "WebSocket connections still open after the shutdown grace period"
+            );
+        }
+        state.sync.db.close().await;
+        tracing::info!("stopped");
+        served.map_err(ServeError::Io)
+    }
+}
+
+/// Runs the server with `settings` on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    Server::open(settings)
+        .await?
+        .serve(listener, shutdown)
+        .await
+}

@@ -1,0 +1,618 @@
+//! The conformance suite every [`Database`] implementation must pass.
+//!
+//! Backend-agnostic: `run_all(make_db)` calls `make_db` for a fresh, empty database per case.
+//! The SQLite backend runs it in its unit tests; a PostgreSQL backend runs the same function.
+//! Panics (assertion failures) on the first violation, naming the case.
+
+use std::future::Future;
+
+use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Fields, Operation};
+use serde_json::{Value, json};
+
+use crate::auth::Token;
+use crate::db::{ChangeOutcome, Database, DbError, NewToken, NewUser, UserId};
+
+/// Runs every case against fresh databases from `make_db`.
+pub async fn run_all<D, F, Fut>(mut make_db: F)
+where
+    D: Database,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = D>,
+{
+    users_and_tokens(make_db().await).await;
+    apply_is_exactly_once(make_db().await).await;
+    conflicts_and_tombstones(make_db().await).await;
+    rejected_changes_write_nothing(make_db().await).await;
+    users_never_interfere(make_db().await).await;
+    pages_follow_seq_order(make_db().await).await;
+    closed_database_refuses(make_db().await).await;
+}
+
+const NOW: i64 = 1_764_095_400_000;
+
+fn fields(value: Value) -> Fields {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("fields must be an object, got {other}"),
+    }
+}
+
+/// A change for the conformance cases (goals need only a title).
+pub fn change(
+    change_id: &str,
+    entity_id: &str,
+    operation: Operation,
+    data: Value,
+    base_version: u64,
+) -> Change {
+    Change {
+        change_id: change_id.to_owned(),
+        entity_type: EntityType::Goals,
+        entity_id: EntityId::new(entity_id).expect("valid test id"),
+        operation,
+        data: fields(data),
+        base_version,
+        client_id: "conformance-device".to_owned(),
+        timestamp: NOW,
+    }
+}
+
+async fn new_user<D: Database>(db: &D, email: &str) -> (UserId, Token) {
+    let id = UserId::generate();
+    let token = Token::generate();
+    db.create_user(
+        NewUser {
+            id: id.clone(),
+            email: email.to_owned(),
+            password_hash: "$argon2id$placeholder".to_owned(),
+            created_at_ms: NOW,
+        },
+        NewToken {
+            hash: token.hash(),
+            user_id: id.clone(),
+            device_name: Some("laptop".to_owned()),
+            created_at_ms: NOW,
+        },
+    )
+    .await
+    .expect("create user");
+    (id, token)
+}
+
+async fn apply_one<D: Database>(db: &D, user: &UserId, change: Change) -> ChangeOutcome {
+    let mut outcomes = db
+        .apply_changes(user, vec![change], NOW)
+        .await
+        .expect("apply");
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0)
+}
+
+fn applied(outcome: &ChangeOutcome) -> (u64, u64) {
+    match outcome {
+        ChangeOutcome::Applied { version, seq, .. } => (*version, *seq),
+        other => panic!("expected applied, got {other:?}"),
+    }
+}
+
+async fn users_and_tokens<D: Database>(db: D) {
+    db.health().await.expect("health");
+    let (ann, token) = new_user(&db, "ann@example.com").await;
+    assert_eq!(
+        db.user_for_token(token.hash()).await.unwrap(),
+        Some(ann.clone())
+    );
+    assert_eq!(
+        db.user_for_token(Token::generate().hash()).await.unwrap(),
+        None
+    );
+
+    let taken = db
+        .create_user(
+            NewUser {
+                id: UserId::generate(),
+                email: "ann@example.com".to_owned(),
+                password_hash: "x".to_owned(),
+                created_at_ms: NOW,
+            },
+            NewToken {
+                hash: Token::generate().hash(),
+                user_id: UserId::generate(),
+                device_name: None,
+                created_at_ms: NOW,
+            },
+        )
+        .await;
+    assert!(
+        matches!(taken, Err(DbError::EmailTaken)),
+        "users_and_tokens: {taken:?}"
+    );
+
+    let creds = db
+        .credentials("ann@example.com")
+        .await
+        .unwrap()
+        .expect("credentials");
+    assert_eq!(creds.user_id, ann);
+    assert_eq!(creds.password_hash, "$argon2id$placeholder");
+    assert!(
+        db.credentials("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let second = Token::generate();
+    db.insert_token(NewToken {
+        hash: second.hash(),
+        user_id: ann.clone(),
+        device_name: None,
+        created_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+    assert!(db.revoke_token(token.hash(), NOW).await.unwrap());
+    assert!(
+        !db.revoke_token(token.hash(), NOW).await.unwrap(),
+        "revoking twice"
+    );
+    assert_eq!(db.user_for_token(token.hash()).await.unwrap(), None);
+    assert_eq!(
+        db.user_for_token(second.hash()).await.unwrap(),
+        Some(ann.clone())
+    );
+
+    let unknown = db
+        .apply_changes(
+            &UserId::generate(),
+            vec![change(
+                "c",
+                "g",
+                Operation::Create,
+                json!({"title": "t"}),
+                0,
+            )],
+            NOW,
+        )
+        .await;
+    assert!(matches!(unknown, Err(DbError::UnknownUser)), "{unknown:?}");
+}
+
+async fn apply_is_exactly_once<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let create = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"title": "Scales", "x-new": {"keep": 1}}),
+        0,
+    );
+    let outcome = apply_one(&db, &ann, create.clone()).await;
+    assert_eq!(applied(&outcome), (1, 1));
+    let ChangeOutcome::Applied {
+        update: Some(update),
+        ..
+    } = &outcome
+    else {
+        panic!("a create is fanned out: {outcome:?}");
+    };
+    assert_eq!((update.seq, update.version, update.full), (1, 1, false));
+    assert_eq!(update.change_id, "c1");
+
+    // Rule 1: the same change id again is answered with the recorded result.
+    match apply_one(&db, &ann, create.clone()).await {
+        ChangeOutcome::Duplicate {
+            version: 1, seq: 1, ..
+        } => {}
+        other => panic!("expected duplicate of c1, got {other:?}"),
+    }
+
+    let update = change(
+        "c2",
+        "g1",
+        Operation::Update,
+        json!({"title": "Scales, slowly"}),
+        1,
+    );
+    let outcome = apply_one(&db, &ann, update).await;
+    assert_eq!(applied(&outcome), (2, 2));
+    if let ChangeOutcome::Applied { touched, .. } = &outcome {
+        assert_eq!(touched.get("title"), Some(&json!("Scales, slowly")));
+    }
+
+    // Rule 6: a value equal to the current one changes nothing, but the id is recorded.
+    let same = change(
+        "c3",
+        "g1",
+        Operation::Update,
+        json!({"title": "Scales, slowly"}),
+        2,
+    );
+    match apply_one(&db, &ann, same.clone()).await {
+        ChangeOutcome::Applied {
+            version: 2,
+            seq: 2,
+            update: None,
+            ..
+        } => {}
+        other => panic!("expected an unchanged ack at v2/seq2, got {other:?}"),
+    }
+    match apply_one(&db, &ann, same).await {
+        ChangeOutcome::Duplicate {
+            version: 2, seq: 2, ..
+        } => {}
+        other => panic!("expected duplicate of the no-op, got {other:?}"),
+    }
+    let page = db.changes_since(&ann, &[], 0, 100).await.unwrap();
+    assert_eq!(page.latest_seq, 2, "a no-op takes no seq");
+
+    // The same id twice in one call: the second is a duplicate of the first.
+    let a = change(
+        "c4",
+        "g2",
+        Operation::Create,
+        json!({"title": "Arpeggios"}),
+        0,
+    );
+    let outcomes = db
+        .apply_changes(&ann, vec![a.clone(), a], NOW)
+        .await
+        .unwrap();
+    assert_eq!(applied(&outcomes[0]), (1, 3));
+    assert!(
+        matches!(
+            outcomes[1],
+            ChangeOutcome::Duplicate {
+                version: 1,
+                seq: 3,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
+
+    // Unknown fields are kept verbatim.
+    let page = db
+        .changes_since(&ann, &[EntityType::Goals], 0, 100)
+        .await
+        .unwrap();
+    let g1 = page
+        .changes
+        .iter()
+        .find(|u| u.entity_id.as_str() == "g1")
+        .unwrap();
+    assert_eq!(g1.data.get("x-new"), Some(&json!({"keep": 1})));
+    assert!(g1.full);
+}
+
+async fn conflicts_and_tombstones<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    applied(
+        &apply_one(
+            &db,
+            &ann,
+            change(
+                "c1",
+                "g1",
+                Operation::Create,
+                json!({"title": "A", "notes": "n"}),
+                0,
+            ),
+        )
+        .await,
+    );
+    applied(
+        &apply_one(
+            &db,
+            &ann,
+            change("c2", "g1", Operation::Update, json!({"title": "B"}), 1),
+        )
+        .await,
+    );
+
+    // Stale base, overlapping field with a different value: conflict on that field only.
+    match apply_one(
+        &db,
+        &ann,
+        change(
+            "c3",
+            "g1",
+            Operation::Update,
+            json!({"title": "C", "notes": "n"}),
+            1,
+        ),
+    )
+    .await
+    {
+        ChangeOutcome::Conflict(c) => {
+            assert_eq!(c.fields, vec!["title".to_owned()]);
+            assert_eq!(
+                (c.base_version, c.remote_version, c.remote_deleted),
+                (1, 2, false)
+            );
+            assert_eq!(c.remote.get("title"), Some(&json!("B")));
+            assert_eq!(c.local.get("title"), Some(&json!("C")));
+            assert_eq!(c.change_id, "c3");
+        }
+        other => panic!("expected conflict, got {other:?}"),
+    }
+    // Stale base, field nobody else touched: applied.
+    assert_eq!(
+        applied(
+            &apply_one(
+                &db,
+                &ann,
+                change("c4", "g1", Operation::Update, json!({"notes": "m"}), 1)
+            )
+            .await
+        ),
+        (3, 3)
+    );
+
+    // Delete on the current version: tombstone.
+    let outcome = apply_one(
+        &db,
+        &ann,
+        change("c5", "g1", Operation::Delete, json!({}), 3),
+    )
+    .await;
+    assert_eq!(applied(&outcome), (4, 4));
+    let ChangeOutcome::Applied {
+        update: Some(u), ..
+    } = outcome
+    else {
+        panic!()
+    };
+    assert!(u.deleted);
+
+    // Update of a deleted entity: conflict with remoteDeleted, never a resurrection.
+    match apply_one(
+        &db,
+        &ann,
+        change("c6", "g1", Operation::Update, json!({"title": "D"}), 4),
+    )
+    .await
+    {
+        ChangeOutcome::Conflict(c) => {
+            assert!(c.remote_deleted);
+            assert_eq!(c.remote_version, 4);
+            assert_eq!(c.fields, vec!["title".to_owned()]);
+            assert_eq!(
+                c.remote.get("title"),
+                Some(&json!("B")),
+                "last state before the delete"
+            );
+        }
+        other => panic!("expected remoteDeleted conflict, got {other:?}"),
+    }
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.changes.len(), 1);
+    let tomb = &page.changes[0];
+    assert!(tomb.deleted && tomb.data.is_empty(), "{tomb:?}");
+    assert_eq!((tomb.version, tomb.seq), (4, 4));
+
+    // Unknown ids.
+    for op in [Operation::Update, Operation::Delete] {
+        match apply_one(
+            &db,
+            &ann,
+            change("c7", "nope", op, json!({"title": "x"}), 1),
+        )
+        .await
+        {
+            ChangeOutcome::Rejected {
+                code: ErrorCode::NotFound,
+                ..
+            } => {}
+            other => panic!("expected not_found, got {other:?}"),
+        }
+    }
+}
+
+async fn rejected_changes_write_nothing<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    match apply_one(
+        &db,
+        &ann,
+        change("c1", "g1", Operation::Create, json!({"title": 5}), 0),
+    )
+    .await
+    {
+        ChangeOutcome::Rejected {
+            code: ErrorCode::Invalid,
+            message,
+        } => {
+            assert!(message.contains("title"), "the field is named: {message}")
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!((page.changes.len(), page.latest_seq), (0, 0));
+    // A rejected change id is evaluated afresh when sent again.
+    let fixed = change("c1", "g1", Operation::Create, json!({"title": "ok"}), 0);
+    assert_eq!(applied(&apply_one(&db, &ann, fixed).await), (1, 1));
+
+    // A conflict is not recorded either.
+    applied(
+        &apply_one(
+            &db,
+            &ann,
+            change("c2", "g1", Operation::Update, json!({"title": "v2"}), 1),
+        )
+        .await,
+    );
+    let stale = change("c3", "g1", Operation::Update, json!({"title": "mine"}), 1);
+    assert!(matches!(
+        apply_one(&db, &ann, stale).await,
+        ChangeOutcome::Conflict(_)
+    ));
+    let rebased = change("c3", "g1", Operation::Update, json!({"title": "mine"}), 2);
+    assert_eq!(applied(&apply_one(&db, &ann, rebased).await), (3, 3));
+}
+
+async fn users_never_interfere<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let (bob, _) = new_user(&db, "bob@example.com").await;
+    // Same entity id AND same change id for both users.
+    let a = change(
+        "same-change",
+        "same-entity",
+        Operation::Create,
+        json!({"title": "Ann's"}),
+        0,
+    );
+    let b = change(
+        "same-change",
+        "same-entity",
+        Operation::Create,
+        json!({"title": "Bob's"}),
+        0,
+    );
+    assert_eq!(applied(&apply_one(&db, &ann, a).await), (1, 1));
+    assert_eq!(
+        applied(&apply_one(&db, &bob, b).await),
+        (1, 1),
+        "bob's change id is his own"
+    );
+
+    let bob_update = change(
+        "bob-2",
+        "same-entity",
+        Operation::Update,
+        json!({"title": "Bob's v2"}),
+        1,
+    );
+    assert_eq!(applied(&apply_one(&db, &bob, bob_update).await), (2, 2));
+
+    let ann_page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(ann_page.latest_seq, 1);
+    assert_eq!(ann_page.changes.len(), 1);
+    assert_eq!(ann_page.changes[0].data.get("title"), Some(&json!("Ann's")));
+    assert_eq!(ann_page.changes[0].user_id, ann.0);
+    let bob_page = db.changes_since(&bob, &[], 0, 10).await.unwrap();
+    assert_eq!(
+        bob_page.changes[0].data.get("title"),
+        Some(&json!("Bob's v2"))
+    );
+
+    // An entity only Bob has does not exist for Ann.
+    let ann_delete = change("ann-del", "bob-only", Operation::Delete, json!({}), 1);
+    let bob_only = change(
+        "bob-3",
+        "bob-only",
+        Operation::Create,
+        json!({"title": "secret"}),
+        0,
+    );
+    applied(&apply_one(&db, &bob, bob_only).await);
+    assert!(matches!(
+        apply_one(&db, &ann, ann_delete).await,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+}
+
+async fn pages_follow_seq_order<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let empty = db.changes_since(&ann, &[], 0, 3).await.unwrap();
+    assert_eq!(
+        (empty.changes.len(), empty.has_more, empty.latest_seq),
+        (0, false, 0)
+    );
+
+    let creates: Vec<Change> = (0..6)
+        .map(|i| {
+            change(
+                &format!("c{i}"),
+                &format!("g{i}"),
+                Operation::Create,
+                json!({"title": format!("goal {i}")}),
+                0,
+            )
+        })
+        .collect();
+    let outcomes = db.apply_changes(&ann, creates, NOW).await.unwrap();
+    assert_eq!(
+        outcomes.iter().map(|o| applied(o).1).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5, 6]
+    );
+    // Touch g0 again: it moves to the end of the stream.
+    applied(
+        &apply_one(
+            &db,
+            &ann,
+            change(
+                "c6",
+                "g0",
+                Operation::Update,
+                json!({"title": "goal 0 v2"}),
+                1,
+            ),
+        )
+        .await,
+    );
+
+    let p1 = db.changes_since(&ann, &[], 0, 3).await.unwrap();
+    assert!(p1.has_more);
+    assert_eq!(
+        p1.changes.iter().map(|u| u.seq).collect::<Vec<_>>(),
+        vec![2, 3, 4]
+    );
+    let p2 = db.changes_since(&ann, &[], 4, 3).await.unwrap();
+    assert_eq!(
+        p2.changes.iter().map(|u| u.seq).collect::<Vec<_>>(),
+        vec![5, 6, 7]
+    );
+    assert!(
+        !p2.has_more,
+        "exactly a multiple of the page size: no more after the last"
+    );
+    assert_eq!(p2.latest_seq, 7);
+    assert_eq!(p2.changes[2].entity_id.as_str(), "g0");
+    assert_eq!(p2.changes[2].version, 2);
+    let p3 = db.changes_since(&ann, &[], 7, 3).await.unwrap();
+    assert!(p3.changes.is_empty() && !p3.has_more);
+
+    // Type filter.
+    let mut other = change("r1", "r1", Operation::Create, json!({"title": "Sonata"}), 0);
+    other.entity_type = EntityType::Repertoire;
+    applied(&apply_one(&db, &ann, other).await);
+    let goals = db
+        .changes_since(&ann, &[EntityType::Goals], 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(goals.changes.len(), 6);
+    let rep = db
+        .changes_since(&ann, &[EntityType::Repertoire], 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(rep.changes.len(), 1);
+    assert_eq!(rep.latest_seq, 8, "latest seq covers every type");
+    let both = db
+        .changes_since(&ann, &[EntityType::Repertoire, EntityType::Goals], 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(both.changes.len(), 7);
+}
+
+async fn closed_database_refuses<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    db.close().await;
+    assert!(matches!(db.health().await, Err(DbError::Closed)));
+    let result = db
+        .apply_changes(
+            &ann,
+            vec![change(
+                "c1",
+                "g1",
+                Operation::Create,
+                json!({"title": "t"}),
+                0,
+            )],
+            NOW,
+        )
+        .await;
+    assert!(matches!(result, Err(DbError::Closed)), "{result:?}");
+}

@@ -1,0 +1,177 @@
+//! Server storage behind one trait, one implementation per backend.
+//!
+//! [`Database`] is what the server needs from a store; [`sqlite::SqliteDatabase`] is the
+//! default implementation with its own migrations. A PostgreSQL implementation goes beside it
+//! and must pass the same [`crate::conformance`] suite. Everything is keyed by user id: two
+//! users never share a row, whatever entity or change ids they send.
+//!
+//! The apply rule itself is not here: a backend opens one transaction per call of
+//! [`Database::apply_changes`], reads, asks the pure [`crate::apply::evaluate`] what to do, and
+//! writes what it says, so every backend applies changes identically.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+
+use legato_protocol::{Change, ConflictData, EntityType, ErrorCode, Fields, UpdateData};
+
+use crate::auth::TokenHash;
+
+/// A user's id (UUID v7, assigned at registration).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub String);
+
+impl UserId {
+    pub fn generate() -> Self {
+        UserId(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    /// Already normalised (trimmed, lowercase).
+    pub email: String,
+    /// PHC string (argon2id).
+    pub password_hash: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: TokenHash,
+    pub user_id: UserId,
+    pub device_name: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// What login needs to check a password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: UserId,
+    pub password_hash: String,
+}
+
+/// The result of one change, in the order the changes were given.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeOutcome {
+    /// Durable. `update` is the partial update to fan out (None for a no-op update, rule 6).
+    Applied {
+        version: u64,
+        seq: u64,
+        touched: Fields,
+        update: Option<UpdateData>,
+    },
+    /// The change id was applied before: its recorded result.
+    Duplicate {
+        version: u64,
+        seq: u64,
+        touched: Fields,
+    },
+    Conflict(ConflictData),
+    /// `not_found` or `invalid`; nothing written.
+    Rejected {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// A page of the change stream: one `full: true` update per entity, in `seq` order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangesPage {
+    pub changes: Vec<UpdateData>,
+    /// More entities changed after the last one in `changes`.
+    pub has_more: bool,
+    /// The user's latest seq, read in the same transaction as `changes`.
+    pub latest_seq: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("unknown user")]
+    UnknownUser,
+    #[error("database is closed")]
+    Closed,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl DbError {
+    /// Whether the same call may succeed later (busy database, I/O hiccup).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, DbError::Backend(_))
+    }
+}
+
+/// What the server needs from its store. Every method is one atomic operation.
+pub trait Database: Clone + Send + Sync + 'static {
+    /// Creates the user and its first token in one transaction.
+    /// [`DbError::EmailTaken`] when the email has an account.
+    fn create_user(
+        &self,
+        user: NewUser,
+        token: NewToken,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+
+    fn credentials(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<Credentials>, DbError>> + Send;
+
+    fn insert_token(&self, token: NewToken) -> impl Future<Output = Result<(), DbError>> + Send;
+
+    /// The user of a token that exists and is not revoked.
+    fn user_for_token(
+        &self,
+        hash: TokenHash,
+    ) -> impl Future<Output = Result<Option<UserId>, DbError>> + Send;
+
+    /// Marks the token revoked; false when it did not exist or was already revoked.
+    fn revoke_token(
+        &self,
+        hash: TokenHash,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<bool, DbError>> + Send;
+
+    /// Applies `changes` in order, each by PROTOCOL.md section 3, in one transaction: the
+    /// entity, its versions, the user's seq and the record of the change id are written
+    /// together, and nothing is acknowledged before the commit. Timestamps must already be
+    /// clamped. [`DbError::UnknownUser`] if the user does not exist.
+    fn apply_changes(
+        &self,
+        user: &UserId,
+        changes: Vec<Change>,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<ChangeOutcome>, DbError>> + Send;
+
+    /// Entities of `types` (all types when empty) whose last change has `seq > since`, in
+    /// seq order, at most `limit`.
+    fn changes_since(
+        &self,
+        user: &UserId,
+        types: &[EntityType],
+        since: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<ChangesPage, DbError>> + Send;
+
+    /// Answers when the store can run a query.
+    fn health(&self) -> impl Future<Output = Result<(), DbError>> + Send;
+
+    /// Finishes pending writes and releases the store; later calls fail with `Closed`.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+}

@@ -1,0 +1,691 @@
+//! SQLite implementation of [`Database`].
+//!
+//! Threads: one dedicated writer thread owns the only write connection and runs closures sent
+//! over a channel, one at a time (SQLite admits one writer anyway; queuing in-process avoids
+//! `SQLITE_BUSY` and keeps `BEGIN IMMEDIATE` transactions short). Reads run on `spawn_blocking`
+//! threads with a small pool of read-only connections, concurrent with the writer thanks to
+//! WAL. No SQLite call ever runs on an async worker thread.
+//!
+//! Durability: WAL with `synchronous = FULL`, so a commit is on disk before the server
+//! acknowledges it.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use legato_core::EntityRecord;
+use legato_protocol::{Change, EntityId, EntityType, Fields, UpdateData};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite_migration::{M, Migrations};
+use tokio::sync::{Semaphore, oneshot};
+
+use super::{
+    ChangeOutcome, ChangesPage, Credentials, Database, DbError, NewToken, NewUser, UserId,
+};
+use crate::apply::{Evaluation, Stored, evaluate, live_update};
+use crate::auth::TokenHash;
+
+const MIGRATION_SLICE: &[M<'static>] = &[M::up(include_str!("sqlite_migrations/0001_initial.sql"))];
+
+/// The schema migrations, in order. Never edit a shipped one: append.
+pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Concurrent read connections (each read runs on a blocking thread).
+const MAX_READERS: usize = 8;
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A SQLite database file. Cheap to clone; all clones share the writer thread and pool.
+#[derive(Debug, Clone)]
+pub struct SqliteDatabase {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Option<std_mpsc::Sender<WriteJob>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    read_permits: Semaphore,
+}
+
+fn backend(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
+    DbError::Backend(Box::new(err))
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(err: rusqlite::Error) -> Self {
+        backend(err)
+    }
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what}: {err}"))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+    }
+    let mut conn = Connection::open(path)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::Corrupt(format!(
+            "cannot enable WAL (journal_mode = {mode})"
+        )));
+    }
+    configure(&conn)?;
+    MIGRATIONS.to_latest(&mut conn).map_err(backend)?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteDatabase {
+    /// Opens (creating it and its directory if needed) and migrates the database at `path`.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, DbError> {
+        let path = path.into();
+        let opened_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(&opened_path))
+            .await
+            .map_err(backend)??;
+        let (tx, rx) = std_mpsc::channel::<WriteJob>();
+        let thread = std::thread::Builder::new()
+            .name("legato-sqlite-writer".to_owned())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(backend)?;
+        Ok(SqliteDatabase {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(Some(tx)),
+                writer_thread: Mutex::new(Some(thread)),
+                readers: Mutex::new(Vec::new()),
+                read_permits: Semaphore::new(MAX_READERS),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer thread.
+    async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .expect("writer lock poisoned")
+            .clone()
+            .ok_or(DbError::Closed)?;
+        sender.send(job).map_err(|_| DbError::Closed)?;
+        // A dropped reply means the job panicked (the writer thread survives it).
+        result
+            .await
+            .map_err(|_| DbError::Corrupt("write job panicked".to_owned()))?
+    }
+
+    /// Runs `f` with a pooled read-only connection on a blocking thread.
+    async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|_| DbError::Closed)?;
+        if self
+            .inner
+            .writer
+            .lock()
+            .expect("writer lock poisoned")
+            .is_none()
+        {
+            return Err(DbError::Closed);
+        }
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("reader pool poisoned").pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let result = f(&mut conn);
+            inner
+                .readers
+                .lock()
+                .expect("reader pool poisoned")
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn writer_loop(mut conn: Connection, jobs: std_mpsc::Receiver<WriteJob>) {
+    for job in jobs {
+        // A panicking job drops its reply (the caller sees an error) and rolls its
+        // transaction back on unwind; the writer goes on with the next job.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+            tracing::error!("a database write job panicked");
+        }
+    }
+    if let Err((_, err)) = conn.close() {
+        tracing::warn!(error = %err, "closing the write connection");
+    }
+}
+
+impl Database for SqliteDatabase {
+    async fn create_user(&self, user: NewUser, token: NewToken) -> Result<(), DbError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let inserted = tx.execute(
+                "INSERT INTO users (id, email, password_hash, seq, created_at)
+                 VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (email) DO NOTHING",
+                params![
+                    user.id.0,
+                    user.email,
+                    user.password_hash,
+                    user.created_at_ms
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(DbError::EmailTaken);
+            }
+            insert_token(&tx, &token)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn credentials(&self, email: &str) -> Result<Option<Credentials>, DbError> {
+        let email = email.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT id, password_hash FROM users WHERE email = ?1")?
+                .query_row([email], |row| {
+                    Ok(Credentials {
+                        user_id: UserId(row.get(0)?),
+                        password_hash: row.get(1)?,
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: NewToken) -> Result<(), DbError> {
+        self.write(move |conn| insert_token(conn, &token)).await
+    }
+
+    async fn user_for_token(&self, hash: TokenHash) -> Result<Option<UserId>, DbError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT user_id FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+                )?
+                .query_row([&hash.0[..]], |row| row.get(0).map(UserId))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, hash: TokenHash, now_ms: i64) -> Result<bool, DbError> {
+        self.write(move |conn| {
+            let n = conn.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
+                params![&hash.0[..], now_ms],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn apply_changes(
+        &self,
+        user: &UserId,
+        changes: Vec<Change>,
+        now_ms: i64,
+    ) -> Result<Vec<ChangeOutcome>, DbError> {
+        let user = user.clone();
+        self.write(move |conn| apply_in_transaction(conn, &user, changes, now_ms))
+            .await
+    }
+
+    async fn changes_since(
+        &self,
+        user: &UserId,
+        types: &[EntityType],
+        since: u64,
+        limit: usize,
+    ) -> Result<ChangesPage, DbError> {
+        let user = user.clone();
+        let types = types.to_vec();
+        self.read(move |conn| changes_page(conn, &user, &types, since, limit))
+            .await
+    }
+
+    async fn health(&self) -> Result<(), DbError> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM users LIMIT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close(&self) {
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .expect("writer lock poisoned")
+            .take();
+        drop(sender);
+        let thread = self
+            .inner
+            .writer_thread
+            .lock()
+            .expect("writer lock poisoned")
+            .take();
+        if let Some(thread) = thread {
+            // The thread drains queued jobs, then closes its connection.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        self.inner
+            .readers
+            .lock()
+            .expect("reader pool poisoned")
+            .clear();
+    }
+}
+
+fn insert_token(conn: &Connection, token: &NewToken) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO tokens (hash, user_id, device_name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            &token.hash.0[..],
+            token.user_id.0,
+            token.device_name,
+            token.created_at_ms
+        ],
+    )?;
+    Ok(())
+}
+
+fn seq_to_sql(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn apply_in_transaction(
+    conn: &mut Connection,
+    user: &UserId,
+    changes: Vec<Change>,
+    now_ms: i64,
+) -> Result<Vec<ChangeOutcome>, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let start_seq: u64 = tx
+        .prepare_cached("SELECT seq FROM users WHERE id = ?1")?
+        .query_row([&user.0], |row| row.get(0))
+        .optional()?
+        .ok_or(DbError::UnknownUser)?;
+    let mut seq = start_seq;
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for change in changes {
+        if let Some(recorded) = recorded_change(&tx, user, &change.change_id)? {
+            outcomes.push(recorded);
+            continue;
+        }
+        let current = load_entity(&tx, user, change.entity_type, &change.entity_id)?;
+        let outcome = match evaluate(current.as_ref(), &change) {
+            Evaluation::Reject { code, message } => ChangeOutcome::Rejected { code, message },
+            Evaluation::Conflict(conflict) => ChangeOutcome::Conflict(conflict),
+            Evaluation::Unchanged {
+                version,
+                seq: entity_seq,
+                touched,
+            } => {
+                record_change(
+                    &tx,
+                    user,
+                    &change,
+                    version,
+                    entity_seq,
+                    &touched,
+                    "unchanged",
+                    now_ms,
+                )?;
+                ChangeOutcome::Applied {
+                    version,
+                    seq: entity_seq,
+                    touched,
+                    update: None,
+                }
+            }
+            Evaluation::Write { record, touched } => {
+                seq += 1;
+                store_entity(&tx, user, &change, &record, seq, now_ms)?;
+                record_change(
+                    &tx,
+                    user,
+                    &change,
+                    record.version,
+                    seq,
+                    &touched,
+                    "applied",
+                    now_ms,
+                )?;
+                let update = live_update(user, &change, &record, touched.clone(), seq);
+                ChangeOutcome::Applied {
+                    version: record.version,
+                    seq,
+                    touched,
+                    update: Some(update),
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    if seq != start_seq {
+        tx.prepare_cached("UPDATE users SET seq = ?2 WHERE id = ?1")?
+            .execute(params![user.0, seq_to_sql(seq)])?;
+    }
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn recorded_change(
+    conn: &Connection,
+    user: &UserId,
+    change_id: &str,
+) -> Result<Option<ChangeOutcome>, DbError> {
+    let row: Option<(u64, u64, String)> = conn
+        .prepare_cached(
+            "SELECT version, seq, touched FROM changes WHERE user_id = ?1 AND change_id = ?2",
+        )?
+        .query_row(params![user.0, change_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    row.map(|(version, seq, touched)| {
+        let touched: Fields =
+            serde_json::from_str(&touched).map_err(|e| corrupt("changes.touched", e))?;
+        Ok(ChangeOutcome::Duplicate {
+            version,
+            seq,
+            touched,
+        })
+    })
+    .transpose()
+}
+
+fn load_entity(
+    conn: &Connection,
+    user: &UserId,
+    entity_type: EntityType,
+    entity_id: &EntityId,
+) -> Result<Option<Stored>, DbError> {
+    let row: Option<(String, u64, String, bool, u64)> = conn
+        .prepare_cached(
+            "SELECT state, version, field_versions, deleted, last_seq FROM entities
+             WHERE user_id = ?1 AND entity_type = ?2 AND entity_id = ?3",
+        )?
+        .query_row(
+            params![user.0, entity_type.as_str(), entity_id.as_str()],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(state, version, field_versions, deleted, last_seq)| {
+        let state: Fields =
+            serde_json::from_str(&state).map_err(|e| corrupt("entities.state", e))?;
+        let field_versions: BTreeMap<String, u64> = serde_json::from_str(&field_versions)
+            .map_err(|e| corrupt("entities.field_versions", e))?;
+        Ok(Stored {
+            record: EntityRecord {
+                state,
+                version,
+                field_versions,
+                deleted,
+            },
+            last_seq,
+        })
+    })
+    .transpose()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
+    serde_json::to_string(value).map_err(|e| corrupt("serializing", e))
+}
+
+fn store_entity(
+    conn: &Connection,
+    user: &UserId,
+    change: &Change,
+    record: &EntityRecord,
+    seq: u64,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO entities (user_id, entity_type, entity_id, state, version, field_versions,
+                               deleted, last_seq, last_change_id, last_client_id, last_timestamp,
+                               updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (user_id, entity_type, entity_id) DO UPDATE SET
+             state = excluded.state, version = excluded.version,
+             field_versions = excluded.field_versions, deleted = excluded.deleted,
+             last_seq = excluded.last_seq, last_change_id = excluded.last_change_id,
+             last_client_id = excluded.last_client_id, last_timestamp = excluded.last_timestamp,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        user.0,
+        change.entity_type.as_str(),
+        change.entity_id.as_str(),
+        to_json(&record.state)?,
+        seq_to_sql(record.version),
+        to_json(&record.field_versions)?,
+        record.deleted,
+        seq_to_sql(seq),
+        change.change_id,
+        change.client_id,
+        change.timestamp,
+        now_ms,
+    ])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_change(
+    conn: &Connection,
+    user: &UserId,
+    change: &Change,
+    version: u64,
+    seq: u64,
+    touched: &Fields,
+    status: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO changes (user_id, change_id, entity_type, entity_id, operation, version, seq,
+                              touched, client_id, timestamp, status, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        user.0,
+        change.change_id,
+        change.entity_type.as_str(),
+        change.entity_id.as_str(),
+        change.operation.as_str(),
+        seq_to_sql(version),
+        seq_to_sql(seq),
+        to_json(touched)?,
+        change.client_id,
+        change.timestamp,
+        status,
+        now_ms,
+    ])?;
+    Ok(())
+}
+
+fn changes_page(
+    conn: &mut Connection,
+    user: &UserId,
+    types: &[EntityType],
+    since: u64,
+    limit: usize,
+) -> Result<ChangesPage, DbError> {
+    // One read transaction: the page and the latest seq are one snapshot.
+    let tx = conn.transaction()?;
+    let latest_seq: u64 = tx
+        .prepare_cached("SELECT seq FROM users WHERE id = ?1")?
+        .query_row([&user.0], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let mut types: Vec<&'static str> = types.iter().map(|t| t.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let type_filter = if types.is_empty() || types.len() == EntityType::ALL.len() {
+        String::new()
+    } else {
+        // Entity type names are fixed identifiers from the enum, never user input.
+        let list: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
+        format!("AND entity_type IN ({})", list.join(", "))
+    };
+    let sql = format!(
+        "SELECT entity_type, entity_id, state, version, deleted, last_seq, last_timestamp,
+                last_client_id, last_change_id
+         FROM entities WHERE user_id = ?1 AND last_seq > ?2 {type_filter}
+         ORDER BY last_seq LIMIT ?3"
+    );
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params![user.0, seq_to_sql(since), fetch])?;
+    let mut changes = Vec::with_capacity(limit.min(1024));
+    let mut has_more = false;
+    while let Some(row) = rows.next()? {
+        if changes.len() == limit {
+            has_more = true;
+            break;
+        }
+        let entity_type: String = row.get(0)?;
+        let entity_id: String = row.get(1)?;
+        let deleted: bool = row.get(4)?;
+        let data: Fields = if deleted {
+            // A tombstone travels as `deleted: true` with no fields.
+            Fields::new()
+        } else {
+            let state: String = row.get(2)?;
+            serde_json::from_str(&state).map_err(|e| corrupt("entities.state", e))?
+        };
+        changes.push(UpdateData {
+            entity_type: entity_type
+                .parse()
+                .map_err(|e| corrupt("entities.entity_type", e))?,
+            entity_id: EntityId::new(entity_id).map_err(|e| corrupt("entities.entity_id", e))?,
+            data,
+            version: row.get(3)?,
+            deleted,
+            seq: row.get(5)?,
+            timestamp: row.get(6)?,
+            user_id: user.0.clone(),
+            client_id: row.get(7)?,
+            change_id: row.get(8)?,
+            full: true,
+        });
+    }
+    drop(rows);
+    drop(stmt);
+    tx.finish()?;
+    Ok(ChangesPage {
+        changes,
+        has_more,
+        latest_seq,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        MIGRATIONS.validate().unwrap();
+    }
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        crate::conformance::run_all(|| {
+            n += 1;
+            let path = dir.path().join(format!("conformance-{n}.db"));
+            async move { SqliteDatabase::open(path).await.unwrap() }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn pragmas_are_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(dir.path().join("nested/dir/p.db"))
+            .await
+            .unwrap();
+        let (mode, sync, fk): (String, i64, i64) = db
+            .write(|conn| {
+                Ok((
+                    conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                    conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+                    conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+        let read_only = db
+            .read(|conn| Ok(conn.execute("DELETE FROM users", []).is_err()))
+            .await
+            .unwrap();
+        assert!(read_only, "reader connections are query-only");
+        db.close().await;
+        assert!(matches!(db.health().await, Err(DbError::Closed)));
+    }
+}

@@ -1,0 +1,407 @@
+//! Server settings, layered: built-in defaults < TOML file (`--config`) < `LEGATO_*`
+//! environment variables < command-line flags. `server.example.toml` documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Origins a browser-hosted client (the Tauri webview) may open `/sync` from.
+pub const DEFAULT_ALLOWED_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// Everything the server needs to run. Build it with [`Settings::load`] (layered) or start
+/// from [`Settings::with_database`] in tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Address `legato-server` binds (the library's [`crate::serve`] takes a bound listener).
+    pub listen: SocketAddr,
+    /// `sqlite:///absolute/path.db` or `sqlite://relative/path.db`.
+    pub database_url: String,
+    /// Entities per page during a WebSocket catch-up.
+    pub catchup_page_size: usize,
+    /// A WebSocket that sends no frame for this long is closed.
+    pub idle_timeout: Duration,
+    /// A WebSocket write that cannot make progress for this long closes the connection.
+    pub write_timeout: Duration,
+    /// Sustained changes per second per user; 0 disables rate limiting.
+    pub rate_limit: f64,
+    /// Token-bucket capacity: changes a user may push at once after being idle.
+    pub rate_limit_burst: u32,
+    /// `Origin` values allowed on the WebSocket handshake (requests without `Origin` pass).
+    pub allowed_origins: Vec<String>,
+    /// Live updates queued for one connection before it is closed as too slow.
+    pub outbound_queue: usize,
+    /// How long shutdown waits for WebSocket connections to drain.
+    pub shutdown_grace: Duration,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CATCHUP_PAGE_SIZE: usize = 500;
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_RATE_LIMIT: f64 = 1000.0;
+/// The burst is this many seconds' worth of the sustained rate (5000 at the default rate).
+pub const BURST_SECONDS: f64 = 5.0;
+pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+impl Settings {
+    /// Defaults with the given database (handy for tests and embedding).
+    pub fn with_database(database_url: impl Into<String>) -> Self {
+        Settings {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            database_url: database_url.into(),
+            catchup_page_size: DEFAULT_CATCHUP_PAGE_SIZE,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            rate_limit_burst: default_burst(DEFAULT_RATE_LIMIT),
+            allowed_origins: DEFAULT_ALLOWED_ORIGINS.map(str::to_owned).to_vec(),
+            outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+
+    /// Layers `file` (TOML text), the environment (`env` looks a variable up) and `flags`
+    /// over the defaults. The default database lives in the user's data directory.
+    pub fn load(
+        file: Option<&str>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: Overrides,
+    ) -> Result<Self, SettingsError> {
+        let file = match file {
+            Some(text) => toml::from_str::<Overrides>(text).map_err(SettingsError::Toml)?,
+            None => Overrides::default(),
+        };
+        let env_layer = Overrides::from_env(&env)?;
+        let merged = file.then(env_layer).then(flags);
+
+        let database_url = match merged.database_url {
+            Some(url) => url,
+            None => {
+                let dir = default_data_dir(&env).ok_or(SettingsError::NoDataDir)?;
+                format!("sqlite://{}", dir.join("legato.db").display())
+            }
+        };
+        let mut settings = Settings::with_database(database_url);
+        if let Some(listen) = merged.listen {
+            settings.listen = listen.parse().map_err(|_| SettingsError::Value {
+                key: "listen",
+                value: listen,
+            })?;
+        }
+        if let Some(size) = merged.catchup_page_size {
+            if size == 0 {
+                return Err(SettingsError::Value {
+                    key: "catchup_page_size",
+                    value: "0".into(),
+                });
+            }
+            settings.catchup_page_size = size;
+        }
+        if let Some(secs) = merged.idle_timeout_secs {
+            settings.idle_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(rate) = merged.rate_limit {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(SettingsError::Value {
+                    key: "rate_limit",
+                    value: rate.to_string(),
+                });
+            }
+            settings.rate_limit = rate;
+            settings.rate_limit_burst = default_burst(rate);
+        }
+        if let Some(burst) = merged.rate_limit_burst {
+            settings.rate_limit_burst = burst.max(1);
+        }
+        if let Some(origins) = merged.allowed_origins {
+            settings.allowed_origins = origins;
+        }
+        if let Some(queue) = merged.outbound_queue {
+            settings.outbound_queue = queue.max(1);
+        }
+        Ok(settings)
+    }
+}
+
+fn default_burst(rate: f64) -> u32 {
+    // Saturating float-to-int conversion; at least 1 so a tiny rate still admits something.
+    ((rate * BURST_SECONDS).ceil() as u32).max(1)
+}
+
+/// One configuration layer: every key optional. The TOML file has exactly these keys.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub catchup_page_size: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
+    pub rate_limit: Option<f64>,
+    pub rate_limit_burst: Option<u32>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub outbound_queue: Option<usize>,
+}
+
+impl Overrides {
+    /// `self` overridden by every key `over` sets.
+    fn then(self, over: Overrides) -> Overrides {
+        Overrides {
+            listen: over.listen.or(self.listen),
+            database_url: over.database_url.or(self.database_url),
+            catchup_page_size: over.catchup_page_size.or(self.catchup_page_size),
+            idle_timeout_secs: over.idle_timeout_secs.or(self.idle_timeout_secs),
+            rate_limit: over.rate_limit.or(self.rate_limit),
+            rate_limit_burst: over.rate_limit_burst.or(self.rate_limit_burst),
+            allowed_origins: over.allowed_origins.or(self.allowed_origins),
+            outbound_queue: over.outbound_queue.or(self.outbound_queue),
+        }
+    }
+
+    /// `LEGATO_LISTEN`, `LEGATO_DATABASE_URL`, `LEGATO_CATCHUP_PAGE_SIZE`,
+    /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
+    /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`.
+    /// Empty variables count as unset.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
+        fn num<T: std::str::FromStr>(
+            name: &'static str,
+            v: Option<String>,
+        ) -> Result<Option<T>, SettingsError> {
+            v.map(|v| {
+                v.trim().parse().map_err(|_| SettingsError::Env {
+                    var: name,
+                    value: v.clone(),
+                })
+            })
+            .transpose()
+        }
+        Ok(Overrides {
+            listen: get("LEGATO_LISTEN"),
+            database_url: get("LEGATO_DATABASE_URL"),
+            catchup_page_size: num("LEGATO_CATCHUP_PAGE_SIZE", get("LEGATO_CATCHUP_PAGE_SIZE"))?,
+            idle_timeout_secs: num("LEGATO_IDLE_TIMEOUT_SECS", get("LEGATO_IDLE_TIMEOUT_SECS"))?,
+            rate_limit: num("LEGATO_RATE_LIMIT", get("LEGATO_RATE_LIMIT"))?,
+            rate_limit_burst: num("LEGATO_RATE_LIMIT_BURST", get("LEGATO_RATE_LIMIT_BURST"))?,
+            allowed_origins: get("LEGATO_ALLOWED_ORIGINS").map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            outbound_queue: num("LEGATO_OUTBOUND_QUEUE", get("LEGATO_OUTBOUND_QUEUE"))?,
+        })
+    }
+}
+
+/// `$XDG_DATA_HOME/legato-server`, else `$HOME/.local/share/legato-server`.
+pub fn default_data_dir(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let xdg = env("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    let base = match xdg {
+        Some(dir) => dir,
+        None => PathBuf::from(env("HOME").filter(|h| !h.is_empty())?).join(".local/share"),
+    };
+    Some(base.join("legato-server"))
+}
+
+/// Where a database URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite(PathBuf),
+}
+
+impl DatabaseLocation {
+    /// Parses `sqlite:///abs/path.db`, `sqlite://rel.db` or `sqlite:rel.db`.
+    pub fn parse(url: &str) -> Result<Self, SettingsError> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() || path.starts_with(":memory:") {
+                return Err(SettingsError::Value {
+                    key: "database_url",
+                    value: url.to_owned(),
+                });
+            }
+            return Ok(DatabaseLocation::Sqlite(Path::new(path).to_path_buf()));
+        }
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Err(SettingsError::UnsupportedDatabase(
+                "PostgreSQL is not implemented yet; use sqlite:///path/to/legato.db".to_owned(),
+            ));
+        }
+        Err(SettingsError::UnsupportedDatabase(format!(
+            "unsupported database URL scheme (expected sqlite://...): {}",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration file: {0}")]
+    Toml(#[source] toml::de::Error),
+    #[error("environment variable {var}: cannot parse `{value}`")]
+    Env { var: &'static str, value: String },
+    #[error("setting `{key}`: invalid value `{value}`")]
+    Value { key: &'static str, value: String },
+    #[error("no data directory: set XDG_DATA_HOME or HOME, or pass --database")]
+    NoDataDir,
+    #[error("{0}")]
+    UnsupportedDatabase(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_use_the_data_dir() {
+        let s =
+            Settings::load(None, env_of(&[("HOME", "/home/ann")]), Overrides::default()).unwrap();
+        assert_eq!(
+            s.database_url,
+            "sqlite:///home/ann/.local/share/legato-server/legato.db"
+        );
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.rate_limit_burst, 5000);
+        assert_eq!(s.allowed_origins.len(), 3);
+
+        let s = Settings::load(
+            None,
+            env_of(&[("HOME", "/home/ann"), ("XDG_DATA_HOME", "/data")]),
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(s.database_url, "sqlite:///data/legato-server/legato.db");
+        // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
+        let dir = default_data_dir(env_of(&[("HOME", "/h"), ("XDG_DATA_HOME", "rel")]));
+        assert_eq!(dir, Some(PathBuf::from("/h/.local/share/legato-server")));
+        assert!(matches!(
+            Settings::load(None, env_of(&[]), Overrides::default()),
+            Err(SettingsError::NoDataDir)
+        ));
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let toml = r#"
+            listen = "0.0.0.0:9000"
+            database_url = "sqlite:///from/toml.db"
+            rate_limit = 10
+            catchup_page_size = 7
+            allowed_origins = ["https://a.example"]
+        "#;
+        // TOML over defaults.
+        let s = Settings::load(Some(toml), env_of(&[]), Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(s.database_url, "sqlite:///from/toml.db");
+        assert_eq!(s.rate_limit, 10.0);
+        assert_eq!(s.rate_limit_burst, 50);
+        assert_eq!(s.catchup_page_size, 7);
+        assert_eq!(s.allowed_origins, vec!["https://a.example".to_owned()]);
+
+        // Environment over TOML.
+        let env = env_of(&[
+            ("LEGATO_LISTEN", "127.0.0.1:9001"),
+            ("LEGATO_DATABASE_URL", "sqlite:///from/env.db"),
+            (
+                "LEGATO_ALLOWED_ORIGINS",
+                "https://b.example, https://c.example",
+            ),
+            ("LEGATO_RATE_LIMIT_BURST", "99"),
+        ]);
+        let s = Settings::load(Some(toml), &env, Overrides::default()).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.database_url, "sqlite:///from/env.db");
+        assert_eq!(s.rate_limit_burst, 99);
+        assert_eq!(s.allowed_origins.len(), 2);
+        assert_eq!(s.catchup_page_size, 7);
+
+        // Flags over environment.
+        let flags = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            database_url: Some("sqlite:///from/flag.db".into()),
+            ..Overrides::default()
+        };
+        let s = Settings::load(Some(toml), &env, flags).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(s.database_url, "sqlite:///from/flag.db");
+        assert_eq!(s.rate_limit_burst, 99);
+    }
+
+    #[test]
+    fn bad_values_are_reported() {
+        assert!(matches!(
+            Settings::load(
+                Some("nope = 1"),
+                env_of(&[("HOME", "/h")]),
+                Overrides::default()
+            ),
+            Err(SettingsError::Toml(_))
+        ));
+        assert!(matches!(
+            Settings::load(
+                None,
+                env_of(&[("HOME", "/h"), ("LEGATO_RATE_LIMIT", "fast")]),
+                Overrides::default()
+            ),
+            Err(SettingsError::Env {
+                var: "LEGATO_RATE_LIMIT",
+                ..
+            })
+        ));
+        let flags = Overrides {
+            listen: Some("not an address".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            Settings::load(None, env_of(&[("HOME", "/h")]), flags),
+            Err(SettingsError::Value { key: "listen", .. })
+        ));
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let text = include_str!("../server.example.toml");
+        let s =
+            Settings::load(Some(text), env_of(&[("HOME", "/h")]), Overrides::default()).unwrap();
+        assert_eq!(s.catchup_page_size, DEFAULT_CATCHUP_PAGE_SIZE);
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:///var/lib/legato.db").unwrap(),
+            DatabaseLocation::Sqlite("/var/lib/legato.db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite://data/legato.db").unwrap(),
+            DatabaseLocation::Sqlite("data/legato.db".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("sqlite:legato.db").unwrap(),
+            DatabaseLocation::Sqlite("legato.db".into())
+        );
+        assert!(DatabaseLocation::parse("postgres://x").is_err());
+        assert!(DatabaseLocation::parse("mysql://x").is_err());
+        assert!(DatabaseLocation::parse("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! Applying pushed changes: per-user ordering, timestamp clamping, fan-out, metrics.
+//!
+//! Both transports (WebSocket `sync` and HTTP batch) go through [`SyncService::apply`]. A
+//! user's changes are applied one call at a time (a per-user async mutex, held across the
+//! store transaction and the fan-out), so live updates reach other devices in `seq` order.
+//! Different users never wait for each other here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use legato_protocol::{Change, ErrorCode};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::db::{ChangeOutcome, Database, DbError, UserId};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+/// Milliseconds since the Unix epoch, server clock.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[derive(Debug)]
+pub struct SyncService<D> {
+    pub db: D,
+    pub hub: Arc<Hub>,
+    pub metrics: Arc<Metrics>,
+    limiter: RateLimiter,
+    locks: UserLocks,
+}
+
+impl<D: Database> SyncService<D> {
+    pub fn new(db: D, metrics: Arc<Metrics>, limiter: RateLimiter) -> Self {
+        SyncService {
+            db,
+            hub: Hub::new(),
+            metrics,
+            limiter,
+            locks: UserLocks::default(),
+        }
+    }
+
+    /// Takes `cost` changes from the user's rate budget, or says how long to wait.
+    pub fn check_rate(&self, user: &UserId, cost: usize) -> Result<(), Duration> {
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        self.limiter
+            .try_acquire(user.as_str(), cost, Instant::now())
+    }
+
+    /// Applies `changes` in order (one transaction), fans the written ones out to the user's
+    /// other connections, and returns one outcome per change.
+    pub async fn apply(
+        &self,
+        user: &UserId,
+        mut changes: Vec<Change>,
+    ) -> Result<Vec<ChangeOutcome>, DbError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = Instant::now();
+        let outcomes = {
+            let _turn = self.locks.lock(user).await;
+            // Clamp after taking the turn, so "now" is the write time.
+            let now = now_ms();
+            for change in &mut changes {
+                change.timestamp = change.timestamp.min(now);
+            }
+            let mut outcomes = self.db.apply_changes(user, changes, now).await?;
+            for outcome in &mut outcomes {
+                if let ChangeOutcome::Applied { update, .. } = outcome
+                    && let Some(update) = update.take()
+                {
+                    self.hub.publish(user, &Arc::new(update));
+                }
+            }
+            outcomes
+        };
+        self.metrics.observe_apply(started.elapsed());
+        for outcome in &outcomes {
+            match outcome {
+                ChangeOutcome::Applied { .. } => {
+                    self.metrics.changes_applied.inc();
+                }
+                ChangeOutcome::Duplicate { .. } => {
+                    self.metrics.duplicates.inc();
+                }
+                ChangeOutcome::Conflict(_) => {
+                    self.metrics.conflicts.inc();
+                }
+                ChangeOutcome::Rejected { code, .. } => self.metrics.error(*code),
+            }
+        }
+        Ok(outcomes)
+    }
+
+    pub fn count_error(&self, code: ErrorCode) {
+        self.metrics.error(code);
+    }
+}
+
+/// One async mutex per user with a pending or running apply; entries go away when unused.
+#[derive(Debug, Default)]
+struct UserLocks {
+    map: Mutex<HashMap<UserId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+struct UserTurn<'a> {
+    locks: &'a UserLocks,
+    user: UserId,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl UserLocks {
+    async fn lock(&self, user: &UserId) -> UserTurn<'_> {
+        let lock = Arc::clone(
+            self.map
+                .lock()
+                .expect("user locks poisoned")
+                .entry(user.clone())
+                .or_default(),
+        );
+        UserTurn {
+            locks: self,
+            user: user.clone(),
+            guard: Some(lock.lock_owned().await),
+        }
+    }
+}
+
+impl Drop for UserTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut map = self.locks.map.lock().expect("user locks poisoned");
+        // Only the map holds it: nobody is waiting or running (clones are taken under this
+        // same lock, so the count cannot grow behind our back).
+        if map
+            .get(&self.user)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            map.remove(&self.user);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn user_locks_serialise_one_user_and_clean_up() {
+        let locks = UserLocks::default();
+        let ann = UserId("ann".into());
+        let bob = UserId("bob".into());
+        let first = locks.lock(&ann).await;
+        // Another user is not blocked.
+        let other = tokio::time::timeout(Duration::from_millis(50), locks.lock(&bob)).await;
+        assert!(other.is_ok());
+        drop(other);
+        // The same user is.
+        let second = tokio::time::timeout(Duration::from_millis(50), locks.lock(&ann)).await;
+        assert!(second.is_err());
+        drop(first);
+        let third = tokio::time::timeout(Duration::from_millis(50), locks.lock(&ann)).await;
+        assert!(third.is_ok());
+        drop(third);
+        assert!(locks.map.lock().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of `legato-server`: one binary, real servers on 127.0.0.1:0, real HTTP
+//! and WebSocket clients.
+
+mod apply;
+mod auth;
+mod catchup;
+mod isolation;
+mod limits;
+mod ops;
+mod support;
