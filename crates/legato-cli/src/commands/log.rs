@@ -1,0 +1,206 @@
+//! `legato log add|edit|delete|list`.
+
+use anyhow::{Result, bail};
+use legato_core::LogbookEntry;
+use legato_core::model::PieceRef;
+use legato_protocol::EntityType;
+use serde_json::Value;
+
+use super::{
+    explain, list_flag, load, new_id, parse_id, parse_ids, save_and_report, text_flag, time_of_ms,
+};
+use crate::cli::{ListArgs, LogAdd, LogCommand, LogEdit, LogFields};
+use crate::context::{Context, now_ms};
+use crate::output::{Table, entity_json, local_time, print_json, short, sync_label, text};
+
+pub fn run(ctx: &Context, command: LogCommand) -> Result<()> {
+    match command {
+        LogCommand::Add(args) => add(ctx, args),
+        LogCommand::Edit(args) => edit(ctx, args),
+        LogCommand::Delete { id } => delete(ctx, &id),
+        LogCommand::List(args) => list(ctx, &args),
+    }
+}
+
+fn add(ctx: &Context, args: LogAdd) -> Result<()> {
+    let mut store = ctx.store()?;
+    let now = now_ms();
+    let id = new_id();
+    let mut entry = LogbookEntry::new(id.clone(), time_of_ms(now), args.duration);
+    apply(args.fields, &mut entry, false)?;
+    store.save(&entry, now).map_err(explain)?;
+    println!("{id}");
+    Ok(())
+}
+
+fn edit(ctx: &Context, args: LogEdit) -> Result<()> {
+    let mut store = ctx.store()?;
+    let id = parse_id(EntityType::Logbook, &args.id)?;
+    let mut entry: LogbookEntry = load(&store, &id)?;
+    if let Some(duration) = args.duration {
+        entry.duration = duration;
+    }
+    apply(args.fields, &mut entry, true)?;
+    for tag in args.add_tag {
+        if !entry.tags.contains(&tag) {
+            entry.tags.push(tag);
+        }
+    }
+    entry.tags.retain(|tag| !args.remove_tag.contains(tag));
+    save_and_report(&mut store, &entry, now_ms())
+}
+
+/// Applies the given flags to `entry`; absent flags leave their field alone.
+fn apply(fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Result<()> {
+    if let Some(entry_type) = fields.entry_type {
+        entry.entry_type = entry_type;
+    }
+    text_flag(
+        fields.instrument.map(|i| i.to_lowercase()),
+        &mut entry.instrument,
+    );
+    if let Some(pieces) = pieces(fields.piece, fields.composer, editing)? {
+        entry.pieces = pieces;
+    }
+    list_flag(fields.technique, &mut entry.techniques);
+    if let Some(mood) = fields.mood {
+        entry.mood = mood.0;
+    }
+    text_flag(fields.notes, &mut entry.notes);
+    list_flag(fields.tag, &mut entry.tags);
+    if !fields.goal_ids.is_empty() {
+        let ids: Vec<String> = fields
+            .goal_ids
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect();
+        entry.goal_ids = parse_ids("goal id", &ids)?;
+    }
+    if let Some(at) = fields.at {
+        entry.timestamp = at;
+    }
+    Ok(())
+}
+
+/// `--piece` titles with their `--composer`s: one composer per piece in order, or one for
+/// all. `None` when no piece flag was given; `--piece ""` alone clears the list.
+fn pieces(
+    titles: Vec<String>,
+    composers: Vec<String>,
+    editing: bool,
+) -> Result<Option<Vec<PieceRef>>> {
+    if titles.is_empty() {
+        if !composers.is_empty() {
+            let hint = if editing {
+                " (give the pieces again)"
+            } else {
+                ""
+            };
+            bail!("--composer needs --piece{hint}");
+        }
+        return Ok(None);
+    }
+    let composer_of = |i: usize| -> Result<Option<String>> {
+        let composer = match composers.len() {
+            0 => None,
+            1 => composers.first(),
+            n if n == titles.len() => composers.get(i),
+            _ => bail!("give one --composer per --piece, in order, or one for all of them"),
+        };
+        Ok(composer.filter(|c| !c.is_empty()).cloned())
+    };
+    let mut pieces = Vec::new();
+    for (i, title) in titles.iter().enumerate() {
+        let composer = composer_of(i)?;
+        if title.is_empty() {
+            continue;
+        }
+        let mut piece = PieceRef::new(title.as_str());
+        piece.composer = composer;
+        pieces.push(piece);
+    }
+    Ok(Some(pieces))
+}
+
+fn delete(ctx: &Context, id: &str) -> Result<()> {
+    let mut store = ctx.store()?;
+    let id = parse_id(EntityType::Logbook, id)?;
+    if store
+        .get(EntityType::Logbook, &id)
+        .map_err(explain)?
+        .is_some_and(|e| e.deleted)
+    {
+        println!("{id} was already deleted");
+        return Ok(());
+    }
+    store
+        .delete(EntityType::Logbook, &id, now_ms())
+        .map_err(explain)?;
+    println!("deleted {id}");
+    Ok(())
+}
+
+fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
+    let store = ctx.store()?;
+    let mut entries = store.list(EntityType::Logbook).map_err(explain)?;
+    entries.truncate(args.limit.unwrap_or(usize::MAX));
+    if args.json {
+        let json: Vec<Value> = entries
+            .iter()
+            .map(|e| entity_json(&e.id, &e.state))
+            .collect();
+        return print_json(&json);
+    }
+    let mut table = Table::new(&["WHEN", "MIN", "TYPE", "PIECES", "NOTES", "SYNC", "ID"]);
+    for e in &entries {
+        let pieces: Vec<&str> = e
+            .state
+            .get("pieces")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("title").and_then(Value::as_str))
+            .collect();
+        table.row(vec![
+            local_time(text(&e.state, "timestamp")),
+            e.state
+                .get("duration")
+                .map(Value::to_string)
+                .unwrap_or_default(),
+            text(&e.state, "type").to_owned(),
+            short(&pieces.join(", "), 30),
+            short(text(&e.state, "notes"), 40),
+            sync_label(e.sync).to_owned(),
+            e.id.to_string(),
+        ]);
+    }
+    table.print()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn composers_pair_with_pieces_in_order_or_apply_to_all() {
+        let paired = pieces(strings(&["A", "B"]), strings(&["X", "Y"]), false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(paired[1].composer.as_deref(), Some("Y"));
+        let shared = pieces(strings(&["A", "B"]), strings(&["X"]), false)
+            .unwrap()
+            .unwrap();
+        assert!(shared.iter().all(|p| p.composer.as_deref() == Some("X")));
+        assert!(pieces(strings(&["A", "B", "C"]), strings(&["X", "Y"]), false).is_err());
+        assert!(pieces(Vec::new(), strings(&["X"]), true).is_err());
+        assert_eq!(
+            pieces(strings(&[""]), Vec::new(), true).unwrap(),
+            Some(Vec::new())
+        );
+        assert_eq!(pieces(Vec::new(), Vec::new(), true).unwrap(), None);
+    }
+}

@@ -1,0 +1,422 @@
+//! Conflicts (PROTOCOL.md section 4): settled automatically by a strategy, or stored until
+//! the user decides. Either way the conflicted change leaves the outbox in the same
+//! transaction that records what replaces it, so the user's edit is never in limbo.
+
+use legato_core::{Resolution, Strategy, diff_fields, resolve_conflict, validate_state};
+use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+use crate::edit::{insert_create, new_change, new_uuid};
+use crate::entity::{
+    self, Base, decode_remote, parse_entity_type, parse_fields, parse_operation, to_json,
+};
+use crate::error::{Result, StoreError};
+use crate::outbox::{self, OutboxRow};
+use crate::store::{Store, write_tx};
+use crate::time::rfc3339_ms;
+
+/// A conflict waiting for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredConflict {
+    pub id: i64,
+    pub conflict: ConflictData,
+    /// The operation of the conflicted change.
+    pub operation: Operation,
+    /// When the user made the conflicted edit (ms since the epoch).
+    pub local_timestamp: i64,
+    pub created_at: i64,
+}
+
+/// What settling a conflict did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictOutcome {
+    /// No outbox row has the conflict's change id (a repeated answer): nothing was written.
+    Unknown,
+    /// This new change (on `baseVersion = remoteVersion`) carries the resolution.
+    Pushed { change_id: String },
+    /// The server's state stands; nothing to send.
+    AcceptedRemote,
+    /// The entity was deleted on the server; the user's version lives on under a new id.
+    Recreated {
+        entity_id: EntityId,
+        change_id: String,
+    },
+    /// Stored for the user ([`Store::conflicts`]).
+    Stored { conflict_id: i64 },
+}
+
+impl Store {
+    /// Stores a conflict for the user to decide (strategy `manual`): the conflicted change
+    /// leaves the outbox and waits in `conflicts`, still applied to the local state.
+    pub fn store_conflict(
+        &mut self,
+        conflict: &ConflictData,
+        now_ms: i64,
+    ) -> Result<ConflictOutcome> {
+        self.apply_resolution(conflict, Resolution::Manual, now_ms)
+    }
+
+    /// Settles a conflict with `strategy` in one transaction: reads the stored base and local
+    /// state, asks `legato_core::resolve_conflict`, and applies the answer.
+    pub fn settle_conflict(
+        &mut self,
+        conflict: &ConflictData,
+        strategy: Strategy,
+        now_ms: i64,
+    ) -> Result<ConflictOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let Some(row) = outbox::by_change_id(&tx, &conflict.change_id)? else {
+            return Ok(ConflictOutcome::Unknown);
+        };
+        let stored = load_entity(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        let resolution = resolve_conflict(
+            strategy,
+            stored.base.state.as_ref(),
+            &stored.state,
+            conflict,
+            row.item.change.timestamp,
+        );
+        let outcome = settle(
+            &tx,
+            &self.client_id,
+            conflict,
+            &row,
+            stored.base,
+            resolution,
+            now_ms,
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Applies a resolution computed by the caller, in one transaction (see
+    /// [`Store::settle_conflict`] for the usual path).
+    pub fn apply_resolution(
+        &mut self,
+        conflict: &ConflictData,
+        resolution: Resolution,
+        now_ms: i64,
+    ) -> Result<ConflictOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let Some(row) = outbox::by_change_id(&tx, &conflict.change_id)? else {
+            return Ok(ConflictOutcome::Unknown);
+        };
+        let stored = load_entity(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        let outcome = settle(
+            &tx,
+            &self.client_id,
+            conflict,
+            &row,
+            stored.base,
+            resolution,
+            now_ms,
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Conflicts waiting for the user, oldest first.
+    pub fn conflicts(&self) -> Result<Vec<StoredConflict>> {
+        Ok(load_conflicts(&self.conn, None)?
+            .into_iter()
+            .map(|row| row.stored)
+            .collect())
+    }
+
+    /// The user's decision on a stored conflict: `resolved_state` becomes the local state and
+    /// an update with its differences from the server's state is queued on `remoteVersion`,
+    /// in the conflicted change's place. If the server had deleted the entity, the resolved
+    /// state is re-created under a new id instead. Nothing differs: nothing is queued.
+    pub fn resolve_conflict(
+        &mut self,
+        conflict_id: i64,
+        resolved_state: Fields,
+        now_ms: i64,
+    ) -> Result<ConflictOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let taken = take_conflict(&tx, conflict_id)?;
+        let conflict = &taken.stored.conflict;
+        let (entity_type, id) = (conflict.entity_type, &conflict.entity_id);
+        let outcome = if conflict.remote_deleted {
+            recreate(&tx, entity_type, resolved_state, &self.client_id, now_ms)?
+        } else {
+            let remote = decode_remote(&conflict.remote)?;
+            let mut data = diff_fields(&remote, &resolved_state);
+            if data.is_empty() {
+                ConflictOutcome::AcceptedRemote
+            } else {
+                if !data.contains_key("updatedAt") {
+                    data.insert("updatedAt".to_owned(), Value::String(rfc3339_ms(now_ms)));
+                }
+                let mut state = remote;
+                state.extend(data.clone());
+                validate_state(entity_type, &state)?;
+                let change = new_change(
+                    entity_type,
+                    id,
+                    Operation::Update,
+                    data,
+                    conflict.remote_version,
+                    &self.client_id,
+                    now_ms,
+                );
+                let change_id = change.change_id.clone();
+                outbox::requeue(&tx, taken.seq, change, false)?;
+                ConflictOutcome::Pushed { change_id }
+            }
+        };
+        entity::recompute(&tx, entity_type, id.as_str())?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// The user accepts the server's version: the conflict and the user's conflicted edit
+    /// are dropped, and the local state recomputed without it.
+    pub fn discard_conflict(&mut self, conflict_id: i64) -> Result<()> {
+        let tx = write_tx(&mut self.conn)?;
+        let taken = take_conflict(&tx, conflict_id)?;
+        let conflict = &taken.stored.conflict;
+        entity::recompute(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn load_entity(conn: &Connection, entity_type: EntityType, id: &str) -> Result<entity::EntityRow> {
+    entity::load(conn, entity_type, id)?
+        .ok_or_else(|| StoreError::Corrupt(format!("outbox row without entity {id}")))
+}
+
+/// Replaces the conflicted outbox row by what `resolution` says, refreshes the base with the
+/// server's state from the conflict, and recomputes the local state.
+fn settle(
+    conn: &Connection,
+    client_id: &str,
+    conflict: &ConflictData,
+    row: &OutboxRow,
+    base: Base,
+    resolution: Resolution,
+    now_ms: i64,
+) -> Result<ConflictOutcome> {
+    let (entity_type, id) = (conflict.entity_type, &conflict.entity_id);
+    outbox::remove(conn, &conflict.change_id)?;
+    let base = refreshed_base(base, conflict)?;
+    let outcome = match resolution {
+        // Pushing an update onto a tombstone would conflict forever.
+        Resolution::Push { state, .. } if conflict.remote_deleted => {
+            recreate_or_store(conn, client_id, conflict, row, state, now_ms)?
+        }
+        Resolution::Push { data, .. } if data.is_empty() => ConflictOutcome::AcceptedRemote,
+        Resolution::Push { data, .. } => {
+            let change = new_change(
+                entity_type,
+                id,
+                Operation::Update,
+                data,
+                conflict.remote_version,
+                client_id,
+                now_ms,
+            );
+            let change_id = change.change_id.clone();
+            outbox::requeue(conn, row.item.seq, change, false)?;
+            ConflictOutcome::Pushed { change_id }
+        }
+        Resolution::AcceptRemote => ConflictOutcome::AcceptedRemote,
+        Resolution::Recreate { state } => {
+            recreate_or_store(conn, client_id, conflict, row, state, now_ms)?
+        }
+        Resolution::Manual => ConflictOutcome::Stored {
+            conflict_id: insert_conflict(conn, conflict, row, now_ms)?,
+        },
+    };
+    entity::write_with_base(conn, entity_type, id.as_str(), base)?;
+    Ok(outcome)
+}
+
+/// The conflict carries the server's full current state: a fresher base than ours unless a
+/// newer update already arrived.
+fn refreshed_base(base: Base, conflict: &ConflictData) -> Result<Base> {
+    if conflict.remote_version < base.version {
+        return Ok(base);
+    }
+    Ok(Base {
+        state: Some(decode_remote(&conflict.remote)?),
+        version: conflict.remote_version,
+        deleted: conflict.remote_deleted,
+    })
+}
+
+/// Re-creates the user's version under a new id; a state that does not validate as a new
+/// entity is stored for the user instead of being lost.
+fn recreate_or_store(
+    conn: &Connection,
+    client_id: &str,
+    conflict: &ConflictData,
+    row: &OutboxRow,
+    state: Fields,
+    now_ms: i64,
+) -> Result<ConflictOutcome> {
+    match recreate(conn, conflict.entity_type, state, client_id, now_ms) {
+        Err(StoreError::Validation(err)) => {
+            tracing::warn!(%err, change_id = %conflict.change_id, "re-created state is invalid; stored for the user");
+            Ok(ConflictOutcome::Stored {
+                conflict_id: insert_conflict(conn, conflict, row, now_ms)?,
+            })
+        }
+        other => other,
+    }
+}
+
+fn recreate(
+    conn: &Connection,
+    entity_type: EntityType,
+    mut state: Fields,
+    client_id: &str,
+    now_ms: i64,
+) -> Result<ConflictOutcome> {
+    let now = Value::String(rfc3339_ms(now_ms));
+    state.entry("createdAt").or_insert_with(|| now.clone());
+    state.insert("updatedAt".to_owned(), now);
+    validate_state(entity_type, &state)?;
+    let entity_id = EntityId::new(new_uuid())?;
+    let change_id = insert_create(conn, entity_type, &entity_id, state, client_id, now_ms)?;
+    Ok(ConflictOutcome::Recreated {
+        entity_id,
+        change_id,
+    })
+}
+
+fn insert_conflict(
+    conn: &Connection,
+    conflict: &ConflictData,
+    row: &OutboxRow,
+    now_ms: i64,
+) -> Result<i64> {
+    let change = &row.item.change;
+    conn.prepare_cached(
+        "INSERT INTO conflicts (seq, change_id, entity_type, entity_id, operation, base_version,
+             remote_version, remote_deleted, local, remote, fields, timestamp, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        row.item.seq,
+        conflict.change_id,
+        conflict.entity_type.as_str(),
+        conflict.entity_id.as_str(),
+        change.operation.as_str(),
+        conflict.base_version,
+        conflict.remote_version,
+        conflict.remote_deleted,
+        // What this device sent: the outbox row is the authority on it.
+        to_json(&change.data),
+        to_json(&conflict.remote),
+        serde_json::to_string(&conflict.fields)?,
+        change.timestamp,
+        now_ms,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A stored conflict with its place in the overlay order.
+struct ConflictRow {
+    seq: i64,
+    stored: StoredConflict,
+}
+
+/// Raw column values, converted outside the rusqlite callback so corruption is a typed error.
+type RawConflict = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    u64,
+    u64,
+    bool,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+fn load_conflicts(conn: &Connection, only: Option<i64>) -> Result<Vec<ConflictRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, seq, change_id, entity_type, entity_id, operation, base_version, remote_version,
+                remote_deleted, local, remote, fields, timestamp, created_at
+         FROM conflicts WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+    )?;
+    let raws: Vec<RawConflict> = stmt
+        .query_map([only], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+                r.get(10)?,
+                r.get(11)?,
+                r.get(12)?,
+                r.get(13)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    raws.into_iter().map(conflict_from_raw).collect()
+}
+
+fn conflict_from_raw(raw: RawConflict) -> Result<ConflictRow> {
+    let (
+        id,
+        seq,
+        change_id,
+        entity_type,
+        entity_id,
+        operation,
+        base_version,
+        remote_version,
+        remote_deleted,
+        local,
+        remote,
+        fields,
+        timestamp,
+        created_at,
+    ) = raw;
+    let conflict = ConflictData {
+        change_id,
+        entity_type: parse_entity_type(&entity_type)?,
+        entity_id: EntityId::new(entity_id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        base_version,
+        remote_version,
+        remote_deleted,
+        local: parse_fields(&local)?,
+        remote: parse_fields(&remote)?,
+        fields: serde_json::from_str(&fields)?,
+    };
+    Ok(ConflictRow {
+        seq,
+        stored: StoredConflict {
+            id,
+            conflict,
+            operation: parse_operation(&operation)?,
+            local_timestamp: timestamp,
+            created_at,
+        },
+    })
+}
+
+/// Reads and deletes a stored conflict.
+fn take_conflict(conn: &Connection, conflict_id: i64) -> Result<ConflictRow> {
+    let row = load_conflicts(conn, Some(conflict_id))?
+        .pop()
+        .ok_or(StoreError::ConflictNotFound(conflict_id))?;
+    conn.prepare_cached("DELETE FROM conflicts WHERE id = ?1")?
+        .execute([conflict_id])?;
+    Ok(row)
+}

@@ -1,0 +1,129 @@
+//! Changes coming from the server: `update` messages and catch-up pages.
+
+use legato_protocol::UpdateData;
+use rusqlite::Connection;
+
+use crate::entity::{self, Base};
+use crate::error::Result;
+use crate::store::{Store, advance_cursor, write_tx};
+
+/// What [`Store::apply_remote`] did with one update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteOutcome {
+    /// The base moved to the update's version; the local state is the new base overlaid with
+    /// this device's unsettled changes.
+    Applied,
+    /// A partial update that does not follow the stored version: nothing was written; the
+    /// sync engine asks for a catch-up from the cursor.
+    NeedsCatchUp,
+    /// Already known (an older or equal version): nothing was written.
+    Ignored,
+}
+
+/// What [`Store::apply_remote_batch`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchOutcome {
+    pub applied: usize,
+    pub ignored: usize,
+    /// Partial updates that could not be applied; when non-zero the cursor stopped before
+    /// the first of them, and the sync engine should catch up from the cursor.
+    pub needs_catch_up: usize,
+    /// The cursor after the batch.
+    pub cursor: u64,
+}
+
+impl Store {
+    /// Applies one update from the server in one transaction.
+    ///
+    /// - `full`: the base becomes `data` at `version` (unless the stored base is newer). A
+    ///   full state at the stored version refreshes the base too: it is the server's word,
+    ///   and it repairs a base that was built from this device's own acks.
+    /// - partial: applied on the stored version only if it is exactly `version - 1`; older
+    ///   or equal versions are ignored, a gap asks for a catch-up.
+    ///
+    /// This device's unsettled changes stay applied on top (read-your-writes). The cursor
+    /// does not move: see [`Store::apply_remote_batch`].
+    pub fn apply_remote(&mut self, update: &UpdateData) -> Result<RemoteOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let outcome = apply_update(&tx, update)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Applies a page of updates (in `seq` order) and moves the cursor to `new_cursor` in the
+    /// same transaction, so the cursor never runs ahead of the data. If an update needs a
+    /// catch-up, the cursor stops just before that update's `seq` instead. The cursor never
+    /// moves back. This is the call for catch-up pages and for live updates alike
+    /// (`apply_remote_batch(&[update], Some(update.seq))`).
+    pub fn apply_remote_batch(
+        &mut self,
+        updates: &[UpdateData],
+        new_cursor: Option<u64>,
+    ) -> Result<BatchOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let mut outcome = BatchOutcome::default();
+        let mut first_gap: Option<u64> = None;
+        for update in updates {
+            match apply_update(&tx, update)? {
+                RemoteOutcome::Applied => outcome.applied += 1,
+                RemoteOutcome::Ignored => outcome.ignored += 1,
+                RemoteOutcome::NeedsCatchUp => {
+                    outcome.needs_catch_up += 1;
+                    first_gap.get_or_insert(update.seq);
+                }
+            }
+        }
+        // Only as far as the caller vouches for, and never past an update that waits for a
+        // catch-up.
+        let target = new_cursor.map(|c| first_gap.map_or(c, |seq| c.min(seq.saturating_sub(1))));
+        if let Some(cursor) = target {
+            advance_cursor(&tx, cursor)?;
+        }
+        outcome.cursor = crate::store::read_cursor(&tx)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+}
+
+fn apply_update(conn: &Connection, update: &UpdateData) -> Result<RemoteOutcome> {
+    let (entity_type, id) = (update.entity_type, update.entity_id.as_str());
+    let stored = entity::load(conn, entity_type, id)?.map(|row| row.base);
+    let current = stored.clone().unwrap_or_default();
+    let Some(base) = next_base(current, update)? else {
+        return Ok(
+            if update.full || update.version <= stored_version(stored.as_ref()) {
+                RemoteOutcome::Ignored
+            } else {
+                RemoteOutcome::NeedsCatchUp
+            },
+        );
+    };
+    if stored.as_ref() == Some(&base) {
+        return Ok(RemoteOutcome::Ignored);
+    }
+    entity::write_with_base(conn, entity_type, id, base)?;
+    Ok(RemoteOutcome::Applied)
+}
+
+fn stored_version(base: Option<&Base>) -> u64 {
+    base.map_or(0, |b| b.version)
+}
+
+/// The base after `update`, or `None` when it does not apply (stale, or a gap).
+fn next_base(mut base: Base, update: &UpdateData) -> Result<Option<Base>> {
+    let data = entity::decode_remote(&update.data)?;
+    if update.full {
+        if update.version < base.version {
+            return Ok(None);
+        }
+        base.state = Some(data);
+    } else {
+        if update.version != base.version + 1 {
+            return Ok(None);
+        }
+        base.state.get_or_insert_with(Default::default).extend(data);
+    }
+    base.version = update.version;
+    base.deleted = update.deleted;
+    Ok(Some(base))
+}

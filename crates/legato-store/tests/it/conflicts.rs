@@ -1,0 +1,284 @@
+//! Conflicts: stored for the user, resolved, discarded, or settled by a strategy.
+
+use legato_core::Strategy;
+use legato_protocol::{ConflictData, EntityId, EntityType, Operation};
+use legato_store::{ConflictOutcome, Store, StoreError, SyncState};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// An entry synced at version 1, a local edit of its notes sent, and the server's answer:
+/// someone else changed the notes and the duration at version 2.
+fn conflicted(store: &mut Store) -> (EntityId, ConflictData) {
+    let id = synced_entry(store, "base notes");
+    let change = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "my notes"})),
+            NOW + MINUTE,
+        )
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&change]).unwrap();
+    let mut remote = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+    remote.insert("notes".into(), json!("their notes"));
+    remote.insert("duration".into(), json!(50));
+    remote.insert("updatedAt".into(), json!("2025-11-25T18:30:30.000Z"));
+    let conflict = ConflictData {
+        change_id: change.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: outbox_item(store, &change).change.data,
+        remote,
+        // Both sides wrote `updatedAt` as well: the server reports it too.
+        fields: vec!["notes".into(), "updatedAt".into()],
+    };
+    (id, conflict)
+}
+
+#[test]
+fn a_stored_conflict_keeps_the_users_edit_visible() {
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let outcome = store.store_conflict(&conflict, NOW + 2 * MINUTE).unwrap();
+    let ConflictOutcome::Stored { conflict_id } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        store.pending_count().unwrap(),
+        0,
+        "the change left the outbox"
+    );
+    let listed = store.conflicts().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, conflict_id);
+    assert_eq!(listed[0].conflict, conflict);
+    assert_eq!(listed[0].operation, Operation::Update);
+    assert_eq!(listed[0].local_timestamp, NOW + MINUTE);
+
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert_eq!(local.state["notes"], "my notes");
+    assert_eq!(
+        local.state["duration"], 50,
+        "the server's other changes show"
+    );
+    assert_eq!((local.base_version, local.sync), (2, SyncState::Conflict));
+    assert_eq!(
+        store.store_conflict(&conflict, NOW).unwrap(),
+        ConflictOutcome::Unknown,
+        "repeat"
+    );
+}
+
+#[test]
+fn resolving_a_conflict_queues_the_difference_on_the_remote_version() {
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
+    else {
+        panic!()
+    };
+    let mut resolved = conflict.remote.clone();
+    resolved.insert("notes".into(), json!("both notes"));
+    let outcome = store
+        .resolve_conflict(conflict_id, resolved, NOW + 3 * MINUTE)
+        .unwrap();
+    let ConflictOutcome::Pushed { change_id } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let item = outbox_item(&store, &change_id);
+    assert_eq!(item.change.base_version, 2);
+    assert_eq!(
+        Value::Object(item.change.data),
+        json!({"notes": "both notes", "updatedAt": "2025-11-25T18:33:00.000Z"})
+    );
+    assert!(store.conflicts().unwrap().is_empty());
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert_eq!(
+        (local.state["notes"].clone(), local.sync),
+        (json!("both notes"), SyncState::Pending)
+    );
+    assert!(matches!(
+        store.resolve_conflict(conflict_id, conflict.remote.clone(), NOW),
+        Err(StoreError::ConflictNotFound(_))
+    ));
+}
+
+#[test]
+fn discarding_a_conflict_takes_the_servers_state() {
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
+    else {
+        panic!()
+    };
+    store.discard_conflict(conflict_id).unwrap();
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert_eq!(local.state, conflict.remote);
+    assert_eq!(local.sync, SyncState::Synced);
+}
+
+#[test]
+fn the_merge_strategy_pushes_the_merged_fields() {
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + 2 * MINUTE)
+        .unwrap();
+    let ConflictOutcome::Pushed { change_id } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let item = outbox_item(&store, &change_id);
+    assert_eq!(item.change.base_version, 2);
+    assert_eq!(item.change.data["notes"], "my notes\n\n---\n\ntheir notes");
+    assert!(
+        !item.change.data.contains_key("duration"),
+        "only the remote side changed it"
+    );
+    let local = state(&store, EntityType::Logbook, &id);
+    assert_eq!(local["notes"], "my notes\n\n---\n\ntheir notes");
+    assert_eq!(local["duration"], 50);
+}
+
+#[test]
+fn the_remote_strategy_accepts_the_servers_state() {
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Remote, NOW)
+        .unwrap();
+    assert_eq!(outcome, ConflictOutcome::AcceptedRemote);
+    assert_eq!(
+        store.get(EntityType::Logbook, &id).unwrap().unwrap().state,
+        conflict.remote
+    );
+    assert_eq!(store.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn an_edit_of_a_remotely_deleted_entity_lives_on_under_a_new_id() {
+    let mut store = store();
+    let (id, mut conflict) = conflicted(&mut store);
+    conflict.remote_deleted = true;
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + 2 * MINUTE)
+        .unwrap();
+    let ConflictOutcome::Recreated {
+        entity_id,
+        change_id,
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_ne!(entity_id, id);
+    assert!(
+        store
+            .get(EntityType::Logbook, &id)
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+    let copy = store.get(EntityType::Logbook, &entity_id).unwrap().unwrap();
+    assert_eq!(copy.state["notes"], "my notes");
+    assert_eq!(
+        outbox_item(&store, &change_id).change.operation,
+        Operation::Create
+    );
+    let live: Vec<_> = store
+        .list(EntityType::Logbook)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(live, [entity_id]);
+}
+
+#[test]
+fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
+    // Nothing later was sent: the resolution takes the conflicted change's place, ahead of
+    // the user's later edit, which then still wins locally and on the server.
+    let mut store = store();
+    let (id, conflict) = conflicted(&mut store);
+    let later = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "newer"})),
+            NOW + 2 * MINUTE,
+        )
+        .unwrap()
+        .unwrap();
+    let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
+    else {
+        panic!()
+    };
+    let mut resolved = conflict.remote.clone();
+    resolved.insert("notes".into(), json!("resolved"));
+    let ConflictOutcome::Pushed { change_id } =
+        store.resolve_conflict(conflict_id, resolved, NOW).unwrap()
+    else {
+        panic!()
+    };
+    let order: Vec<_> = outbox(&store)
+        .into_iter()
+        .map(|i| i.change.change_id)
+        .collect();
+    assert_eq!(order, [change_id.clone(), later.clone()]);
+    assert_eq!(
+        outbox_item(&store, &change_id).change.data["notes"],
+        "resolved"
+    );
+    assert_eq!(state(&store, EntityType::Logbook, &id)["notes"], "newer");
+
+    // The later edit went out first: the resolution follows it, without the field the
+    // later edit set (the user's newer value must not be overwritten on the server).
+    let mut store = crate::support::store();
+    let (id, conflict) = conflicted(&mut store);
+    let later = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "newer"})),
+            NOW + 2 * MINUTE,
+        )
+        .unwrap()
+        .unwrap();
+    let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        store.next_pending(10, NOW).unwrap()[0].change.change_id,
+        later
+    );
+    store.mark_in_flight(&[&later]).unwrap();
+    let mut resolved = conflict.remote.clone();
+    resolved.insert("notes".into(), json!("resolved"));
+    resolved.insert("duration".into(), json!(55));
+    let ConflictOutcome::Pushed { change_id } =
+        store.resolve_conflict(conflict_id, resolved, NOW).unwrap()
+    else {
+        panic!()
+    };
+    let order: Vec<_> = outbox(&store)
+        .into_iter()
+        .map(|i| i.change.change_id)
+        .collect();
+    assert_eq!(order, [later, change_id.clone()]);
+    let data = outbox_item(&store, &change_id).change.data;
+    assert!(!data.contains_key("notes"));
+    assert_eq!(data["duration"], 55);
+    let local = state(&store, EntityType::Logbook, &id);
+    assert_eq!(
+        (local["notes"].clone(), local["duration"].clone()),
+        (json!("newer"), json!(55))
+    );
+    assert!(
+        store.next_pending(10, NOW).unwrap().is_empty(),
+        "one change in flight per entity"
+    );
+}

@@ -1,0 +1,115 @@
+//! Reopening, and a full disk.
+
+use legato_core::Strategy;
+use legato_protocol::{EntityType, ErrorCode};
+use legato_store::{ConflictOutcome, RetryPolicy, Store, StoreError};
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn everything_survives_closing_and_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legato.db");
+    let (client_id, pending, letters, conflicts, cursor, listed) = {
+        let mut store = Store::open(&path).unwrap();
+        let synced = synced_entry(&mut store, "synced");
+        create_entry(&mut store, "pending");
+        let (_, dead) = create_entry(&mut store, "dead");
+        let policy = RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        };
+        store
+            .record_rejection(&dead, ErrorCode::Invalid, "no", NOW, &policy)
+            .unwrap();
+        let change = store
+            .patch(
+                EntityType::Logbook,
+                &synced,
+                fields(json!({"notes": "mine"})),
+                NOW,
+            )
+            .unwrap()
+            .unwrap();
+        store.mark_in_flight(&[&change]).unwrap();
+        let conflict = legato_protocol::ConflictData {
+            change_id: change,
+            entity_type: EntityType::Logbook,
+            entity_id: synced.clone(),
+            base_version: 1,
+            remote_version: 2,
+            remote_deleted: false,
+            local: fields(json!({"notes": "mine"})),
+            remote: entry("2025-11-25T18:00:00.000Z", 30, "theirs"),
+            fields: vec!["notes".into()],
+        };
+        let outcome = store
+            .settle_conflict(&conflict, Strategy::Manual, NOW)
+            .unwrap();
+        assert!(matches!(outcome, ConflictOutcome::Stored { .. }));
+        store.apply_remote_batch(&[], Some(42)).unwrap();
+        (
+            store.client_id().to_owned(),
+            outbox(&store),
+            store.dead_letters().unwrap(),
+            store.conflicts().unwrap(),
+            store.cursor().unwrap(),
+            store.list(EntityType::Logbook).unwrap(),
+        )
+    };
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.client_id(), client_id);
+    assert_eq!(outbox(&store), pending);
+    assert_eq!(store.dead_letters().unwrap(), letters);
+    assert_eq!(store.conflicts().unwrap(), conflicts);
+    assert_eq!(store.cursor().unwrap(), cursor);
+    assert_eq!(cursor, 42);
+    assert_eq!(store.list(EntityType::Logbook).unwrap(), listed);
+    assert_eq!(listed.len(), 3);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_full_disk_fails_the_save_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("full.db")).unwrap();
+    let (first, _) = create_entry(&mut store, "before the disk filled up");
+    let pages: i64 = store
+        .connection()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    store
+        .connection()
+        .execute_batch(&format!("PRAGMA max_page_count = {}", pages + 2))
+        .unwrap();
+
+    let big = "x".repeat(15_000);
+    let mut saved = vec![first];
+    let err = loop {
+        match store.create(
+            EntityType::Logbook,
+            entry("2025-11-25T18:00:00.000Z", 30, &big),
+            NOW,
+        ) {
+            Ok(edit) => saved.push(edit.entity_id),
+            Err(err) => break err,
+        }
+        assert!(saved.len() < 100, "the page limit never hit");
+    };
+    assert!(matches!(err, StoreError::DiskFull), "{err:?}");
+    assert!(err.is_retryable());
+    for id in &saved {
+        assert!(store.get(EntityType::Logbook, id).unwrap().is_some());
+    }
+    assert_eq!(store.pending_count().unwrap(), saved.len() as u64);
+
+    store
+        .connection()
+        .execute_batch("PRAGMA max_page_count = 1073741823")
+        .unwrap();
+    let (after, _) = create_entry(&mut store, "after space was freed");
+    assert!(store.get(EntityType::Logbook, &after).unwrap().is_some());
+    assert_eq!(store.pending_count().unwrap(), saved.len() as u64 + 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}

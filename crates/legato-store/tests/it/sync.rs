@@ -1,0 +1,436 @@
+//! The sync-engine primitives: picking changes, in flight, acks, rejections, dead letters.
+
+use legato_protocol::{EntityType, ErrorCode, Fields, Operation};
+use legato_store::{AckOutcome, RejectionOutcome, RetryPolicy, StoreError, SyncState};
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn next_pending_sends_in_order_one_change_per_entity_when_due() {
+    let mut store = store();
+    let (a, a_create) = create_entry(&mut store, "a");
+    let (_b, b_create) = create_entry(&mut store, "b");
+    store.mark_in_flight(&[&a_create]).unwrap();
+    let a_update = store
+        .patch(EntityType::Logbook, &a, fields(json!({"notes": "a2"})), NOW)
+        .unwrap()
+        .unwrap();
+    let (_c, c_create) = create_entry(&mut store, "c");
+
+    let ids = |items: Vec<legato_store::OutboxItem>| -> Vec<String> {
+        items.into_iter().map(|i| i.change.change_id).collect()
+    };
+    // `a`'s update waits behind its create, which is in flight.
+    assert_eq!(
+        ids(store.next_pending(10, NOW).unwrap()),
+        [b_create.clone(), c_create.clone()]
+    );
+    assert_eq!(
+        ids(store.next_pending(1, NOW).unwrap()),
+        std::slice::from_ref(&b_create)
+    );
+
+    store
+        .record_rejection(
+            &b_create,
+            ErrorCode::RateLimited,
+            "slow down",
+            NOW,
+            &RetryPolicy::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        ids(store.next_pending(10, NOW).unwrap()),
+        std::slice::from_ref(&c_create)
+    );
+    assert_eq!(
+        ids(store.next_pending(10, NOW + 1_000).unwrap()),
+        [b_create, c_create]
+    );
+
+    store.apply_ack(&a_create, 1, &Fields::new()).unwrap();
+    assert!(ids(store.next_pending(10, NOW + 1_000).unwrap()).contains(&a_update));
+}
+
+#[test]
+fn reset_in_flight_puts_changes_back_without_counting_an_attempt() {
+    let mut store = store();
+    let (_, change_id) = create_entry(&mut store, "a");
+    assert_eq!(
+        store
+            .mark_in_flight(&[change_id.as_str(), "unknown"])
+            .unwrap(),
+        1
+    );
+    assert!(store.next_pending(10, NOW).unwrap().is_empty());
+    assert_eq!(store.reset_in_flight().unwrap(), 1);
+    let pending = store.next_pending(10, NOW).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!((pending[0].attempts, pending[0].in_flight), (0, false));
+}
+
+#[test]
+fn an_ack_removes_only_its_change_and_moves_the_base() {
+    let mut store = store();
+    let (a, a_create) = create_entry(&mut store, "a");
+    let (b, _) = create_entry(&mut store, "b");
+    store.mark_in_flight(&[&a_create]).unwrap();
+    let stored = fields(json!({"updatedAt": "2025-11-25T18:30:00.000Z"}));
+    assert_eq!(
+        store.apply_ack(&a_create, 1, &stored).unwrap(),
+        AckOutcome::Acked
+    );
+
+    let local = store.get(EntityType::Logbook, &a).unwrap().unwrap();
+    assert_eq!((local.base_version, local.sync), (1, SyncState::Synced));
+    let (base_state, version, deleted) = base(&store, EntityType::Logbook, &a);
+    assert_eq!(base_state.as_ref(), Some(&local.state));
+    assert_eq!((version, deleted), (1, false));
+    assert_eq!(
+        store.get(EntityType::Logbook, &b).unwrap().unwrap().sync,
+        SyncState::Pending
+    );
+    assert_eq!(store.pending_count().unwrap(), 1);
+
+    assert_eq!(
+        store.apply_ack(&a_create, 1, &stored).unwrap(),
+        AckOutcome::Unknown,
+        "duplicate ack"
+    );
+    assert_eq!(
+        store.apply_ack("never-sent", 9, &stored).unwrap(),
+        AckOutcome::Unknown
+    );
+    assert_eq!(store.pending_count().unwrap(), 1);
+}
+
+#[test]
+fn an_ack_rebases_the_entitys_later_changes() {
+    let mut store = store();
+    let (id, create) = create_entry(&mut store, "a");
+    store.mark_in_flight(&[&create]).unwrap();
+    let update = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "b"})),
+            NOW + 1,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(outbox_item(&store, &update).change.base_version, 0);
+    store.apply_ack(&create, 1, &Fields::new()).unwrap();
+    assert_eq!(outbox_item(&store, &update).change.base_version, 1);
+    let (base_state, _, _) = base(&store, EntityType::Logbook, &id);
+    assert_eq!(base_state.unwrap()["notes"], "a");
+    assert_eq!(state(&store, EntityType::Logbook, &id)["notes"], "b");
+}
+
+#[test]
+fn an_ack_takes_the_servers_resolved_operator_values() {
+    let mut store = store();
+    let goal = store
+        .create(
+            EntityType::Goals,
+            fields(json!({"title": "Daily", "progress": 0})),
+            NOW,
+        )
+        .unwrap();
+    store.mark_in_flight(&[&goal.change_id]).unwrap();
+    store.apply_ack(&goal.change_id, 1, &Fields::new()).unwrap();
+    let inc = store
+        .patch(
+            EntityType::Goals,
+            &goal.entity_id,
+            fields(json!({"progress": {"$inc": 2}})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&inc]).unwrap();
+    // Another device had added 5 meanwhile: the server's stored value is 7.
+    let outcome = store
+        .apply_ack(&inc, 3, &fields(json!({"progress": 7})))
+        .unwrap();
+    assert_eq!(
+        outcome,
+        AckOutcome::AckedWithGap,
+        "version 2 was never seen here"
+    );
+    assert_eq!(
+        state(&store, EntityType::Goals, &goal.entity_id)["progress"],
+        7
+    );
+    let (base_state, version, _) = base(&store, EntityType::Goals, &goal.entity_id);
+    assert_eq!(
+        (base_state.unwrap()["progress"].clone(), version),
+        (json!(7), 3)
+    );
+}
+
+#[test]
+fn a_delete_ack_makes_the_base_a_tombstone() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "gone");
+    let delete = store
+        .delete(EntityType::Logbook, &id, NOW)
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&delete]).unwrap();
+    store.apply_ack(&delete, 2, &Fields::new()).unwrap();
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert!(local.deleted);
+    assert_eq!((local.base_version, local.sync), (2, SyncState::Synced));
+    assert!(base(&store, EntityType::Logbook, &id).2);
+}
+
+#[test]
+fn rejections_back_off_then_dead_letter_on_the_third_attempt() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "fine");
+    let change = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "refused"})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    let policy = RetryPolicy::default();
+    let mut now = NOW;
+    for expected_delay in [1_000, 2_000] {
+        store.mark_in_flight(&[&change]).unwrap();
+        let outcome = store
+            .record_rejection(&change, ErrorCode::Invalid, "bad notes", now, &policy)
+            .unwrap();
+        assert_eq!(outcome, RejectionOutcome::RetryAt(now + expected_delay));
+        assert!(
+            store
+                .next_pending(10, now + expected_delay - 1)
+                .unwrap()
+                .is_empty()
+        );
+        now += expected_delay;
+        let item = store.next_pending(10, now).unwrap().remove(0);
+        assert_eq!(item.last_error.as_deref(), Some("invalid: bad notes"));
+    }
+    store.mark_in_flight(&[&change]).unwrap();
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "bad notes", now, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::DeadLettered);
+    assert_eq!(
+        (
+            store.pending_count().unwrap(),
+            store.dead_letter_count().unwrap()
+        ),
+        (0, 1)
+    );
+
+    let letters = store.dead_letters().unwrap();
+    assert_eq!(letters[0].change.change_id, change);
+    assert_eq!(letters[0].change.data["notes"], "refused");
+    assert_eq!(
+        (
+            letters[0].attempts,
+            letters[0].error_code,
+            letters[0].failed_at
+        ),
+        (3, ErrorCode::Invalid, now)
+    );
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert_eq!(
+        local.state["notes"], "refused",
+        "a dead letter stays applied locally"
+    );
+    assert_eq!(local.sync, SyncState::Failed);
+    assert_eq!(
+        store
+            .record_rejection(&change, ErrorCode::Invalid, "again", now, &policy)
+            .unwrap(),
+        RejectionOutcome::Unknown
+    );
+}
+
+#[test]
+fn transient_rejections_never_dead_letter() {
+    let mut store = store();
+    let (_, change) = create_entry(&mut store, "busy server");
+    let policy = RetryPolicy::default();
+    for attempt in 1..=10 {
+        let outcome = store
+            .record_rejection(&change, ErrorCode::RateLimited, "slow down", NOW, &policy)
+            .unwrap();
+        assert_eq!(
+            outcome,
+            RejectionOutcome::RetryAt(NOW + policy.delay_ms(attempt))
+        );
+    }
+    assert_eq!(store.dead_letter_count().unwrap(), 0);
+    assert_eq!(outbox(&store)[0].attempts, 10);
+}
+
+fn dead_letter(store: &mut legato_store::Store, change_id: &str) {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let outcome = store
+        .record_rejection(change_id, ErrorCode::NotFound, "gone", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::DeadLettered);
+}
+
+#[test]
+fn a_retried_dead_letter_returns_with_its_change_id_in_its_place() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "v1");
+    let first = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "v2"})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&first]).unwrap();
+    let later = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"duration": 50})),
+            NOW + 1,
+        )
+        .unwrap()
+        .unwrap();
+    dead_letter(&mut store, &first);
+    assert_eq!(
+        store.next_pending(10, NOW).unwrap()[0].change.change_id,
+        later
+    );
+
+    store.retry_dead_letter(&first).unwrap();
+    assert_eq!(store.dead_letter_count().unwrap(), 0);
+    let pending = store.next_pending(10, NOW).unwrap();
+    assert_eq!(
+        pending[0].change.change_id, first,
+        "back ahead of the entity's later change"
+    );
+    assert_eq!((pending[0].attempts, pending[0].next_attempt_at), (0, 0));
+    assert!(matches!(
+        store.retry_dead_letter(&first),
+        Err(StoreError::DeadLetterNotFound(_))
+    ));
+    let still = outbox_item(&store, &first);
+    store.mark_in_flight(&[&first]).unwrap();
+    let folded = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "v3"})),
+            NOW + 2,
+        )
+        .unwrap();
+    assert_ne!(folded.as_deref(), Some(first.as_str()));
+    assert_eq!(
+        outbox_item(&store, &first).change.data,
+        still.change.data,
+        "a sent change is frozen"
+    );
+}
+
+#[test]
+fn discarding_a_dead_letter_recomputes_the_local_state() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "v1");
+    let first = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "v2"})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&first]).unwrap();
+    store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"duration": 50})),
+            NOW + 1,
+        )
+        .unwrap();
+    dead_letter(&mut store, &first);
+    store.discard_dead_letter(&first).unwrap();
+    let local = state(&store, EntityType::Logbook, &id);
+    assert_eq!(
+        (local["notes"].clone(), local["duration"].clone()),
+        (json!("v1"), json!(50))
+    );
+    assert!(matches!(
+        store.discard_dead_letter(&first),
+        Err(StoreError::DeadLetterNotFound(_))
+    ));
+}
+
+#[test]
+fn discarding_a_dead_create_removes_the_entity() {
+    let mut store = store();
+    let (id, create) = create_entry(&mut store, "never accepted");
+    dead_letter(&mut store, &create);
+    assert!(store.get(EntityType::Logbook, &id).unwrap().is_some());
+    store.discard_dead_letter(&create).unwrap();
+    assert!(store.get(EntityType::Logbook, &id).unwrap().is_none());
+}
+
+#[test]
+fn counts_and_oldest_pending() {
+    let mut store = store();
+    assert_eq!(store.oldest_pending_ms().unwrap(), None);
+    create_entry(&mut store, "a");
+    store
+        .create(
+            EntityType::Logbook,
+            entry("2025-11-25T10:00:00.000Z", 5, "b"),
+            NOW + 5,
+        )
+        .unwrap();
+    assert_eq!(store.pending_count().unwrap(), 2);
+    assert_eq!(store.oldest_pending_ms().unwrap(), Some(NOW));
+    assert_eq!(store.dead_letter_count().unwrap(), 0);
+    assert_eq!(outbox(&store)[1].change.operation, Operation::Create);
+}
+
+#[test]
+fn discarding_a_dead_create_takes_the_entitys_later_changes_with_it() {
+    let mut store = store();
+    let (id, create) = create_entry(&mut store, "refused");
+    store.mark_in_flight(&[&create]).unwrap();
+    let update = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "fixed"})),
+            NOW + 1,
+        )
+        .unwrap()
+        .unwrap();
+    dead_letter(&mut store, &create);
+    assert_eq!(
+        store.next_pending(10, NOW).unwrap()[0].change.change_id,
+        update
+    );
+    store.discard_dead_letter(&create).unwrap();
+    assert!(store.get(EntityType::Logbook, &id).unwrap().is_none());
+    assert_eq!(
+        (
+            store.pending_count().unwrap(),
+            store.dead_letter_count().unwrap()
+        ),
+        (0, 0)
+    );
+}

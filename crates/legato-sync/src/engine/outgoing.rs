@@ -1,0 +1,730 @@
+//! Sending pending changes and settling the server's answers.
+//!
+//! Plan, then act: the store lists what is due (oldest change per entity, not waiting for a
+//! retry time), [`crate::plan::plan`] decides what goes now and how (WebSocket or batch),
+//! and this module executes it: mark in flight, then send. Answers settle changes in the
+//! store: `ack` ([`legato_store::Store::apply_ack`]), `conflict` (resolved by the entity
+//! type's strategy, or stored for the user), `error` ([`legato_store::Store::record_rejection`]:
+//! backoff, then the dead letters). A lost connection is no answer: in-flight changes go back
+//! to pending without counting an attempt.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use legato_core::Strategy;
+use legato_protocol::{
+    BatchItemStatus, BatchResponse, Change, ClientMessage, ConflictData, ErrorBody, ErrorCode,
+    Fields, MAX_MESSAGE_BYTES,
+};
+use legato_store::{AckOutcome, ConflictOutcome, RejectionOutcome, RetryPolicy};
+use tokio::time::Instant;
+
+use super::{Engine, Flight, Reason, Via, wall_ms};
+use crate::compress::wire_change;
+use crate::error::TransportError;
+use crate::plan::{self, Pending, PlanState, Send};
+use crate::status::SyncEvent;
+use crate::transport::BatchFailure;
+
+/// A batch request body stays under this size (the server refuses bodies over 1 MiB).
+const BATCH_BODY_BUDGET: usize = MAX_MESSAGE_BYTES - 64 * 1024;
+/// Room for the envelope around one change (`{"type":"sync","data":...}` or a batch's).
+const ENVELOPE_BYTES: usize = 1024;
+
+/// A positive answer to one change.
+#[derive(Debug)]
+pub(super) struct Ack {
+    pub change_id: String,
+    pub version: u64,
+    pub seq: u64,
+    pub data: Fields,
+}
+
+/// The server's answers to some changes, from one frame or one batch reply.
+#[derive(Debug, Default)]
+pub(super) struct Answers {
+    pub acks: Vec<Ack>,
+    pub conflicts: Vec<ConflictData>,
+    pub rejections: Vec<(String, ErrorCode, String)>,
+}
+
+/// A finished batch request.
+#[derive(Debug)]
+pub(super) struct BatchDone {
+    started: Instant,
+    result: Result<BatchResponse, BatchFailure>,
+}
+
+impl Engine {
+    /// Whether throttles and the coalescing window are ignored ("sync now", shutdown).
+    fn flushing(&self) -> bool {
+        !self.waiters.is_empty()
+    }
+
+    /// Plans and sends what is due; returns how many changes were sent.
+    pub(super) async fn send_pending(&mut self) -> usize {
+        self.plan_needed = false;
+        let room = self
+            .config
+            .plan
+            .max_in_flight
+            .saturating_sub(self.flights.len());
+        if room == 0 {
+            return 0;
+        }
+        let now_wall = wall_ms();
+        let items = match self
+            .store
+            .call(move |store| store.next_pending(room, now_wall))
+            .await
+        {
+            Ok(items) => items,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the outbox");
+                self.note_error(format!("local store: {err}"));
+                return 0;
+            }
+        };
+        if items.is_empty() {
+            self.plan_wake = None;
+            return 0;
+        }
+        let now = Instant::now();
+        let mut pending: Vec<Pending> = self
+            .flights
+            .values()
+            .map(|f| Pending {
+                change_id: f.change.change_id.clone(),
+                entity_type: f.change.entity_type,
+                in_flight: true,
+            })
+            .collect();
+        pending.extend(items.iter().map(|item| Pending {
+            change_id: item.change.change_id.clone(),
+            entity_type: item.change.entity_type,
+            in_flight: false,
+        }));
+        let state = PlanState {
+            now_ms: self.mono_ms(now),
+            last_sent_ms: self.last_sent_ms.clone(),
+            last_send_ms: self.last_send_ms,
+            flush: self.flushing() || self.is_pushing(),
+        };
+        let plan = plan::plan(&pending, &state, &self.config.plan);
+        self.plan_wake = plan
+            .wake_at_ms
+            .map(|ms| self.epoch + Duration::from_millis(ms));
+        if plan.sends.is_empty() {
+            return 0;
+        }
+
+        let mut stored: HashMap<String, Change> = items
+            .into_iter()
+            .map(|item| (item.change.change_id.clone(), item.change))
+            .collect();
+        let mut too_large = Vec::new();
+        let mut singles: Vec<Change> = Vec::new();
+        let mut batches: Vec<Vec<Change>> = Vec::new();
+        for send in plan.sends {
+            match send {
+                Send::WebSocket(id) => singles.extend(stored.remove(&id)),
+                Send::Batch(ids) => {
+                    batches.push(ids.iter().filter_map(|id| stored.remove(id)).collect())
+                }
+            }
+        }
+        if self.http.is_none() {
+            singles.extend(batches.drain(..).flatten());
+        }
+        let compress = self.config.compress;
+        let fits = |change: &Change| {
+            serde_json::to_string(&wire_change(change, compress)).map_or(0, |text| text.len())
+                + ENVELOPE_BYTES
+                <= MAX_MESSAGE_BYTES
+        };
+        singles.retain(|change| fits(change) || keep_aside(&mut too_large, change));
+        for batch in &mut batches {
+            batch.retain(|change| fits(change) || keep_aside(&mut too_large, change));
+        }
+        self.dead_letter_too_large(too_large).await;
+
+        let ids: Vec<String> = singles
+            .iter()
+            .chain(batches.iter().flatten())
+            .map(|c| c.change_id.clone())
+            .collect();
+        if ids.is_empty() {
+            return 0;
+        }
+        let sent = ids.len();
+        // In flight before the bytes leave: from now on the change's content is frozen.
+        if let Err(err) = self
+            .store
+            .call(move |store| store.mark_in_flight(&ids))
+            .await
+        {
+            tracing::warn!(error = %err, "cannot mark changes in flight");
+            self.note_error(format!("local store: {err}"));
+            return 0;
+        }
+        let now_ms = self.mono_ms(now);
+        for (change, via) in singles
+            .iter()
+            .map(|c| (c, Via::WebSocket))
+            .chain(batches.iter().flatten().map(|c| (c, Via::Batch)))
+        {
+            self.last_sent_ms.insert(change.entity_type, now_ms);
+            self.flights.insert(
+                change.change_id.clone(),
+                Flight {
+                    change: change.clone(),
+                    sent_at: now,
+                    via,
+                    retry_at: None,
+                },
+            );
+        }
+        self.last_send_ms = Some(now_ms);
+        self.send_over_websocket(&singles).await;
+        for batch in batches.into_iter().filter(|b| !b.is_empty()) {
+            for chunk in split_by_size(batch, compress) {
+                self.spawn_batch(chunk);
+            }
+        }
+        sent
+    }
+
+    async fn send_over_websocket(&mut self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
+        let compress = self.config.compress;
+        let messages: Vec<ClientMessage> = changes
+            .iter()
+            .map(|change| {
+                tracing::debug!(change_id = %change.change_id, entity_type = %change.entity_type, "sending");
+                ClientMessage::Sync {
+                    data: wire_change(change, compress),
+                }
+            })
+            .collect();
+        if let Err(err) = self.send_messages(&messages).await {
+            self.link_failed(Reason::Transport(err), true).await;
+        }
+    }
+
+    fn spawn_batch(&mut self, changes: Vec<Change>) {
+        let (Some(http), Some(token)) = (self.http.clone(), self.token.clone()) else {
+            return;
+        };
+        let compress = self.config.compress;
+        let ids: Vec<String> = changes.iter().map(|c| c.change_id.clone()).collect();
+        let wire: Vec<Change> = changes.iter().map(|c| wire_change(c, compress)).collect();
+        tracing::debug!(items = ids.len(), "sending a batch");
+        let task = self.batches.spawn(async move {
+            let started = Instant::now();
+            let result = http.post_batch(&token, wire).await;
+            BatchDone { started, result }
+        });
+        self.batch_ids.insert(task.id(), ids);
+    }
+
+    /// A change larger than any frame or body the server accepts can never be sent: it goes
+    /// to the dead letters at once (visible, retryable after an edit, discardable).
+    async fn dead_letter_too_large(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            let policy = RetryPolicy {
+                max_attempts: 1,
+                ..self.config.retry
+            };
+            let change_id = change.change_id.clone();
+            let message = format!("the change is larger than {MAX_MESSAGE_BYTES} bytes");
+            let text = message.clone();
+            let now = wall_ms();
+            let outcome = self
+                .store
+                .call(move |store| {
+                    store.record_rejection(&change_id, ErrorCode::TooLarge, &text, now, &policy)
+                })
+                .await;
+            if let Ok(RejectionOutcome::DeadLettered) = outcome {
+                self.emit(SyncEvent::DeadLettered {
+                    change_id: change.change_id,
+                    entity_type: change.entity_type,
+                    entity_id: change.entity_id,
+                    code: ErrorCode::TooLarge,
+                    message,
+                });
+            }
+        }
+    }
+
+    pub(super) async fn on_batch_done(
+        &mut self,
+        result: Result<(tokio::task::Id, BatchDone), tokio::task::JoinError>,
+    ) {
+        let (task, done) = match result {
+            Ok(done) => done,
+            Err(err) => {
+                let ids = self.batch_ids.remove(&err.id()).unwrap_or_default();
+                if !err.is_cancelled() {
+                    tracing::error!(error = %err, "batch task failed");
+                    let at = Instant::now() + self.batch_backoff.next_delay();
+                    self.defer(&ids, at);
+                }
+                return;
+            }
+        };
+        let ids = self.batch_ids.remove(&task).unwrap_or_default();
+        let latency_ms = done.started.elapsed().as_secs_f64() * 1000.0;
+        match done.result {
+            Ok(response) => {
+                self.batch_backoff.reset();
+                self.metrics.success(latency_ms, wall_ms());
+                let answers = batch_answers(response);
+                let answered: HashSet<&str> = answers
+                    .acks
+                    .iter()
+                    .map(|a| a.change_id.as_str())
+                    .chain(answers.conflicts.iter().map(|c| c.change_id.as_str()))
+                    .chain(answers.rejections.iter().map(|r| r.0.as_str()))
+                    .collect();
+                let unanswered: Vec<String> = ids
+                    .iter()
+                    .filter(|id| !answered.contains(id.as_str()))
+                    .cloned()
+                    .collect();
+                if !unanswered.is_empty() {
+                    tracing::warn!(
+                        count = unanswered.len(),
+                        "batch reply without some items; resending them"
+                    );
+                    self.defer(&unanswered, Instant::now());
+                }
+                self.on_answers(answers).await;
+            }
+            Err(BatchFailure::RateLimited(wait)) => {
+                tracing::info!(?wait, "batch rate limited; resending after Retry-After");
+                self.metrics.failure("rate limited");
+                self.defer(&ids, Instant::now() + wait);
+            }
+            Err(BatchFailure::Transport(TransportError::Unauthorized)) => {
+                self.link_failed(Reason::Transport(TransportError::Unauthorized), true)
+                    .await;
+            }
+            Err(BatchFailure::Transport(err)) => {
+                let delay = self.batch_backoff.next_delay();
+                tracing::info!(error = %err, ?delay, "batch failed; resending later");
+                self.metrics.failure(err.to_string());
+                self.note_error(err.to_string());
+                self.defer(&ids, Instant::now() + delay);
+            }
+            Err(BatchFailure::Refused(err)) => {
+                tracing::warn!(error = %err, "batch refused as a whole; sending its changes one by one");
+                self.metrics.failure(err.to_string());
+                let now = Instant::now();
+                for id in &ids {
+                    if let Some(flight) = self.flights.get_mut(id) {
+                        flight.via = Via::WebSocket;
+                        flight.retry_at = Some(now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks flights to be sent again at `at` (not a rejection: no attempt is counted).
+    fn defer(&mut self, ids: &[String], at: Instant) {
+        for id in ids {
+            if let Some(flight) = self.flights.get_mut(id) {
+                flight.retry_at = Some(at);
+            }
+        }
+    }
+
+    /// Sends again the flights whose retry time has come.
+    pub(super) async fn resend_due_flights(&mut self, now: Instant) {
+        if !self.may_send() {
+            return;
+        }
+        let mut singles = Vec::new();
+        let mut batched = Vec::new();
+        for flight in self.flights.values_mut() {
+            if flight.retry_at.is_some_and(|at| at <= now) {
+                flight.retry_at = None;
+                flight.sent_at = now;
+                match flight.via {
+                    Via::WebSocket => singles.push(flight.change.clone()),
+                    Via::Batch => batched.push(flight.change.clone()),
+                }
+            }
+        }
+        if self.http.is_none() {
+            singles.append(&mut batched);
+        }
+        self.send_over_websocket(&singles).await;
+        let compress = self.config.compress;
+        let size = self.config.plan.batch_size.max(1);
+        while !batched.is_empty() {
+            let rest = batched.split_off(size.min(batched.len()));
+            for chunk in split_by_size(std::mem::replace(&mut batched, rest), compress) {
+                self.spawn_batch(chunk);
+            }
+        }
+    }
+
+    /// Settles answers in the store, then tells the UI what changed.
+    pub(super) async fn on_answers(&mut self, answers: Answers) {
+        self.plan_needed = true;
+        self.counts_dirty = true;
+        let mut gap = false;
+        if !answers.acks.is_empty() {
+            gap |= self.settle_acks(answers.acks).await;
+        }
+        for conflict in answers.conflicts {
+            if !self.settle_conflict(conflict).await {
+                return;
+            }
+        }
+        for (change_id, code, message) in answers.rejections {
+            if !self.settle_rejection(change_id, code, message).await {
+                return;
+            }
+        }
+        if gap {
+            self.request_catch_up().await;
+        } else {
+            self.step_over_own_seqs().await;
+        }
+    }
+
+    /// Returns whether an ack showed a version gap (changes by others not yet received).
+    async fn settle_acks(&mut self, acks: Vec<Ack>) -> bool {
+        let now = Instant::now();
+        let mut entities = Vec::with_capacity(acks.len());
+        for ack in &acks {
+            let flight = self.flights.remove(&ack.change_id);
+            if let Some(flight) = &flight
+                && flight.via == Via::WebSocket
+            {
+                let latency = now.saturating_duration_since(flight.sent_at);
+                self.metrics
+                    .success(latency.as_secs_f64() * 1000.0, wall_ms());
+            }
+            tracing::debug!(change_id = %ack.change_id, version = ack.version, seq = ack.seq, "acknowledged");
+            entities.push(flight.map(|f| (f.change.entity_type, f.change.entity_id)));
+        }
+        let outcomes = self
+            .store
+            .call(move |store| {
+                Ok(acks
+                    .iter()
+                    .map(|ack| {
+                        store
+                            .apply_ack(&ack.change_id, ack.version, &ack.data)
+                            .map(|outcome| (outcome, ack.seq))
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await;
+        let outcomes = match outcomes {
+            Ok(outcomes) => outcomes,
+            Err(err) => {
+                self.link_failed(Reason::Store(err.to_string()), true).await;
+                return false;
+            }
+        };
+        let mut gap = false;
+        let mut changed = Vec::new();
+        let mut failed = None;
+        for (outcome, entity) in outcomes.into_iter().zip(entities) {
+            match outcome {
+                Ok((AckOutcome::Acked, seq)) => {
+                    self.counters.pushed += 1;
+                    if seq > self.cursor {
+                        self.own_seqs.insert(seq);
+                    }
+                    changed.extend(entity);
+                }
+                Ok((AckOutcome::AckedWithGap, _)) => {
+                    // The base skipped versions made elsewhere: a catch-up brings the full
+                    // state. The cursor must not step over this seq before that.
+                    self.counters.pushed += 1;
+                    gap = true;
+                    changed.extend(entity);
+                }
+                Ok((AckOutcome::Unknown, _)) => {}
+                Err(err) => failed = Some(err),
+            }
+        }
+        self.emit_changed(changed);
+        if let Some(err) = failed {
+            // The change is still in the outbox (its transaction rolled back); a reconnect
+            // resends it and its `duplicate` ack settles it.
+            self.link_failed(Reason::Store(err.to_string()), true).await;
+            return false;
+        }
+        gap
+    }
+
+    /// Settles one conflict by the entity type's strategy. Returns `false` when the link was
+    /// dropped (store failure).
+    #[tracing::instrument(skip_all, fields(change_id = %conflict.change_id))]
+    async fn settle_conflict(&mut self, conflict: ConflictData) -> bool {
+        let flight = self.flights.remove(&conflict.change_id);
+        if let Some(flight) = &flight
+            && flight.via == Via::WebSocket
+        {
+            let latency = Instant::now().saturating_duration_since(flight.sent_at);
+            self.metrics
+                .success(latency.as_secs_f64() * 1000.0, wall_ms());
+        }
+        self.metrics.conflict();
+        self.counters.conflicts += 1;
+        let strategy = self.config.strategy(conflict.entity_type);
+        let (entity_type, entity_id) = (conflict.entity_type, conflict.entity_id.clone());
+        tracing::info!(%entity_type, fields = ?conflict.fields,
+            remote_deleted = conflict.remote_deleted, ?strategy, "conflict");
+        let now = wall_ms();
+        let outcome = self
+            .store
+            .call(move |store| match strategy {
+                Strategy::Manual => store.store_conflict(&conflict, now),
+                other => store.settle_conflict(&conflict, other, now),
+            })
+            .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                self.link_failed(Reason::Store(err.to_string()), true).await;
+                return false;
+            }
+        };
+        match outcome {
+            ConflictOutcome::Unknown => {}
+            ConflictOutcome::AcceptedRemote | ConflictOutcome::Pushed { .. } => {
+                self.emit_changed([(entity_type, entity_id)]);
+            }
+            ConflictOutcome::Recreated {
+                entity_id: new_id, ..
+            } => {
+                tracing::info!(%entity_type, old = %entity_id, new = %new_id, "deleted elsewhere; the edit lives on under a new id");
+                self.emit_changed([(entity_type, entity_id), (entity_type, new_id)]);
+            }
+            ConflictOutcome::Stored { conflict_id } => {
+                self.emit_changed([(entity_type, entity_id.clone())]);
+                self.emit(SyncEvent::ConflictNeedsUser {
+                    conflict_id,
+                    entity_type,
+                    entity_id,
+                });
+            }
+        }
+        true
+    }
+
+    /// Records a refusal: backoff, or the dead letters after the last attempt. Transient
+    /// codes are retried without limit. Returns `false` when the link was dropped.
+    #[tracing::instrument(skip_all, fields(change_id = %change_id))]
+    async fn settle_rejection(
+        &mut self,
+        change_id: String,
+        code: ErrorCode,
+        message: String,
+    ) -> bool {
+        let flight = self.flights.remove(&change_id);
+        tracing::info!(%code, message, "change refused");
+        self.metrics.failure(format!("{code}: {message}"));
+        self.note_error(format!("{code}: {message}"));
+        let policy = self.config.retry;
+        let now = wall_ms();
+        let (id, text) = (change_id.clone(), message.clone());
+        let outcome = self
+            .store
+            .call(move |store| store.record_rejection(&id, code, &text, now, &policy))
+            .await;
+        match outcome {
+            Ok(RejectionOutcome::RetryAt(at)) => {
+                let at = Self::instant_of_wall(at);
+                self.retry_wake = Some(self.retry_wake.map_or(at, |w| w.min(at)));
+            }
+            Ok(RejectionOutcome::DeadLettered) => {
+                if let Some(flight) = flight {
+                    self.emit_changed([(
+                        flight.change.entity_type,
+                        flight.change.entity_id.clone(),
+                    )]);
+                    self.emit(SyncEvent::DeadLettered {
+                        change_id,
+                        entity_type: flight.change.entity_type,
+                        entity_id: flight.change.entity_id,
+                        code,
+                        message,
+                    });
+                }
+            }
+            Ok(RejectionOutcome::Unknown) => {}
+            Err(err) => {
+                self.link_failed(Reason::Store(err.to_string()), true).await;
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn keep_aside(aside: &mut Vec<Change>, change: &Change) -> bool {
+    aside.push(change.clone());
+    false
+}
+
+/// Splits a batch so that no request body exceeds the server's limit.
+fn split_by_size(changes: Vec<Change>, compress: bool) -> Vec<Vec<Change>> {
+    let mut chunks = Vec::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    for change in changes {
+        let size = serde_json::to_string(&wire_change(&change, compress)).map_or(0, |t| t.len());
+        if !chunk.is_empty() && bytes + size > BATCH_BODY_BUDGET {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(change);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
+}
+
+/// Maps a batch reply to the same answers the WebSocket gives, item by item.
+fn batch_answers(response: BatchResponse) -> Answers {
+    let mut answers = Answers::default();
+    for result in response.results {
+        let change_id = result.change_id;
+        match (result.status, result.version, result.conflict) {
+            (BatchItemStatus::Applied | BatchItemStatus::Duplicate, Some(version), _) => {
+                answers.acks.push(Ack {
+                    change_id,
+                    version,
+                    seq: result.seq.unwrap_or(0),
+                    data: result.data.unwrap_or_default(),
+                });
+            }
+            (BatchItemStatus::Conflict, _, Some(conflict)) => answers.conflicts.push(conflict),
+            (BatchItemStatus::Error, _, _) => {
+                let error = result.error.unwrap_or(ErrorBody {
+                    code: ErrorCode::Unknown,
+                    message: "error without details".into(),
+                });
+                answers
+                    .rejections
+                    .push((change_id, error.code, error.message));
+            }
+            (status, _, _) => {
+                // A malformed item answer: transient, so the change is retried, never lost.
+                answers.rejections.push((
+                    change_id,
+                    ErrorCode::Unknown,
+                    format!("incomplete batch answer ({status:?})"),
+                ));
+            }
+        }
+    }
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use legato_protocol::{BatchResult, EntityId, EntityType, Operation};
+    use serde_json::json;
+
+    use super::*;
+
+    fn noise(len: usize) -> String {
+        // A linear congruential generator: text that DEFLATE cannot shrink much.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        (0..len)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                char::from(b'!' + ((x >> 33) % 90) as u8)
+            })
+            .collect()
+    }
+
+    fn change(id: &str, notes_len: usize) -> Change {
+        Change {
+            change_id: id.into(),
+            entity_type: EntityType::Logbook,
+            entity_id: EntityId::new(id).unwrap(),
+            operation: Operation::Update,
+            // Incompressible-ish text so compression does not shrink it away.
+            data: json!({"notes": noise(notes_len)})
+                .as_object()
+                .unwrap()
+                .clone(),
+            base_version: 1,
+            client_id: "d".into(),
+            timestamp: 1,
+        }
+    }
+
+    #[test]
+    fn batches_are_split_to_fit_the_body_limit() {
+        let changes: Vec<Change> = (0..5).map(|i| change(&format!("c{i}"), 300_000)).collect();
+        let chunks = split_by_size(changes, true);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2]);
+        let small: Vec<Change> = (0..50).map(|i| change(&format!("s{i}"), 10)).collect();
+        assert_eq!(split_by_size(small, true).len(), 1);
+    }
+
+    #[test]
+    fn batch_results_map_to_answers() {
+        let result = |id: &str, status| BatchResult {
+            change_id: id.into(),
+            status,
+            version: None,
+            seq: None,
+            data: None,
+            conflict: None,
+            error: None,
+        };
+        let response = BatchResponse {
+            results: vec![
+                BatchResult {
+                    version: Some(2),
+                    seq: Some(9),
+                    ..result("a", BatchItemStatus::Applied)
+                },
+                BatchResult {
+                    version: Some(1),
+                    seq: Some(3),
+                    ..result("b", BatchItemStatus::Duplicate)
+                },
+                BatchResult {
+                    error: Some(ErrorBody {
+                        code: ErrorCode::Invalid,
+                        message: "tags: too many".into(),
+                    }),
+                    ..result("c", BatchItemStatus::Error)
+                },
+                result("d", BatchItemStatus::Applied),
+            ],
+        };
+        let answers = batch_answers(response);
+        assert_eq!(
+            answers
+                .acks
+                .iter()
+                .map(|a| (a.change_id.as_str(), a.version, a.seq))
+                .collect::<Vec<_>>(),
+            [("a", 2, 9), ("b", 1, 3)]
+        );
+        assert_eq!(answers.rejections[0].1, ErrorCode::Invalid);
+        assert_eq!(answers.rejections[1].0, "d");
+        assert!(answers.rejections[1].1.is_transient());
+    }
+}
