@@ -6,11 +6,14 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Crates that must build without any GUI toolkit: they run in the server, the CLI and tests.
+/// Only the desktop shell (`legato-app`, the root package) depends on tauri.
 const NO_TAURI: &[&str] = &[
     "legato-protocol",
     "legato-core",
     "legato-store",
+    "legato-sync",
     "legato-server",
+    "legato-cli",
 ];
 
 /// legato-core is pure: these are the only crates it may depend on (no tokio, no database,
@@ -42,9 +45,7 @@ pub fn check() -> Result<()> {
             .iter()
             .find(|d| d.starts_with("tauri") || d.starts_with("wry"))
         {
-            bail!(
-                "{package} depends on `{bad}`: protocol/core/store/server must not depend on tauri"
-            );
+            bail!("{package} depends on `{bad}`: only the desktop shell may depend on tauri");
         }
     }
     let direct = dependencies("legato-core", "normal", true)?;

@@ -2,6 +2,7 @@
 //! needs; both set up whatever is missing first, idempotently and non-interactively.
 
 mod invariants;
+mod run;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -14,12 +15,21 @@ usage: cargo xtask <task>
 
 tasks:
   setup                 install what building and testing need (idempotent)
-  run [-- SERVER ARGS]  build and start the sync server on 127.0.0.1:8080
-  test                  set up, then fmt, clippy, invariants and every test
-  lint                  fmt check, clippy -D warnings, invariants only
+  run [--second-device] [-- SERVER ARGS]
+                        build the UI and the app, start a local sync server, run the app
+                        against it (a second device window too with --second-device)
+  test                  set up, then fmt, clippy, invariants, svelte-check and every test
+                        (Rust, vitest, and the real app under Xvfb)
+  test e2e              only the real-app tests (under Xvfb, WebDriver)
+  lint                  fmt check, clippy -D warnings, invariants, svelte-check
+  codegen               regenerate the UI's TypeScript bindings of the IPC contract
   invariants            check the architecture invariants (no tauri below the shell, pure core)
-  bench <name>          run a benchmark: local-write | server | all
+  bench <name>          run a benchmark: local-write | server | sync | all
 ";
+
+/// The app is always built with the UI inside (`custom-protocol`): one build serves the unit
+/// tests, clippy and the real-app tests, and the binary never needs Vite's dev server.
+const APP_FEATURES: [&str; 2] = ["--features", "legato-app/custom-protocol"];
 
 fn main() -> ExitCode {
     match run_task(std::env::args().skip(1).collect()) {
@@ -37,22 +47,29 @@ fn run_task(args: Vec<String>) -> Result<()> {
     let (task, rest) = args
         .split_first()
         .map_or(("", &[][..]), |(t, r)| (t.as_str(), r));
-    match task {
-        "setup" => setup::run(),
-        "run" => run_app(rest),
-        "test" => {
+    match (task, rest.first().map(String::as_str)) {
+        ("setup", _) => setup::run(),
+        ("run", _) => run::run(rest),
+        ("test", Some("e2e")) => {
+            setup::run()?;
+            build_ui()?;
+            test_e2e()
+        }
+        ("test", None) => {
             setup::run()?;
             lint()?;
             test_all()
         }
-        "lint" => lint(),
-        "invariants" => invariants::check(),
-        "bench" => bench(rest),
-        "" | "help" | "-h" | "--help" => {
+        ("test", Some(other)) => bail!("unknown test selection `{other}` (try `e2e`)\n{USAGE}"),
+        ("lint", _) => lint(),
+        ("codegen", _) => codegen(),
+        ("invariants", _) => invariants::check(),
+        ("bench", _) => bench(rest),
+        ("" | "help" | "-h" | "--help", _) => {
             print!("{USAGE}");
             Ok(())
         }
-        other => bail!("unknown task `{other}`\n{USAGE}"),
+        (other, _) => bail!("unknown task `{other}`\n{USAGE}"),
     }
 }
 
@@ -62,6 +79,16 @@ fn project_root() -> PathBuf {
         .parent()
         .expect("xtask is inside the workspace")
         .to_path_buf()
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else `target/` at the root).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map_or_else(
+            || project_root().join("target"),
+            |dir| project_root().join(dir),
+        )
 }
 
 /// Runs a command, echoing it, and fails with its exit status.
@@ -77,8 +104,22 @@ pub(crate) fn cmd(program: &str, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo <args> --features legato-app/custom-protocol`.
+fn cargo_with_app(args: &[&str]) -> Result<()> {
+    let mut all = args.to_vec();
+    all.extend(APP_FEATURES);
+    cmd("cargo", &all)
+}
+
+/// Builds the UI into `dist/` (the app embeds it at compile time).
+pub(crate) fn build_ui() -> Result<()> {
+    cmd("npm", &["run", "--silent", "build"])
+}
+
 fn lint() -> Result<()> {
+    build_ui()?;
     cmd("cargo", &["fmt", "--all", "--", "--check"])?;
+    // Clippy's flags go after `--`, so the features are placed here by hand.
     cmd(
         "cargo",
         &[
@@ -86,50 +127,86 @@ fn lint() -> Result<()> {
             "--workspace",
             "--all-targets",
             "--locked",
+            APP_FEATURES[0],
+            APP_FEATURES[1],
             "--",
             "-D",
             "warnings",
         ],
     )?;
-    invariants::check()
+    invariants::check()?;
+    cmd("npm", &["run", "--silent", "check"])
 }
 
 fn test_all() -> Result<()> {
     // Benchmarks are compiled (so they cannot rot) but not run: figures come from `bench`.
-    cmd(
-        "cargo",
-        &[
-            "test",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--no-run",
-        ],
-    )?;
-    cmd("cargo", &["test", "--workspace", "--locked"])?;
+    cargo_with_app(&[
+        "test",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--no-run",
+    ])?;
+    cargo_with_app(&["test", "--workspace", "--locked"])?;
+    cmd("npm", &["run", "--silent", "test"])?;
+    test_e2e()?;
     eprintln!("xtask: all tests passed");
     Ok(())
 }
 
-fn run_app(server_args: &[String]) -> Result<()> {
-    setup::run()?;
-    cmd("cargo", &["build", "--locked", "-p", "legato-server"])?;
-    let data_dir = project_root().join("target").join("dev-server");
-    std::fs::create_dir_all(&data_dir)?;
-    let db = format!("sqlite://{}", data_dir.join("legato.db").display());
-    let mut args = vec!["run", "--locked", "-q", "-p", "legato-server", "--"];
-    if !server_args.iter().any(|a| a == "--listen") {
-        args.extend(["--listen", "127.0.0.1:8080"]);
-    }
-    if !server_args.iter().any(|a| a == "--database") {
-        args.extend(["--database", &db]);
-    }
-    args.extend(server_args.iter().map(String::as_str));
+/// The real-app tests: under a virtual display and a private D-Bus session, one WebDriver
+/// session at a time, failing (not skipping) when something they need is missing.
+fn test_e2e() -> Result<()> {
+    let mut args = vec![
+        "-a",
+        "-s",
+        "-screen 0 1280x800x24",
+        "dbus-run-session",
+        "--",
+        "env",
+        "REQUIRE_E2E=1",
+        "cargo",
+        "test",
+        "--locked",
+        "-p",
+        "legato-app",
+        "--test",
+        "app_smoke",
+    ];
+    args.extend(APP_FEATURES);
+    args.extend(["--", "--ignored", "--test-threads=1"]);
+    cmd("xvfb-run", &args)?;
     eprintln!(
-        "xtask: starting the sync server (data in {}); Ctrl-C stops it",
-        data_dir.display()
+        "xtask: real-app tests passed (screenshots in {})",
+        project_root().join("target/e2e-artifacts").display()
     );
-    cmd("cargo", &args)
+    Ok(())
+}
+
+/// Regenerates `ui/src/lib/ipc/bindings.ts` from the Rust types (the drift test, in write
+/// mode).
+fn codegen() -> Result<()> {
+    build_ui()?;
+    eprintln!("$ LEGATO_UPDATE_BINDINGS=1 cargo test -p legato-app --lib committed_bindings");
+    let status = Command::new("cargo")
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "legato-app",
+            "--lib",
+            APP_FEATURES[0],
+            APP_FEATURES[1],
+            "committed_bindings_match_the_rust_types",
+        ])
+        .env("LEGATO_UPDATE_BINDINGS", "1")
+        .status()
+        .context("cannot start cargo")?;
+    if !status.success() {
+        bail!("generating the bindings failed with {status}");
+    }
+    eprintln!("xtask: wrote ui/src/lib/ipc/bindings.ts");
+    Ok(())
 }
 
 fn bench(args: &[String]) -> Result<()> {
@@ -137,13 +214,14 @@ fn bench(args: &[String]) -> Result<()> {
     let benches: &[(&str, &str, &str)] = &[
         ("local-write", "legato-store", "local_write"),
         ("server", "legato-server", "server"),
+        ("sync", "legato-sync", "sync"),
     ];
     let selected: Vec<_> = benches
         .iter()
         .filter(|(name, ..)| which == "all" || *name == which)
         .collect();
     if selected.is_empty() {
-        bail!("unknown benchmark `{which}` (local-write, server, all)");
+        bail!("unknown benchmark `{which}` (local-write, server, sync, all)");
     }
     for (_, package, bench) in selected {
         cmd(

@@ -1,21 +1,67 @@
 //! Idempotent, non-interactive set-up of everything building and testing need.
 //!
 //! Each step checks first and installs only what is missing, so a second run is quick and a
-//! fresh machine (Rust and Node present) gets the rest.
+//! fresh machine (Rust and Node present) gets the rest:
+//! - rustfmt and clippy (rustup);
+//! - Debian packages: the C toolchain and OpenSSL headers, the Tauri build libraries
+//!   (WebKitGTK, GTK, libsoup, appindicator, librsvg, xdo), and what the real-app and browser
+//!   tests run with (Xvfb, WebKitWebDriver, D-Bus, a notification daemon, a keyring,
+//!   ImageMagick for screenshots, Chromium for browser tests of the bare UI);
+//! - the UI's npm packages (`npm ci` from `package-lock.json`);
+//! - `tauri-driver` (the WebDriver bridge of the real-app tests).
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
 use crate::cmd;
 
-/// Debian packages the current build and tests need. Building the bundled SQLite needs a C
-/// compiler, the TLS of the sync client needs OpenSSL headers; later layers (the Tauri app, its UI tests) add theirs here.
-const DEBIAN_PACKAGES: &[&str] = &["build-essential", "pkg-config", "libssl-dev"];
+/// Building: a C compiler for the bundled SQLite, OpenSSL headers for TLS, and the libraries
+/// the Tauri app links against (see ../shared/TAURI-LINUX.md).
+const BUILD_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "file",
+    "libssl-dev",
+    "libxdo-dev",
+    "libwebkit2gtk-4.1-dev",
+    "libjavascriptcoregtk-4.1-dev",
+    "libsoup-3.0-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+];
+
+/// Testing the real app headless: a virtual display, WebKit's WebDriver, a session bus with
+/// a notification daemon and a keyring, screenshots, fonts; Chromium for the bare UI.
+const TEST_PACKAGES: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "dbus",
+    "dunst",
+    "gnome-keyring",
+    "keyutils",
+    "imagemagick",
+    "x11-utils",
+    "fonts-dejavu-core",
+    "chromium",
+];
+
+/// The tauri-driver the real-app tests are written against (2.x of the CLI).
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
 
 pub fn run() -> Result<()> {
     rust_components()?;
-    debian_packages(DEBIAN_PACKAGES)?;
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(TEST_PACKAGES)
+        .copied()
+        .collect();
+    debian_packages(&packages)?;
+    npm_packages()?;
+    tauri_driver()?;
     Ok(())
 }
 
@@ -93,4 +139,52 @@ fn package_installed(package: &str) -> bool {
         .args(["-W", "-f=${Status}", package])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// `npm ci` when `node_modules/` is missing or older than `package-lock.json` (npm records
+/// what it installed in `node_modules/.package-lock.json`).
+fn npm_packages() -> Result<()> {
+    if !succeeds("npm", &["--version"]) {
+        bail!("npm is missing: install Node.js 20 or newer (the UI is built with Vite)");
+    }
+    let lock = Path::new("package-lock.json");
+    let installed = Path::new("node_modules/.package-lock.json");
+    let modified = |path: &Path| path.metadata().and_then(|m| m.modified()).ok();
+    let fresh = match (modified(lock), modified(installed)) {
+        (Some(lock), Some(installed)) => installed >= lock,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    cmd("npm", &["ci", "--no-audit", "--no-fund"])
+}
+
+/// `tauri-driver` for the real-app tests (Linux and Windows; macOS has no WebDriver for
+/// its web view).
+fn tauri_driver() -> Result<()> {
+    if !cfg!(any(target_os = "linux", target_os = "windows")) {
+        return Ok(());
+    }
+    let listed = Command::new("cargo")
+        .args(["install", "--list"])
+        .output()
+        .context("cannot run `cargo install --list`")?;
+    let wanted = format!("tauri-driver v{TAURI_DRIVER_VERSION}:");
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|line| line.trim() == wanted)
+    {
+        return Ok(());
+    }
+    cmd(
+        "cargo",
+        &[
+            "install",
+            "--locked",
+            "tauri-driver",
+            "--version",
+            TAURI_DRIVER_VERSION,
+        ],
+    )
 }

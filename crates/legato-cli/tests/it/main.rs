@@ -3,6 +3,7 @@
 //! 127.0.0.1:0. Tokens go to files (`LEGATO_KEYRING=file`).
 
 mod account;
+mod crash;
 mod entities;
 mod log;
 mod status;

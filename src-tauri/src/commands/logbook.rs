@@ -1,0 +1,152 @@
+//! The logbook: list, get, create, update, delete, undo delete.
+
+use legato_core::LogbookEntry;
+use legato_protocol::{EntityId, EntityType};
+use tauri::State;
+
+use super::now;
+use crate::entries::{self, ParsedFilter};
+use crate::ipc::error::IpcError;
+use crate::ipc::types::{DeletedEntry, Entry, EntryFilter, EntryInput, EntryList, RestoredEntry};
+use crate::state::{AppState, DeletedSnapshot};
+
+fn entity_id(id: &str) -> Result<EntityId, IpcError> {
+    EntityId::new(id).map_err(|err| IpcError::invalid("id", err.to_string()))
+}
+
+fn not_found(id: &EntityId) -> IpcError {
+    IpcError::not_found(format!("no logbook entry `{id}`"))
+}
+
+/// Entries matching `filter`, grouped by local day with daily totals, newest first.
+#[tauri::command]
+pub async fn list_entries(
+    state: State<'_, AppState>,
+    filter: EntryFilter,
+) -> Result<EntryList, IpcError> {
+    let filter = ParsedFilter::parse(filter)?;
+    let (_, offset) = now();
+    let minutes = offset.local_minus_utc() / 60;
+    let query = filter.clone();
+    let candidates = state
+        .store
+        .call(move |store| entries::candidates(store, &query, minutes))
+        .await?;
+    Ok(entries::group_by_day(&candidates, &filter, offset))
+}
+
+#[tauri::command]
+pub async fn get_entry(state: State<'_, AppState>, id: String) -> Result<Entry, IpcError> {
+    let id = entity_id(&id)?;
+    let wanted = id.clone();
+    state
+        .store
+        .call(move |store| entries::read_entry(store, &wanted))
+        .await?
+        .ok_or_else(|| not_found(&id))
+}
+
+/// Creates an entry; returns it as stored (with its new id).
+#[tauri::command]
+pub async fn create_entry(
+    state: State<'_, AppState>,
+    input: EntryInput,
+) -> Result<Entry, IpcError> {
+    let (now, _) = now();
+    let id = entity_id(&uuid::Uuid::now_v7().to_string())?;
+    let mut entry = LogbookEntry::new(id.clone(), now, input.duration);
+    entries::apply_input(&mut entry, input, now)?;
+    let created = state
+        .store
+        .call(move |store| {
+            store.save(&entry, now.timestamp_millis())?;
+            entries::read_entry(store, &entry.id)
+        })
+        .await?
+        .ok_or_else(|| IpcError::internal("a created entry cannot be read back"))?;
+    state.local_change(EntityType::Logbook, vec![created.id.clone()]);
+    Ok(created)
+}
+
+/// Replaces the user-editable fields of an entry (goal links, metadata and fields unknown
+/// to this version are kept). Returns the entry as stored.
+#[tauri::command]
+pub async fn update_entry(
+    state: State<'_, AppState>,
+    id: String,
+    input: EntryInput,
+) -> Result<Entry, IpcError> {
+    let id = entity_id(&id)?;
+    let (now, _) = now();
+    let wanted = id.clone();
+    // One job on the store thread: read, apply, save, with no sync update in between.
+    let updated = state
+        .store
+        .call(move |store| {
+            let Some(mut entry) = store.load::<LogbookEntry>(&wanted)? else {
+                return Ok(Err(not_found(&wanted)));
+            };
+            if let Err(err) = entries::apply_input(&mut entry, input, now) {
+                return Ok(Err(err));
+            }
+            store.save(&entry, now.timestamp_millis())?;
+            Ok(entries::read_entry(store, &wanted)?.ok_or_else(|| not_found(&wanted)))
+        })
+        .await??;
+    state.local_change(EntityType::Logbook, vec![updated.id.clone()]);
+    Ok(updated)
+}
+
+/// Deletes an entry; `undo_delete` can bring it back while the app runs.
+#[tauri::command]
+pub async fn delete_entry(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<DeletedEntry, IpcError> {
+    let id = entity_id(&id)?;
+    let (now, _) = now();
+    let wanted = id.clone();
+    let snapshot = state
+        .store
+        .call(move |store| entries::delete(store, &wanted, now.timestamp_millis()))
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    state.remember_deleted(DeletedSnapshot {
+        id: id.clone(),
+        state: snapshot,
+    });
+    state.local_change(EntityType::Logbook, vec![id.to_string()]);
+    Ok(DeletedEntry { id: id.to_string() })
+}
+
+/// Brings back an entry deleted in this session. If its creation never left this device,
+/// it comes back under its own id; otherwise it is created anew under a new id (the delete
+/// goes to the server either way: the store cannot cancel a queued delete yet).
+#[tauri::command]
+pub async fn undo_delete(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<RestoredEntry, IpcError> {
+    let id = entity_id(&id)?;
+    let snapshot = state
+        .take_deleted(&id)
+        .ok_or_else(|| IpcError::not_found(format!("nothing to undo for entry `{id}`")))?;
+    let (now, _) = now();
+    let (wanted, fields) = (id.clone(), snapshot.state.clone());
+    let restored = state
+        .store
+        .call(move |store| entries::restore(store, &wanted, fields, now.timestamp_millis()))
+        .await;
+    let entry = match restored {
+        Ok(Some(entry)) => entry,
+        Ok(None) => return Err(IpcError::internal("a restored entry cannot be read back")),
+        Err(err) => {
+            // Keep the snapshot: the user may try again.
+            state.remember_deleted(snapshot);
+            return Err(err.into());
+        }
+    };
+    let same_id = entry.id == id.as_str();
+    state.local_change(EntityType::Logbook, vec![entry.id.clone()]);
+    Ok(RestoredEntry { entry, same_id })
+}

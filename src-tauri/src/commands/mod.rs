@@ -1,0 +1,18 @@
+//! The Tauri commands: thin async adapters. Each deserializes its arguments, calls one
+//! store, sync or session operation (SQLite runs on the store's thread through
+//! `StoreHandle::call`), and maps the error to an [`IpcError`](crate::ipc::error::IpcError).
+//! The list of commands, with their argument and result types, is `crate::ipc::contract`.
+
+pub mod account;
+pub mod conflicts;
+pub mod logbook;
+pub mod settings;
+pub mod stats;
+pub mod sync;
+
+use chrono::{DateTime, FixedOffset, Local, Utc};
+
+/// The clock of the commands: now, and the device's current UTC offset (local days).
+pub(crate) fn now() -> (DateTime<Utc>, FixedOffset) {
+    (Utc::now(), *Local::now().offset())
+}

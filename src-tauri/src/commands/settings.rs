@@ -1,0 +1,59 @@
+//! Settings: the server, conflict strategies, theme, close-to-tray.
+
+use legato_sync::ServerUrl;
+use tauri::State;
+
+use crate::ipc::error::IpcError;
+use crate::ipc::types::{ConflictStrategy, EntityKind, SettingsView, Theme};
+use crate::state::AppState;
+
+#[tauri::command]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
+    Ok(state.settings_view())
+}
+
+/// Saves the sync server's address and reconnects to it. Under `LEGATO_SERVER` the saved
+/// value changes but the environment's stays in use.
+#[tauri::command]
+pub async fn set_server_url(
+    state: State<'_, AppState>,
+    url: String,
+) -> Result<SettingsView, IpcError> {
+    let url = ServerUrl::parse(&url)?
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    state.update_settings(|s| s.server_url = Some(url)).await?;
+    state.restart_sync().await;
+    Ok(state.settings_view())
+}
+
+/// How conflicts of one entity type are settled from now on.
+#[tauri::command]
+pub async fn set_conflict_strategy(
+    state: State<'_, AppState>,
+    entity_type: EntityKind,
+    strategy: ConflictStrategy,
+) -> Result<SettingsView, IpcError> {
+    state
+        .update_settings(|s| s.set_strategy(entity_type, strategy))
+        .await?;
+    state.restart_sync().await;
+    Ok(state.settings_view())
+}
+
+#[tauri::command]
+pub async fn set_theme(state: State<'_, AppState>, theme: Theme) -> Result<SettingsView, IpcError> {
+    state.update_settings(|s| s.theme = theme).await?;
+    Ok(state.settings_view())
+}
+
+/// Whether closing the window keeps Legato running in the tray.
+#[tauri::command]
+pub async fn set_close_to_tray(
+    state: State<'_, AppState>,
+    enabled: bool,
+) -> Result<SettingsView, IpcError> {
+    state.update_settings(|s| s.close_to_tray = enabled).await?;
+    Ok(state.settings_view())
+}

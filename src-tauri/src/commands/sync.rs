@@ -1,0 +1,98 @@
+//! Sync: status, sync now, pause/resume, dead letters.
+
+use tauri::State;
+
+use crate::ipc::error::IpcError;
+use crate::ipc::types::{DeadLetterView, SyncReportView, SyncStatusView};
+use crate::state::AppState;
+use crate::status;
+
+/// The current status (the `sync-status` event carries every later change).
+#[tauri::command]
+pub async fn get_sync_status(state: State<'_, AppState>) -> Result<SyncStatusView, IpcError> {
+    Ok(status::status_view(&state.sync.handle().current_status()))
+}
+
+/// Sends everything pending and catches up, waiting until done (or an error: `offline`,
+/// `timeout`, `paused`, `signed_out`, `unauthorized`).
+#[tauri::command]
+pub async fn sync_now(state: State<'_, AppState>) -> Result<SyncReportView, IpcError> {
+    let report = state.sync.handle().sync_now().await?;
+    Ok(status::report_view(&report))
+}
+
+/// Stops syncing until resumed (also after a restart). Local edits keep working.
+#[tauri::command]
+pub async fn pause_sync(state: State<'_, AppState>) -> Result<SyncStatusView, IpcError> {
+    state.set_paused(true).await?;
+    Ok(status::status_view(&state.sync.handle().current_status()))
+}
+
+#[tauri::command]
+pub async fn resume_sync(state: State<'_, AppState>) -> Result<SyncStatusView, IpcError> {
+    state.set_paused(false).await?;
+    Ok(status::status_view(&state.sync.handle().current_status()))
+}
+
+/// Changes the server refused for good, oldest first.
+#[tauri::command]
+pub async fn list_dead_letters(
+    state: State<'_, AppState>,
+) -> Result<Vec<DeadLetterView>, IpcError> {
+    let letters = state.store.call(|store| store.dead_letters()).await?;
+    Ok(letters.iter().map(status::dead_letter_view).collect())
+}
+
+/// Puts a dead letter back in the queue (attempts reset) and syncs it.
+#[tauri::command]
+pub async fn retry_dead_letter(
+    state: State<'_, AppState>,
+    change_id: String,
+) -> Result<(), IpcError> {
+    let entity = state
+        .store
+        .call(move |store| {
+            let entity = dead_letter_entity(store, &change_id)?;
+            store.retry_dead_letter(&change_id)?;
+            Ok(entity)
+        })
+        .await?;
+    state.local_change(entity.0, vec![entity.1]);
+    Ok(())
+}
+
+/// Drops a dead letter for good; the entity is shown without that change.
+#[tauri::command]
+pub async fn discard_dead_letter(
+    state: State<'_, AppState>,
+    change_id: String,
+) -> Result<(), IpcError> {
+    let entity = state
+        .store
+        .call(move |store| {
+            let entity = dead_letter_entity(store, &change_id)?;
+            store.discard_dead_letter(&change_id)?;
+            Ok(entity)
+        })
+        .await?;
+    state.local_change(entity.0, vec![entity.1]);
+    Ok(())
+}
+
+/// The entity a dead letter belongs to (for the `entries-changed` event).
+fn dead_letter_entity(
+    store: &legato_store::Store,
+    change_id: &str,
+) -> legato_store::Result<(legato_protocol::EntityType, String)> {
+    store
+        .dead_letters()?
+        .into_iter()
+        .find(|letter| letter.change.change_id == change_id)
+        .map(|letter| {
+            (
+                letter.change.entity_type,
+                letter.change.entity_id.to_string(),
+            )
+        })
+        .ok_or_else(|| legato_store::StoreError::DeadLetterNotFound(change_id.to_owned()))
+}

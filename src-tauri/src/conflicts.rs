@@ -1,0 +1,470 @@
+//! Conflicts waiting for the user: the per-field view (base / mine / theirs / merged) and
+//! turning the user's [`ConflictResolution`] into what the store applies. Pure functions,
+//! tested here; the merge itself is `legato_core`'s.
+
+use legato_core::{decode_deflated, merge_three_way, write_time_ms};
+use legato_protocol::{EntityType, Fields};
+use legato_store::{ConflictOutcome, Store, StoredConflict};
+use serde_json::Value;
+
+use crate::ipc::error::IpcError;
+use crate::ipc::types::{
+    ConflictField, ConflictId, ConflictResolution, ConflictView, ResolveOutcome, Resolved, Side,
+};
+
+/// What the store is asked to do with a stored conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Drop this device's conflicted edit; the server's state stands.
+    Discard,
+    /// This state becomes the entity's state (pushed on the server's version, or re-created
+    /// under a new id when the server deleted the entity).
+    Resolve(Fields),
+}
+
+/// The three states of a conflict, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sides {
+    /// The common ancestor, when known.
+    pub base: Option<Fields>,
+    /// This device's current state of the entity (the conflicted edit still applied).
+    pub mine: Fields,
+    /// The server's state.
+    pub theirs: Fields,
+    /// The automatic three-way merge.
+    pub merged: Fields,
+}
+
+impl Sides {
+    /// `local`: the entity's local state (`None` if the store has no such entity, then the
+    /// server's state with the conflicted change's fields on top stands in for it).
+    pub fn new(conflict: &StoredConflict, local: Option<Fields>, base: Option<Fields>) -> Self {
+        let data = &conflict.conflict;
+        // The server may send long strings compressed; what is shown and merged is text.
+        let theirs = decode_deflated(&data.remote).unwrap_or_else(|_| data.remote.clone());
+        let mine = local.unwrap_or_else(|| {
+            let mut state = theirs.clone();
+            state.extend(data.local.clone());
+            state
+        });
+        let empty = Fields::new();
+        let merged = merge_three_way(
+            base.as_ref().unwrap_or(&empty),
+            &mine,
+            &theirs,
+            conflict.local_timestamp,
+            write_time_ms(&theirs).unwrap_or(i64::MIN),
+        );
+        Sides {
+            base,
+            mine,
+            theirs,
+            merged,
+        }
+    }
+}
+
+pub fn conflict_view(conflict: &StoredConflict, sides: &Sides) -> ConflictView {
+    let data = &conflict.conflict;
+    let value = |state: Option<&Fields>, field: &str| {
+        state
+            .and_then(|s| s.get(field))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    ConflictView {
+        id: ConflictId(conflict.id),
+        entity_type: data.entity_type.into(),
+        entity_id: data.entity_id.to_string(),
+        operation: conflict.operation.into(),
+        remote_deleted: data.remote_deleted,
+        edited_at: conflict.local_timestamp,
+        created_at: conflict.created_at,
+        base_known: sides.base.is_some(),
+        fields: data
+            .fields
+            .iter()
+            .map(|field| ConflictField {
+                field: field.clone(),
+                base: value(sides.base.as_ref(), field),
+                mine: value(Some(&sides.mine), field),
+                theirs: value(Some(&sides.theirs), field),
+                merged: value(Some(&sides.merged), field),
+            })
+            .collect(),
+        mine: sides.mine.clone(),
+        theirs: sides.theirs.clone(),
+        merged: sides.merged.clone(),
+    }
+}
+
+/// The user's choice as a store decision. Per-field choices may name only the conflicting
+/// fields.
+pub fn decide(
+    conflict: &StoredConflict,
+    sides: &Sides,
+    resolution: ConflictResolution,
+) -> Result<Decision, IpcError> {
+    Ok(match resolution {
+        ConflictResolution::KeepTheirs => Decision::Discard,
+        ConflictResolution::KeepMine => Decision::Resolve(sides.mine.clone()),
+        ConflictResolution::Merge => Decision::Resolve(sides.merged.clone()),
+        ConflictResolution::Edited { state } => Decision::Resolve(state),
+        ConflictResolution::Fields { choices } => {
+            let conflicting = &conflict.conflict.fields;
+            if let Some(unknown) = choices.keys().find(|f| !conflicting.contains(f)) {
+                return Err(IpcError::invalid(
+                    "choices",
+                    format!("`{unknown}` is not one of the conflicting fields"),
+                ));
+            }
+            let mut state = sides.mine.clone();
+            for (field, side) in choices {
+                if side == Side::Theirs {
+                    match sides.theirs.get(&field) {
+                        Some(value) => state.insert(field, value.clone()),
+                        None => state.remove(&field),
+                    };
+                }
+            }
+            Decision::Resolve(state)
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Store-thread operations of the conflict commands (run inside `StoreHandle::call`).
+
+/// The local state of a conflict's entity (`None` when the store has none).
+fn local_state(store: &Store, conflict: &StoredConflict) -> legato_store::Result<Option<Fields>> {
+    let data = &conflict.conflict;
+    Ok(store
+        .get(data.entity_type, &data.entity_id)?
+        .map(|entity| entity.state))
+}
+
+/// Every conflict waiting for the user, oldest first.
+pub fn list(store: &Store) -> legato_store::Result<Vec<ConflictView>> {
+    store
+        .conflicts()?
+        .into_iter()
+        .map(|conflict| {
+            // The store does not keep the common ancestor of a stored conflict yet.
+            let sides = Sides::new(&conflict, local_state(store, &conflict)?, None);
+            Ok(conflict_view(&conflict, &sides))
+        })
+        .collect()
+}
+
+/// What resolving did: the entity type, the ids that changed, and the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub entity_type: EntityType,
+    /// The conflicted entity, then the new one after a re-creation.
+    pub changed: Vec<String>,
+    pub resolved: Resolved,
+}
+
+/// Reads conflict `id`, turns `resolution` into a decision and applies it, in one job.
+/// The outer error is the store's; the inner one the user's input (`not_found`, `invalid`).
+pub fn resolve(
+    store: &mut Store,
+    id: ConflictId,
+    resolution: ConflictResolution,
+    now_ms: i64,
+) -> legato_store::Result<Result<Applied, IpcError>> {
+    let ConflictId(id) = id;
+    let Some(conflict) = store.conflicts()?.into_iter().find(|c| c.id == id) else {
+        return Ok(Err(IpcError::not_found(format!(
+            "no conflict {id} waits for a decision"
+        ))));
+    };
+    let sides = Sides::new(&conflict, local_state(store, &conflict)?, None);
+    let decision = match decide(&conflict, &sides, resolution) {
+        Ok(decision) => decision,
+        Err(err) => return Ok(Err(err)),
+    };
+    let outcome = match decision {
+        Decision::Discard => {
+            store.discard_conflict(id)?;
+            ConflictOutcome::AcceptedRemote
+        }
+        Decision::Resolve(state) => store.resolve_conflict(id, state, now_ms)?,
+    };
+    let data = conflict.conflict;
+    let entity_id = data.entity_id.to_string();
+    let (outcome, result_id) = match outcome {
+        ConflictOutcome::Pushed { .. } => (ResolveOutcome::Pushed, entity_id.clone()),
+        ConflictOutcome::AcceptedRemote | ConflictOutcome::Unknown => {
+            (ResolveOutcome::AcceptedRemote, entity_id.clone())
+        }
+        ConflictOutcome::Recreated { entity_id: new, .. } => {
+            (ResolveOutcome::Recreated, new.to_string())
+        }
+        ConflictOutcome::Stored { .. } => {
+            return Ok(Err(IpcError::internal(
+                "a resolved conflict was stored again",
+            )));
+        }
+    };
+    let mut changed = vec![entity_id];
+    if result_id != changed[0] {
+        changed.push(result_id.clone());
+    }
+    Ok(Ok(Applied {
+        entity_type: data.entity_type,
+        changed,
+        resolved: Resolved {
+            outcome,
+            entity_id: result_id,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use legato_protocol::{ConflictData, EntityId, Operation};
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(value: Value) -> Fields {
+        value.as_object().unwrap().clone()
+    }
+
+    fn stored() -> StoredConflict {
+        StoredConflict {
+            id: 7,
+            conflict: ConflictData {
+                change_id: "c1".into(),
+                entity_type: EntityType::Logbook,
+                entity_id: EntityId::new("e1").unwrap(),
+                base_version: 1,
+                remote_version: 2,
+                remote_deleted: false,
+                local: fields(json!({"notes": "mine", "duration": 30})),
+                remote: fields(json!({
+                    "timestamp": "2026-11-25T10:00:00.000Z", "duration": 45, "notes": "theirs",
+                    "tags": ["a"], "updatedAt": "2026-11-25T11:00:00.000Z",
+                })),
+                fields: vec!["notes".into(), "duration".into()],
+            },
+            operation: Operation::Update,
+            local_timestamp: 1_795_604_400_000, // 2026-11-25T11:00:00Z
+            created_at: 1_795_604_500_000,
+        }
+    }
+
+    fn local() -> Fields {
+        fields(json!({
+            "timestamp": "2026-11-25T10:00:00.000Z", "duration": 30, "notes": "mine",
+            "tags": ["a"], "updatedAt": "2026-11-25T11:00:00.000Z",
+        }))
+    }
+
+    #[test]
+    fn the_view_shows_each_conflicting_field_from_every_side() {
+        let conflict = stored();
+        let sides = Sides::new(&conflict, Some(local()), None);
+        let view = conflict_view(&conflict, &sides);
+        assert!(!view.base_known);
+        assert_eq!(view.id, ConflictId(7));
+        let notes = &view.fields[0];
+        assert_eq!(notes.field, "notes");
+        assert_eq!(
+            (&notes.base, &notes.mine, &notes.theirs),
+            (&Value::Null, &json!("mine"), &json!("theirs"))
+        );
+        // Section 4: notes concatenated, duration the larger.
+        assert_eq!(notes.merged, json!("mine\n\n---\n\ntheirs"));
+        assert_eq!(view.fields[1].merged, json!(45));
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["entityType"], json!("logbook"));
+        assert_eq!(json["operation"], json!("update"));
+        assert_eq!(json["fields"][1]["field"], json!("duration"));
+    }
+
+    #[test]
+    fn resolutions_become_store_decisions() {
+        let conflict = stored();
+        let sides = Sides::new(&conflict, Some(local()), None);
+        assert_eq!(
+            decide(&conflict, &sides, ConflictResolution::KeepTheirs).unwrap(),
+            Decision::Discard
+        );
+        assert_eq!(
+            decide(&conflict, &sides, ConflictResolution::KeepMine).unwrap(),
+            Decision::Resolve(local())
+        );
+        let Decision::Resolve(merged) =
+            decide(&conflict, &sides, ConflictResolution::Merge).unwrap()
+        else {
+            panic!("merge resolves");
+        };
+        assert_eq!(merged["duration"], json!(45));
+
+        let choices = [("duration".to_owned(), Side::Theirs)].into();
+        let Decision::Resolve(state) =
+            decide(&conflict, &sides, ConflictResolution::Fields { choices }).unwrap()
+        else {
+            panic!("fields resolve");
+        };
+        assert_eq!(
+            (&state["duration"], &state["notes"]),
+            (&json!(45), &json!("mine"))
+        );
+
+        let choices = [("tags".to_owned(), Side::Theirs)].into();
+        let err = decide(&conflict, &sides, ConflictResolution::Fields { choices }).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("choices"));
+
+        let edited = fields(json!({"timestamp": "2026-11-25T10:00:00.000Z", "duration": 50}));
+        assert_eq!(
+            decide(
+                &conflict,
+                &sides,
+                ConflictResolution::Edited {
+                    state: edited.clone()
+                }
+            )
+            .unwrap(),
+            Decision::Resolve(edited)
+        );
+    }
+
+    #[test]
+    fn resolutions_deserialize_from_the_ts_shape() {
+        let r: ConflictResolution =
+            serde_json::from_value(json!({"kind": "fields", "choices": {"notes": "theirs"}}))
+                .unwrap();
+        assert_eq!(
+            r,
+            ConflictResolution::Fields {
+                choices: [("notes".to_owned(), Side::Theirs)].into()
+            }
+        );
+        let r: ConflictResolution = serde_json::from_value(json!({"kind": "keepMine"})).unwrap();
+        assert_eq!(r, ConflictResolution::KeepMine);
+    }
+
+    #[test]
+    fn without_a_local_entity_the_change_on_the_server_state_stands_in() {
+        let conflict = stored();
+        let sides = Sides::new(&conflict, None, None);
+        assert_eq!(sides.mine["notes"], json!("mine"));
+        assert_eq!(sides.mine["tags"], json!(["a"]));
+    }
+
+    /// A stored conflict in a real store: an acknowledged entry whose notes this device
+    /// changed while the server got other notes (strategy `manual`).
+    fn store_with_conflict() -> (Store, EntityId) {
+        let mut store = Store::open_in_memory().unwrap();
+        let state = fields(json!({
+            "timestamp": "2026-11-25T10:00:00.000Z", "duration": 30, "notes": "base",
+            "tags": ["a"],
+        }));
+        let edit = store.create(EntityType::Logbook, state, 1).unwrap();
+        let id = edit.entity_id;
+        let sent = |store: &mut Store| {
+            let item = store.next_pending(1, i64::MAX).unwrap().remove(0);
+            store.mark_in_flight(&[&item.change.change_id]).unwrap();
+            item.change
+        };
+        let create = sent(&mut store);
+        store.apply_ack(&create.change_id, 1, &create.data).unwrap();
+        let mut patch = Fields::new();
+        patch.insert("notes".into(), json!("mine"));
+        store.patch(EntityType::Logbook, &id, patch, 2).unwrap();
+        let update = sent(&mut store);
+        let mut remote = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        remote.insert("notes".into(), json!("theirs"));
+        remote.insert("duration".into(), json!(50));
+        let conflict = ConflictData {
+            change_id: update.change_id,
+            entity_type: EntityType::Logbook,
+            entity_id: id.clone(),
+            base_version: 1,
+            remote_version: 2,
+            remote_deleted: false,
+            local: update.data,
+            remote,
+            fields: vec!["notes".into()],
+        };
+        store.store_conflict(&conflict, 3).unwrap();
+        (store, id)
+    }
+
+    #[test]
+    fn stored_conflicts_are_listed_and_resolved_per_field() {
+        let (mut store, id) = store_with_conflict();
+        let views = list(&store).unwrap();
+        assert_eq!(views.len(), 1);
+        let view = &views[0];
+        assert_eq!(view.entity_id, id.as_str());
+        assert_eq!(
+            (&view.fields[0].mine, &view.fields[0].theirs),
+            (&json!("mine"), &json!("theirs"))
+        );
+        assert_eq!(view.theirs["duration"], json!(50));
+
+        let bad = resolve(
+            &mut store,
+            view.id,
+            ConflictResolution::Fields {
+                choices: [("duration".to_owned(), Side::Theirs)].into(),
+            },
+            4,
+        )
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(bad.field.as_deref(), Some("choices"));
+
+        let applied = resolve(
+            &mut store,
+            view.id,
+            ConflictResolution::Fields {
+                choices: [("notes".to_owned(), Side::Theirs)].into(),
+            },
+            4,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(applied.entity_type, EntityType::Logbook);
+        assert_eq!(applied.changed, vec![id.to_string()]);
+        assert!(list(&store).unwrap().is_empty());
+        let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        assert_eq!(
+            (&state["notes"], &state["duration"]),
+            (&json!("theirs"), &json!(50))
+        );
+
+        let gone = resolve(&mut store, view.id, ConflictResolution::KeepMine, 5)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(gone.code, crate::ipc::error::ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn keeping_mine_pushes_and_keeping_theirs_drops_the_edit() {
+        let (mut store, id) = store_with_conflict();
+        let conflict = list(&store).unwrap()[0].id;
+        let applied = resolve(&mut store, conflict, ConflictResolution::KeepMine, 4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(applied.resolved.outcome, ResolveOutcome::Pushed);
+        let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        assert_eq!(
+            (&state["notes"], &state["duration"]),
+            (&json!("mine"), &json!(50))
+        );
+
+        let (mut store, id) = store_with_conflict();
+        let conflict = list(&store).unwrap()[0].id;
+        let applied = resolve(&mut store, conflict, ConflictResolution::KeepTheirs, 4)
+            .unwrap()
+            .unwrap();
+        assert_eq!(applied.resolved.outcome, ResolveOutcome::AcceptedRemote);
+        let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        assert_eq!(state["notes"], json!("theirs"));
+    }
+}

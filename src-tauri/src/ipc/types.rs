@@ -1,0 +1,606 @@
+//! The payload types of the IPC contract: what commands take and return and what events
+//! carry. Defined once here; `ui/src/lib/ipc/bindings.ts` is generated from them (see
+//! [`super::bindings`]). JSON names are camelCase; times are RFC 3339 strings inside entries
+//! (as on the wire) and milliseconds since the Unix epoch (`number`) everywhere else.
+//!
+//! These are views, not the domain: `legato_core::model` and the store's types stay free of
+//! UI concerns, and the conversions live next to the logic that needs them
+//! ([`crate::entries`], [`crate::conflicts`], [`crate::status`]).
+
+use legato_protocol::Fields;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+// ---------------------------------------------------------------------------------------
+// Shared vocabulary
+
+/// The kinds of synced records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityKind {
+    Logbook,
+    Repertoire,
+    Goals,
+}
+
+/// What kind of session a logbook entry was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    Practice,
+    Performance,
+    Lesson,
+    Rehearsal,
+    Technique,
+    StatusChange,
+}
+
+/// How the session felt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Mood {
+    Frustrated,
+    Neutral,
+    Satisfied,
+    Excited,
+}
+
+/// Where an entity stands with the server (a badge in lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum EntrySync {
+    /// The server has it.
+    Synced,
+    /// Changes wait in the outbox.
+    Pending,
+    /// A change was refused for good (see the dead letters).
+    Failed,
+    /// A conflict waits for the user.
+    Conflict,
+}
+
+/// The operation of a queued change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationKind {
+    Create,
+    Update,
+    Delete,
+}
+
+// ---------------------------------------------------------------------------------------
+// Logbook
+
+/// A piece worked on in a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Piece {
+    /// 1 to 200 characters.
+    pub title: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub composer: Option<String>,
+    /// Free text, e.g. `"1-32"`.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub measures: Option<String>,
+    /// Beats per minute.
+    #[serde(default)]
+    #[ts(optional = nullable, type = "number | null")]
+    pub tempo: Option<i64>,
+    /// The repertoire item this piece refers to.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub score_id: Option<String>,
+}
+
+/// A logbook entry as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub id: String,
+    /// When the practice happened: RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    /// Minutes, 1 to 1440.
+    pub duration: u32,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    pub instrument: Option<String>,
+    pub pieces: Vec<Piece>,
+    pub techniques: Vec<String>,
+    pub mood: Option<Mood>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    /// Goals this session counts towards (kept as they are by `update_entry`).
+    pub goal_ids: Vec<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub sync: EntrySync,
+}
+
+/// Every user-editable field of an entry, for `create_entry` and `update_entry` (an update
+/// replaces these fields; goal links, metadata and fields unknown to this version are kept).
+///
+/// Normalised before validation: text trimmed, empty text as `null`, the instrument
+/// lowercased, empty and repeated tags and techniques dropped.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryInput {
+    /// RFC 3339 with any offset (`2026-11-25T18:30:00+01:00`); stored as UTC.
+    pub timestamp: String,
+    /// Minutes, 1 to 1440.
+    pub duration: u32,
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub instrument: Option<String>,
+    #[serde(default)]
+    pub pieces: Vec<Piece>,
+    #[serde(default)]
+    pub techniques: Vec<String>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub mood: Option<Mood>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Which entries `list_entries` returns. Every field is optional; all given ones must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EntryFilter {
+    /// First local day, `YYYY-MM-DD` (inclusive).
+    #[ts(optional = nullable)]
+    pub from: Option<String>,
+    /// Last local day, `YYYY-MM-DD` (inclusive).
+    #[ts(optional = nullable)]
+    pub to: Option<String>,
+    /// Exact instrument (case-insensitive).
+    #[ts(optional = nullable)]
+    pub instrument: Option<String>,
+    #[serde(rename = "type")]
+    #[ts(optional = nullable)]
+    pub kind: Option<EntryKind>,
+    /// A piece title (case-insensitive, exact).
+    #[ts(optional = nullable)]
+    pub piece: Option<String>,
+    /// A tag (case-insensitive, exact).
+    #[ts(optional = nullable)]
+    pub tag: Option<String>,
+    /// Free text in notes, piece titles and composers (case-insensitive).
+    #[ts(optional = nullable)]
+    pub search: Option<String>,
+}
+
+/// The entries of one local day, newest first, with the day's total.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DayEntries {
+    /// `YYYY-MM-DD`, local.
+    pub date: String,
+    #[ts(type = "number")]
+    pub total_minutes: u64,
+    pub entries: Vec<Entry>,
+}
+
+/// `list_entries`: matching entries grouped by local day, newest day first.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryList {
+    pub days: Vec<DayEntries>,
+    #[ts(type = "number")]
+    pub total_minutes: u64,
+    pub count: u32,
+}
+
+/// `delete_entry`: the entry is gone; `undo_delete` with this id brings it back for as long
+/// as the app runs.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedEntry {
+    pub id: String,
+}
+
+/// `undo_delete`: the entry is back. `sameId` is false when it had to be re-created under a
+/// new id (the delete had already reached the server, or was on its way).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoredEntry {
+    pub entry: Entry,
+    pub same_id: bool,
+}
+
+/// Practice totals, in minutes, by local time, and the streak of consecutive days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    #[ts(type = "number")]
+    pub today_minutes: u64,
+    /// This ISO week, from Monday.
+    #[ts(type = "number")]
+    pub week_minutes: u64,
+    #[ts(type = "number")]
+    pub all_minutes: u64,
+    /// Consecutive days with practice, ending today (or yesterday while today has none).
+    pub streak_days: u32,
+}
+
+// ---------------------------------------------------------------------------------------
+// Settings and account
+
+/// Light, dark, or whatever the OS says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    Light,
+    Dark,
+    #[default]
+    System,
+}
+
+/// How a sync conflict of one entity type is settled (PROTOCOL.md section 4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictStrategy {
+    /// This device's values win.
+    Local,
+    /// The server's values win.
+    Remote,
+    /// Three-way merge (the default).
+    #[default]
+    Merge,
+    /// Ask the user (`list_conflicts` / `resolve_conflict`).
+    Manual,
+}
+
+/// The conflict strategy of each entity type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Strategies {
+    pub logbook: ConflictStrategy,
+    pub repertoire: ConflictStrategy,
+    pub goals: ConflictStrategy,
+}
+
+/// The account this device is signed in to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    pub email: String,
+    pub user_id: String,
+}
+
+/// Whether the sign-in token can be kept in the OS keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyringStatus {
+    /// False: the token lives in memory only and signing in must be repeated after a restart.
+    pub persistent: bool,
+    /// Why not, for the user.
+    pub message: Option<String>,
+}
+
+/// Everything the settings screen shows.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    /// The sync server in use.
+    pub server_url: String,
+    /// The server comes from `LEGATO_SERVER`; `set_server_url` only changes the saved value.
+    pub server_url_from_env: bool,
+    pub theme: Theme,
+    /// Closing the window hides it; the tray icon keeps the app (and sync) running.
+    pub close_to_tray: bool,
+    pub sync_paused: bool,
+    pub strategies: Strategies,
+    pub account: Option<AccountView>,
+    pub keyring: KeyringStatus,
+    /// Where this device keeps its data (`LEGATO_DATA_DIR` overrides it).
+    pub data_dir: String,
+    /// This device's id on the server.
+    pub client_id: String,
+}
+
+/// `register` and `sign_in`.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+    /// Shown in the server's list of devices; defaults to "Legato desktop (<OS>)".
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub device_name: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .field("device_name", &self.device_name)
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync
+
+/// Where the connection to the server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Connection {
+    Connected,
+    Connecting,
+    /// Not connected; a reconnect is scheduled (`nextRetryAt`).
+    Offline,
+    /// The user paused sync.
+    Paused,
+    /// No account, or the server refused this device's token (sign in again).
+    SignedOut,
+}
+
+/// Sync health from the recent success rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+/// The one-word state the tray icon shows, also handy for a status badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncBadge {
+    /// Connected, nothing pending, caught up.
+    Synced,
+    /// Connecting, sending or catching up.
+    Syncing,
+    /// Offline, paused or signed out.
+    Offline,
+    /// A conflict waits for the user.
+    Conflict,
+    /// Changes were refused for good (dead letters).
+    Error,
+}
+
+/// Progress of the catch-up after (re)connecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchUp {
+    /// The cursor the catch-up started from.
+    #[ts(type = "number")]
+    pub since: u64,
+    /// Updates received so far.
+    #[ts(type = "number")]
+    pub received: u64,
+    /// Updates durably applied so far.
+    #[ts(type = "number")]
+    pub applied: u64,
+    /// The `seq` of the last update received.
+    #[ts(type = "number")]
+    pub seq: u64,
+}
+
+/// A snapshot of sync, sent with every change as the `sync-status` event.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatusView {
+    pub connection: Connection,
+    pub badge: SyncBadge,
+    /// Changes waiting to be sent (or in flight).
+    #[ts(type = "number")]
+    pub pending: u64,
+    #[ts(type = "number")]
+    pub dead_letters: u64,
+    #[ts(type = "number")]
+    pub conflicts: u64,
+    /// Last successful sync, ms since the epoch.
+    #[ts(type = "number | null")]
+    pub last_sync_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub health: Health,
+    pub catch_up: Option<CatchUp>,
+    /// When the next reconnect attempt is due (ms since the epoch), while offline.
+    #[ts(type = "number | null")]
+    pub next_retry_at: Option<i64>,
+    /// The highest server sequence number applied on this device.
+    #[ts(type = "number")]
+    pub cursor: u64,
+}
+
+/// What `sync_now` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReportView {
+    #[ts(type = "number")]
+    pub pushed: u64,
+    #[ts(type = "number")]
+    pub pulled: u64,
+    /// Conflicts settled (automatically or stored for the user).
+    #[ts(type = "number")]
+    pub conflicts: u64,
+    /// Still waiting for a retry time after a refusal.
+    #[ts(type = "number")]
+    pub pending: u64,
+    #[ts(type = "number")]
+    pub dead_letters: u64,
+    #[ts(type = "number")]
+    pub conflicts_waiting: u64,
+}
+
+/// A change the server refused for good; it waits for the user to retry or discard it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    pub change_id: String,
+    pub entity_type: EntityKind,
+    pub entity_id: String,
+    pub operation: OperationKind,
+    /// The change's fields.
+    pub data: Fields,
+    pub attempts: u32,
+    /// The server's error code (`invalid`, `not_found`, ...).
+    pub error_code: String,
+    pub error_message: String,
+    /// When it was moved to the dead letters (ms since the epoch).
+    #[ts(type = "number")]
+    pub failed_at: i64,
+    /// When the user made the edit (ms since the epoch).
+    #[ts(type = "number")]
+    pub edited_at: i64,
+}
+
+// ---------------------------------------------------------------------------------------
+// Conflicts
+
+/// The id of a conflict waiting for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(transparent)]
+pub struct ConflictId(#[ts(type = "number")] pub i64);
+
+/// One field both sides changed.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictField {
+    pub field: String,
+    /// The value both sides started from (`null` also when unknown: see `baseKnown`).
+    pub base: Value,
+    /// This device's value (`null`: cleared or absent).
+    pub mine: Value,
+    /// The server's value.
+    pub theirs: Value,
+    /// What the automatic merge would pick.
+    pub merged: Value,
+}
+
+/// A conflict waiting for the user.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictView {
+    pub id: ConflictId,
+    pub entity_type: EntityKind,
+    pub entity_id: String,
+    /// The operation of this device's conflicted change.
+    pub operation: OperationKind,
+    /// The server deleted the entity; keeping this device's version re-creates it under a
+    /// new id.
+    pub remote_deleted: bool,
+    /// When the user made the conflicted edit (ms since the epoch).
+    #[ts(type = "number")]
+    pub edited_at: i64,
+    /// When the conflict was stored (ms since the epoch).
+    #[ts(type = "number")]
+    pub created_at: i64,
+    /// Whether `base` values are known (they are not kept by the store yet).
+    pub base_known: bool,
+    /// The fields both sides changed.
+    pub fields: Vec<ConflictField>,
+    /// This device's whole state.
+    pub mine: Fields,
+    /// The server's whole state.
+    pub theirs: Fields,
+    /// The automatic three-way merge of the two.
+    pub merged: Fields,
+}
+
+/// Which side a field takes in a per-field resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Mine,
+    Theirs,
+}
+
+/// The user's decision on a conflict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum ConflictResolution {
+    /// This device's version wins.
+    KeepMine,
+    /// The server's version wins; this device's conflicted edit is dropped.
+    KeepTheirs,
+    /// The automatic merge (`ConflictView.merged`).
+    Merge,
+    /// Per conflicting field; fields not named keep this device's value.
+    Fields {
+        choices: std::collections::BTreeMap<String, Side>,
+    },
+    /// A whole state the user edited (validated like any edit).
+    Edited { state: Fields },
+}
+
+/// What resolving did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ResolveOutcome {
+    /// The resolution is queued as a new change.
+    Pushed,
+    /// The server's version stands; nothing to send.
+    AcceptedRemote,
+    /// The server had deleted the entity: this device's version lives on under a new id.
+    Recreated,
+}
+
+/// `resolve_conflict`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+    pub outcome: ResolveOutcome,
+    /// The entity that now holds the result (a new id after `recreated`).
+    pub entity_id: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Event payloads
+
+/// Where a change of the local data came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOrigin {
+    /// A command of this app (this window or the tray).
+    Local,
+    /// The sync engine: another device's change, an acknowledgement, a conflict settled.
+    Sync,
+}
+
+/// `entries-changed`: re-read these entities.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EntriesChanged {
+    pub entity_type: EntityKind,
+    /// `null`: anything may have changed (events were missed): re-read everything shown.
+    pub ids: Option<Vec<String>>,
+    pub origin: ChangeOrigin,
+}
+
+/// `conflict-needs-user`: a conflict was stored for the user (strategy `manual`, or a
+/// resolution that could not be applied automatically).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictNeedsUser {
+    pub conflict_id: ConflictId,
+    pub entity_type: EntityKind,
+    pub entity_id: String,
+}
+
+/// `dead-lettered`: the server refused a change for good.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLettered {
+    pub change_id: String,
+    pub entity_type: EntityKind,
+    pub entity_id: String,
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,499 @@
+// Generated from the Rust types of src-tauri/src/ipc by `cargo xtask codegen` (ts-rs).
+// Do not edit: change the Rust side and regenerate; a test fails while this file is stale.
+
+/**
+ * The account this device is signed in to.
+ */
+export type AccountView = { email: string, userId: string, };
+
+/**
+ * Progress of the catch-up after (re)connecting.
+ */
+export type CatchUp = { 
+/**
+ * The cursor the catch-up started from.
+ */
+since: number, 
+/**
+ * Updates received so far.
+ */
+received: number, 
+/**
+ * Updates durably applied so far.
+ */
+applied: number, 
+/**
+ * The `seq` of the last update received.
+ */
+seq: number, };
+
+/**
+ * Where a change of the local data came from.
+ */
+export type ChangeOrigin = "local" | "sync";
+
+/**
+ * One field both sides changed.
+ */
+export type ConflictField = { field: string, 
+/**
+ * The value both sides started from (`null` also when unknown: see `baseKnown`).
+ */
+base: JsonValue, 
+/**
+ * This device's value (`null`: cleared or absent).
+ */
+mine: JsonValue, 
+/**
+ * The server's value.
+ */
+theirs: JsonValue, 
+/**
+ * What the automatic merge would pick.
+ */
+merged: JsonValue, };
+
+/**
+ * The id of a conflict waiting for the user.
+ */
+export type ConflictId = number;
+
+/**
+ * `conflict-needs-user`: a conflict was stored for the user (strategy `manual`, or a
+ * resolution that could not be applied automatically).
+ */
+export type ConflictNeedsUser = { conflictId: ConflictId, entityType: EntityKind, entityId: string, };
+
+/**
+ * The user's decision on a conflict.
+ */
+export type ConflictResolution = { "kind": "keepMine" } | { "kind": "keepTheirs" } | { "kind": "merge" } | { "kind": "fields", choices: { [key in string]?: Side }, } | { "kind": "edited", state: { [key in string]?: JsonValue }, };
+
+/**
+ * How a sync conflict of one entity type is settled (PROTOCOL.md section 4).
+ */
+export type ConflictStrategy = "local" | "remote" | "merge" | "manual";
+
+/**
+ * A conflict waiting for the user.
+ */
+export type ConflictView = { id: ConflictId, entityType: EntityKind, entityId: string, 
+/**
+ * The operation of this device's conflicted change.
+ */
+operation: OperationKind, 
+/**
+ * The server deleted the entity; keeping this device's version re-creates it under a
+ * new id.
+ */
+remoteDeleted: boolean, 
+/**
+ * When the user made the conflicted edit (ms since the epoch).
+ */
+editedAt: number, 
+/**
+ * When the conflict was stored (ms since the epoch).
+ */
+createdAt: number, 
+/**
+ * Whether `base` values are known (they are not kept by the store yet).
+ */
+baseKnown: boolean, 
+/**
+ * The fields both sides changed.
+ */
+fields: Array<ConflictField>, 
+/**
+ * This device's whole state.
+ */
+mine: { [key in string]?: JsonValue }, 
+/**
+ * The server's whole state.
+ */
+theirs: { [key in string]?: JsonValue }, 
+/**
+ * The automatic three-way merge of the two.
+ */
+merged: { [key in string]?: JsonValue }, };
+
+/**
+ * Where the connection to the server stands.
+ */
+export type Connection = "connected" | "connecting" | "offline" | "paused" | "signedOut";
+
+/**
+ * `register` and `sign_in`.
+ */
+export type Credentials = { email: string, password: string, 
+/**
+ * Shown in the server's list of devices; defaults to "Legato desktop (<OS>)".
+ */
+deviceName?: string | null, };
+
+/**
+ * The entries of one local day, newest first, with the day's total.
+ */
+export type DayEntries = { 
+/**
+ * `YYYY-MM-DD`, local.
+ */
+date: string, totalMinutes: number, entries: Array<Entry>, };
+
+/**
+ * A change the server refused for good; it waits for the user to retry or discard it.
+ */
+export type DeadLetterView = { changeId: string, entityType: EntityKind, entityId: string, operation: OperationKind, 
+/**
+ * The change's fields.
+ */
+data: { [key in string]?: JsonValue }, attempts: number, 
+/**
+ * The server's error code (`invalid`, `not_found`, ...).
+ */
+errorCode: string, errorMessage: string, 
+/**
+ * When it was moved to the dead letters (ms since the epoch).
+ */
+failedAt: number, 
+/**
+ * When the user made the edit (ms since the epoch).
+ */
+editedAt: number, };
+
+/**
+ * `dead-lettered`: the server refused a change for good.
+ */
+export type DeadLettered = { changeId: string, entityType: EntityKind, entityId: string, code: string, message: string, };
+
+/**
+ * `delete_entry`: the entry is gone; `undo_delete` with this id brings it back for as long
+ * as the app runs.
+ */
+export type DeletedEntry = { id: string, };
+
+/**
+ * The kinds of synced records.
+ */
+export type EntityKind = "logbook" | "repertoire" | "goals";
+
+/**
+ * `entries-changed`: re-read these entities.
+ */
+export type EntriesChanged = { entityType: EntityKind, 
+/**
+ * `null`: anything may have changed (events were missed): re-read everything shown.
+ */
+ids: Array<string> | null, origin: ChangeOrigin, };
+
+/**
+ * A logbook entry as the UI shows it.
+ */
+export type Entry = { id: string, 
+/**
+ * When the practice happened: RFC 3339 UTC with milliseconds.
+ */
+timestamp: string, 
+/**
+ * Minutes, 1 to 1440.
+ */
+duration: number, type: EntryKind, instrument: string | null, pieces: Array<Piece>, techniques: Array<string>, mood: Mood | null, notes: string | null, tags: Array<string>, 
+/**
+ * Goals this session counts towards (kept as they are by `update_entry`).
+ */
+goalIds: Array<string>, createdAt: string | null, updatedAt: string | null, sync: EntrySync, };
+
+/**
+ * Which entries `list_entries` returns. Every field is optional; all given ones must match.
+ */
+export type EntryFilter = { 
+/**
+ * First local day, `YYYY-MM-DD` (inclusive).
+ */
+from?: string | null, 
+/**
+ * Last local day, `YYYY-MM-DD` (inclusive).
+ */
+to?: string | null, 
+/**
+ * Exact instrument (case-insensitive).
+ */
+instrument?: string | null, type?: EntryKind | null, 
+/**
+ * A piece title (case-insensitive, exact).
+ */
+piece?: string | null, 
+/**
+ * A tag (case-insensitive, exact).
+ */
+tag?: string | null, 
+/**
+ * Free text in notes, piece titles and composers (case-insensitive).
+ */
+search?: string | null, };
+
+/**
+ * Every user-editable field of an entry, for `create_entry` and `update_entry` (an update
+ * replaces these fields; goal links, metadata and fields unknown to this version are kept).
+ *
+ * Normalised before validation: text trimmed, empty text as `null`, the instrument
+ * lowercased, empty and repeated tags and techniques dropped.
+ */
+export type EntryInput = { 
+/**
+ * RFC 3339 with any offset (`2026-11-25T18:30:00+01:00`); stored as UTC.
+ */
+timestamp: string, 
+/**
+ * Minutes, 1 to 1440.
+ */
+duration: number, type: EntryKind, instrument?: string | null, pieces: Array<Piece>, techniques: Array<string>, mood?: Mood | null, notes?: string | null, tags: Array<string>, };
+
+/**
+ * What kind of session a logbook entry was.
+ */
+export type EntryKind = "practice" | "performance" | "lesson" | "rehearsal" | "technique" | "status_change";
+
+/**
+ * `list_entries`: matching entries grouped by local day, newest day first.
+ */
+export type EntryList = { days: Array<DayEntries>, totalMinutes: number, count: number, };
+
+/**
+ * Where an entity stands with the server (a badge in lists).
+ */
+export type EntrySync = "synced" | "pending" | "failed" | "conflict";
+
+/**
+ * A stable, machine-readable error code. The UI switches on it; `message` is for people.
+ */
+export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "internal";
+
+/**
+ * Sync health from the recent success rate.
+ */
+export type Health = "healthy" | "degraded" | "unhealthy";
+
+/**
+ * The error of every command (`Result<T, IpcError>`): serialized as
+ * `{code, message, field, retryable}`.
+ */
+export type IpcError = { code: ErrorCode, 
+/**
+ * A sentence for the user.
+ */
+message: string, 
+/**
+ * The field an `invalid` error is about (`duration`, `pieces[2].title`, ...).
+ */
+field: string | null, 
+/**
+ * Whether the same call may succeed later unchanged (a busy database, a network
+ * failure).
+ */
+retryable: boolean, };
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+/**
+ * Whether the sign-in token can be kept in the OS keyring.
+ */
+export type KeyringStatus = { 
+/**
+ * False: the token lives in memory only and signing in must be repeated after a restart.
+ */
+persistent: boolean, 
+/**
+ * Why not, for the user.
+ */
+message: string | null, };
+
+/**
+ * How the session felt.
+ */
+export type Mood = "frustrated" | "neutral" | "satisfied" | "excited";
+
+/**
+ * The operation of a queued change.
+ */
+export type OperationKind = "create" | "update" | "delete";
+
+/**
+ * A piece worked on in a session.
+ */
+export type Piece = { 
+/**
+ * 1 to 200 characters.
+ */
+title: string, composer?: string | null, 
+/**
+ * Free text, e.g. `"1-32"`.
+ */
+measures?: string | null, 
+/**
+ * Beats per minute.
+ */
+tempo?: number | null, 
+/**
+ * The repertoire item this piece refers to.
+ */
+scoreId?: string | null, };
+
+/**
+ * What resolving did.
+ */
+export type ResolveOutcome = "pushed" | "acceptedRemote" | "recreated";
+
+/**
+ * `resolve_conflict`.
+ */
+export type Resolved = { outcome: ResolveOutcome, 
+/**
+ * The entity that now holds the result (a new id after `recreated`).
+ */
+entityId: string, };
+
+/**
+ * `undo_delete`: the entry is back. `sameId` is false when it had to be re-created under a
+ * new id (the delete had already reached the server, or was on its way).
+ */
+export type RestoredEntry = { entry: Entry, sameId: boolean, };
+
+/**
+ * Everything the settings screen shows.
+ */
+export type SettingsView = { 
+/**
+ * The sync server in use.
+ */
+serverUrl: string, 
+/**
+ * The server comes from `LEGATO_SERVER`; `set_server_url` only changes the saved value.
+ */
+serverUrlFromEnv: boolean, theme: Theme, 
+/**
+ * Closing the window hides it; the tray icon keeps the app (and sync) running.
+ */
+closeToTray: boolean, syncPaused: boolean, strategies: Strategies, account: AccountView | null, keyring: KeyringStatus, 
+/**
+ * Where this device keeps its data (`LEGATO_DATA_DIR` overrides it).
+ */
+dataDir: string, 
+/**
+ * This device's id on the server.
+ */
+clientId: string, };
+
+/**
+ * Which side a field takes in a per-field resolution.
+ */
+export type Side = "mine" | "theirs";
+
+/**
+ * Practice totals, in minutes, by local time, and the streak of consecutive days.
+ */
+export type Stats = { todayMinutes: number, 
+/**
+ * This ISO week, from Monday.
+ */
+weekMinutes: number, allMinutes: number, 
+/**
+ * Consecutive days with practice, ending today (or yesterday while today has none).
+ */
+streakDays: number, };
+
+/**
+ * The conflict strategy of each entity type.
+ */
+export type Strategies = { logbook: ConflictStrategy, repertoire: ConflictStrategy, goals: ConflictStrategy, };
+
+/**
+ * The one-word state the tray icon shows, also handy for a status badge.
+ */
+export type SyncBadge = "synced" | "syncing" | "offline" | "conflict" | "error";
+
+/**
+ * What `sync_now` achieved.
+ */
+export type SyncReportView = { pushed: number, pulled: number, 
+/**
+ * Conflicts settled (automatically or stored for the user).
+ */
+conflicts: number, 
+/**
+ * Still waiting for a retry time after a refusal.
+ */
+pending: number, deadLetters: number, conflictsWaiting: number, };
+
+/**
+ * A snapshot of sync, sent with every change as the `sync-status` event.
+ */
+export type SyncStatusView = { connection: Connection, badge: SyncBadge, 
+/**
+ * Changes waiting to be sent (or in flight).
+ */
+pending: number, deadLetters: number, conflicts: number, 
+/**
+ * Last successful sync, ms since the epoch.
+ */
+lastSyncAt: number | null, lastError: string | null, health: Health, catchUp: CatchUp | null, 
+/**
+ * When the next reconnect attempt is due (ms since the epoch), while offline.
+ */
+nextRetryAt: number | null, 
+/**
+ * The highest server sequence number applied on this device.
+ */
+cursor: number, };
+
+/**
+ * Light, dark, or whatever the OS says.
+ */
+export type Theme = "light" | "dark" | "system";
+
+/** Every command: its arguments (as passed to `invoke`) and what it resolves to. It rejects with an `IpcError`. */
+export type Commands = {
+  list_entries: { args: { filter: EntryFilter }; result: EntryList };
+  get_entry: { args: { id: string }; result: Entry };
+  create_entry: { args: { input: EntryInput }; result: Entry };
+  update_entry: { args: { id: string; input: EntryInput }; result: Entry };
+  delete_entry: { args: { id: string }; result: DeletedEntry };
+  undo_delete: { args: { id: string }; result: RestoredEntry };
+  get_stats: { args: Record<string, never>; result: Stats };
+  get_settings: { args: Record<string, never>; result: SettingsView };
+  set_server_url: { args: { url: string }; result: SettingsView };
+  set_conflict_strategy: { args: { entityType: EntityKind; strategy: ConflictStrategy }; result: SettingsView };
+  set_theme: { args: { theme: Theme }; result: SettingsView };
+  set_close_to_tray: { args: { enabled: boolean }; result: SettingsView };
+  register: { args: { credentials: Credentials }; result: SettingsView };
+  sign_in: { args: { credentials: Credentials }; result: SettingsView };
+  sign_out: { args: Record<string, never>; result: SettingsView };
+  get_sync_status: { args: Record<string, never>; result: SyncStatusView };
+  sync_now: { args: Record<string, never>; result: SyncReportView };
+  pause_sync: { args: Record<string, never>; result: SyncStatusView };
+  resume_sync: { args: Record<string, never>; result: SyncStatusView };
+  list_dead_letters: { args: Record<string, never>; result: Array<DeadLetterView> };
+  retry_dead_letter: { args: { changeId: string }; result: null };
+  discard_dead_letter: { args: { changeId: string }; result: null };
+  list_conflicts: { args: Record<string, never>; result: Array<ConflictView> };
+  resolve_conflict: { args: { conflictId: ConflictId; resolution: ConflictResolution }; result: Resolved };
+};
+
+/** The names of the events the shell sends. */
+export const EVENTS = {
+  entriesChanged: "legato://entries-changed",
+  syncStatus: "legato://sync-status",
+  conflictNeedsUser: "legato://conflict-needs-user",
+  deadLettered: "legato://dead-lettered",
+  catchUpProgress: "legato://catch-up-progress",
+  settingsChanged: "legato://settings-changed",
+} as const;
+
+/** Each event's payload type. */
+export type EventPayloads = {
+  "legato://entries-changed": EntriesChanged;
+  "legato://sync-status": SyncStatusView;
+  "legato://conflict-needs-user": ConflictNeedsUser;
+  "legato://dead-lettered": DeadLettered;
+  "legato://catch-up-progress": CatchUp;
+  "legato://settings-changed": SettingsView;
+};

@@ -1,0 +1,189 @@
+// The only module that talks to the Rust shell: typed wrappers over `invoke` and `listen`.
+// Names and payload types come from `./bindings` (generated from Rust, checked for drift):
+// a command or event renamed or retyped in Rust fails `npm run check` here.
+//
+// - Every wrapper resolves with the command's result or rejects with an `IpcFailure`
+//   (`code`, `message`, `field`, `retryable`).
+// - Every `on*` listener returns an unsubscribe function (synchronous, safe to call before
+//   the listener is registered, and more than once): call it on teardown.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import {
+  EVENTS,
+  type CatchUp,
+  type Commands,
+  type ConflictId,
+  type ConflictNeedsUser,
+  type ConflictResolution,
+  type ConflictStrategy,
+  type Credentials,
+  type DeadLettered,
+  type EntityKind,
+  type EntriesChanged,
+  type EntryFilter,
+  type EntryInput,
+  type ErrorCode,
+  type EventPayloads,
+  type IpcError,
+  type SettingsView,
+  type SyncStatusView,
+  type Theme,
+} from "./bindings";
+
+export * from "./bindings";
+
+/** A rejected command: the shell's `IpcError` as an `Error`. */
+export class IpcFailure extends Error implements IpcError {
+  readonly code: ErrorCode;
+  readonly field: string | null;
+  readonly retryable: boolean;
+
+  constructor(error: IpcError) {
+    super(error.message);
+    this.name = "IpcFailure";
+    this.code = error.code;
+    this.field = error.field;
+    this.retryable = error.retryable;
+  }
+}
+
+function isIpcError(value: unknown): value is IpcError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    typeof (value as { message?: unknown }).message === "string"
+  );
+}
+
+/** Turns whatever `invoke` rejected with into an `IpcFailure`. */
+export function toFailure(raw: unknown): IpcFailure {
+  if (raw instanceof IpcFailure) {
+    return raw;
+  }
+  if (isIpcError(raw)) {
+    return new IpcFailure({
+      code: raw.code,
+      message: raw.message,
+      field: raw.field ?? null,
+      retryable: raw.retryable ?? false,
+    });
+  }
+  // Tauri itself rejects with a string (unknown command, bad arguments, ...).
+  return new IpcFailure({
+    code: "internal",
+    message: raw instanceof Error ? raw.message : String(raw),
+    field: null,
+    retryable: false,
+  });
+}
+
+type Command = keyof Commands;
+type Args<C extends Command> = Commands[C]["args"];
+type Result<C extends Command> = Commands[C]["result"];
+
+async function call<C extends Command>(command: C, args: Args<C>): Promise<Result<C>> {
+  try {
+    return await invoke<Result<C>>(command, args);
+  } catch (raw) {
+    throw toFailure(raw);
+  }
+}
+
+const none = {} as Record<string, never>;
+
+/** Logbook entries. */
+export const logbook = {
+  /** Entries matching `filter`, grouped by local day (newest first) with daily totals. */
+  list: (filter: EntryFilter = {}) => call("list_entries", { filter }),
+  get: (id: string) => call("get_entry", { id }),
+  create: (input: EntryInput) => call("create_entry", { input }),
+  /** Replaces the form's fields; what the form does not show is kept. */
+  update: (id: string, input: EntryInput) => call("update_entry", { id, input }),
+  remove: (id: string) => call("delete_entry", { id }),
+  /** Brings back an entry deleted in this session (maybe under a new id: see `sameId`). */
+  undoDelete: (id: string) => call("undo_delete", { id }),
+};
+
+/** Practice totals and the streak. */
+export const stats = {
+  get: () => call("get_stats", none),
+};
+
+export const settings = {
+  get: () => call("get_settings", none),
+  setServerUrl: (url: string) => call("set_server_url", { url }),
+  setConflictStrategy: (entityType: EntityKind, strategy: ConflictStrategy) =>
+    call("set_conflict_strategy", { entityType, strategy }),
+  setTheme: (theme: Theme) => call("set_theme", { theme }),
+  setCloseToTray: (enabled: boolean) => call("set_close_to_tray", { enabled }),
+};
+
+export const account = {
+  register: (credentials: Credentials) => call("register", { credentials }),
+  signIn: (credentials: Credentials) => call("sign_in", { credentials }),
+  signOut: () => call("sign_out", none),
+};
+
+export const sync = {
+  status: () => call("get_sync_status", none),
+  /** Sends and fetches everything now; rejects with `offline`, `timeout`, `paused`, ... */
+  now: () => call("sync_now", none),
+  pause: () => call("pause_sync", none),
+  resume: () => call("resume_sync", none),
+  deadLetters: () => call("list_dead_letters", none),
+  retryDeadLetter: (changeId: string) => call("retry_dead_letter", { changeId }),
+  discardDeadLetter: (changeId: string) => call("discard_dead_letter", { changeId }),
+};
+
+export const conflicts = {
+  list: () => call("list_conflicts", none),
+  resolve: (conflictId: ConflictId, resolution: ConflictResolution) =>
+    call("resolve_conflict", { conflictId, resolution }),
+};
+
+/** Stops a listener. Safe to call at any time, also more than once. */
+export type Unsubscribe = () => void;
+
+type EventName = keyof EventPayloads;
+
+function on<N extends EventName>(
+  name: N,
+  handler: (payload: EventPayloads[N]) => void,
+): Unsubscribe {
+  let stopped = false;
+  let unlisten: (() => void) | undefined;
+  listen<EventPayloads[N]>(name, (event) => {
+    if (!stopped) {
+      handler(event.payload);
+    }
+  }).then(
+    (stop) => {
+      if (stopped) {
+        stop();
+      } else {
+        unlisten = stop;
+      }
+    },
+    (err: unknown) => console.error(`cannot listen to ${name}`, err),
+  );
+  return () => {
+    stopped = true;
+    unlisten?.();
+    unlisten = undefined;
+  };
+}
+
+/** Events from the shell. */
+export const events = {
+  /** Entities changed (locally or through sync); `ids: null`: re-read everything shown. */
+  onEntriesChanged: (handler: (e: EntriesChanged) => void) => on(EVENTS.entriesChanged, handler),
+  /** Every change of the sync status. */
+  onSyncStatus: (handler: (s: SyncStatusView) => void) => on(EVENTS.syncStatus, handler),
+  onConflictNeedsUser: (handler: (c: ConflictNeedsUser) => void) =>
+    on(EVENTS.conflictNeedsUser, handler),
+  onDeadLettered: (handler: (d: DeadLettered) => void) => on(EVENTS.deadLettered, handler),
+  onCatchUpProgress: (handler: (p: CatchUp) => void) => on(EVENTS.catchUpProgress, handler),
+  onSettingsChanged: (handler: (s: SettingsView) => void) => on(EVENTS.settingsChanged, handler),
+};
