@@ -20,7 +20,7 @@ pub struct OutboxItem {
     /// Position in the outbox: changes are sent in this order.
     pub seq: i64,
     pub change: Change,
-    /// Rejections so far (network failures do not count).
+    /// Permanent rejections so far (transient ones and network failures do not count).
     pub attempts: u32,
     /// Not to be sent before this time (ms since the epoch); 0 when due.
     pub next_attempt_at: i64,
@@ -410,6 +410,10 @@ impl Store {
     /// Records the server's refusal of a change (an `error` answer, or a batch item with
     /// status `error`). Schedules a retry with backoff, or, on the last attempt of a
     /// permanent error, moves the change to the dead letters, in one transaction.
+    ///
+    /// Only permanent refusals count as attempts (and back off on them). A transient one
+    /// (`rate_limited`, `internal`, `unknown`) counts as a deferral instead: it backs off on
+    /// the deferrals, leaves the attempts alone and never dead-letters.
     pub fn record_rejection(
         &mut self,
         change_id: &str,
@@ -422,24 +426,37 @@ impl Store {
         let Some(row) = by_change_id(&tx, change_id)? else {
             return Ok(RejectionOutcome::Unknown);
         };
-        let attempts = row.item.attempts.saturating_add(1);
-        let outcome = if !code.is_transient() && attempts >= policy.max_attempts {
-            move_to_dead_letters(&tx, &row.item, attempts, code, message, now_ms)?;
-            tracing::warn!(change_id, %code, message, "change moved to the dead letters");
-            RejectionOutcome::DeadLettered
-        } else {
-            let at = now_ms.saturating_add(policy.delay_ms(attempts));
+        let last_error = format!("{code}: {message}");
+        let outcome = if code.is_transient() {
+            // Says nothing about the change: back off on the deferrals, never dead-letter.
+            let deferrals: u32 = tx
+                .prepare_cached(
+                    "UPDATE outbox SET deferrals = deferrals + 1 WHERE change_id = ?1
+                     RETURNING deferrals",
+                )?
+                .query_row([change_id], |row| row.get(0))?;
+            let at = now_ms.saturating_add(policy.delay_ms(deferrals));
             tx.prepare_cached(
-                "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                        in_flight = 0 WHERE change_id = ?1",
+                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, in_flight = 0
+                 WHERE change_id = ?1",
             )?
-            .execute(params![
-                change_id,
-                attempts,
-                at,
-                format!("{code}: {message}")
-            ])?;
+            .execute(params![change_id, at, last_error])?;
             RejectionOutcome::RetryAt(at)
+        } else {
+            let attempts = row.item.attempts.saturating_add(1);
+            if attempts >= policy.max_attempts {
+                move_to_dead_letters(&tx, &row.item, attempts, code, message, now_ms)?;
+                tracing::warn!(change_id, %code, message, "change moved to the dead letters");
+                RejectionOutcome::DeadLettered
+            } else {
+                let at = now_ms.saturating_add(policy.delay_ms(attempts));
+                tx.prepare_cached(
+                    "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
+                            in_flight = 0 WHERE change_id = ?1",
+                )?
+                .execute(params![change_id, attempts, at, last_error])?;
+                RejectionOutcome::RetryAt(at)
+            }
         };
         tx.commit()?;
         Ok(outcome)

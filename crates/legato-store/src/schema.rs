@@ -111,7 +111,16 @@ CREATE TABLE conflicts (
 CREATE INDEX conflicts_entity ON conflicts (entity_type, entity_id, seq);
 "#;
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(SCHEMA_V1)];
+/// Version 2: `outbox.deferrals`, the transient rejections (`rate_limited`, `internal`,
+/// `unknown`) of a change. They back off on their own count and never count as attempts:
+/// only permanent refusals move a change towards the dead letters. A row put back into the
+/// outbox (a retried dead letter, a conflict's resolution) is a new row: both counts start
+/// at 0.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE outbox ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
+"#;
+
+const MIGRATION_SLICE: &[M<'static>] = &[M::up(SCHEMA_V1), M::up(SCHEMA_V2)];
 
 /// Every schema version, oldest first.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);

@@ -102,6 +102,18 @@ pub fn outbox_item(store: &Store, change_id: &str) -> OutboxItem {
         .unwrap()
 }
 
+/// The transient rejections counted on an outbox row.
+pub fn deferrals(store: &Store, change_id: &str) -> u32 {
+    store
+        .connection()
+        .query_row(
+            "SELECT deferrals FROM outbox WHERE change_id = ?1",
+            [change_id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// The stored base of an entity: (state, version, deleted).
 pub fn base(store: &Store, entity_type: EntityType, id: &EntityId) -> (Option<Fields>, u64, bool) {
     store

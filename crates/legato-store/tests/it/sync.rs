@@ -269,7 +269,105 @@ fn transient_rejections_never_dead_letter() {
         );
     }
     assert_eq!(store.dead_letter_count().unwrap(), 0);
-    assert_eq!(outbox(&store)[0].attempts, 10);
+    let item = &outbox(&store)[0];
+    assert_eq!(item.attempts, 0, "transient rejections are not attempts");
+    assert_eq!(deferrals(&store, &change), 10);
+    assert_eq!(item.last_error.as_deref(), Some("rate_limited: slow down"));
+}
+
+#[test]
+fn transient_rejections_back_off_exponentially_on_their_own_count() {
+    let mut store = store();
+    let (_, change) = create_entry(&mut store, "busy server");
+    let policy = RetryPolicy::default();
+    let mut delays = Vec::new();
+    for code in [
+        ErrorCode::RateLimited,
+        ErrorCode::Internal,
+        ErrorCode::Unknown,
+        ErrorCode::RateLimited,
+    ] {
+        store.mark_in_flight(&[&change]).unwrap();
+        match store
+            .record_rejection(&change, code, "later", NOW, &policy)
+            .unwrap()
+        {
+            RejectionOutcome::RetryAt(at) => delays.push(at - NOW),
+            other => panic!("{code}: {other:?}"),
+        }
+        assert!(!outbox(&store)[0].in_flight);
+    }
+    assert_eq!(delays, [1_000, 2_000, 4_000, 8_000]);
+
+    // A permanent refusal backs off on the attempts (its first), not on the deferrals.
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "no", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 1_000));
+    // And the deferrals keep growing after it.
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Internal, "oops", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 16_000));
+    assert_eq!(outbox(&store)[0].attempts, 1);
+}
+
+#[test]
+fn only_permanent_rejections_count_towards_the_dead_letters() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "fine");
+    let change = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "refused"})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    let policy = RetryPolicy::default();
+    for code in [ErrorCode::RateLimited, ErrorCode::Internal] {
+        let outcome = store
+            .record_rejection(&change, code, "later", NOW, &policy)
+            .unwrap();
+        assert!(matches!(outcome, RejectionOutcome::RetryAt(_)), "{code}");
+    }
+    // Two transient rejections and one permanent one: a single real refusal.
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "bad notes", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 1_000));
+    assert_eq!(store.dead_letter_count().unwrap(), 0);
+    assert_eq!(outbox(&store)[0].attempts, 1);
+    assert_eq!(deferrals(&store, &change), 2);
+
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "bad notes", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 2_000));
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "bad notes", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::DeadLettered);
+    let letters = store.dead_letters().unwrap();
+    assert_eq!(
+        (letters[0].attempts, letters[0].error_code),
+        (3, ErrorCode::Invalid)
+    );
+
+    // Retried, it starts over: attempts and deferrals both at 0.
+    store.retry_dead_letter(&change).unwrap();
+    let item = outbox_item(&store, &change);
+    assert_eq!((item.attempts, item.next_attempt_at), (0, 0));
+    assert_eq!(deferrals(&store, &change), 0);
+    let outcome = store
+        .record_rejection(&change, ErrorCode::RateLimited, "slow down", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 1_000));
+    let outcome = store
+        .record_rejection(&change, ErrorCode::Invalid, "bad notes", NOW, &policy)
+        .unwrap();
+    assert_eq!(outcome, RejectionOutcome::RetryAt(NOW + 1_000));
 }
 
 fn dead_letter(store: &mut legato_store::Store, change_id: &str) {
