@@ -7,14 +7,13 @@
 //! - [`state`]: what they share ([`state::AppState`]); [`session`]: sign in/out;
 //! - [`entries`], [`conflicts`], [`status`]: pure conversions between the domain and the
 //!   views, unit-tested;
-//! - [`tray`], [`notify`], [`keychain`], [`account`], [`settings`], [`logging`]: the OS edges.
+//! - [`tray`], [`notify`], [`keychain`], [`settings`], [`logging`]: the OS edges.
 //!
 //! Start-up, in [`run`]: read the `LEGATO_*` environment, lock the data dir (one process per
 //! device; a second start shows the first one's window, see [`instance`]), start logging, open the store (migrations run before any window shows), start
 //! the sync engine, then build the window and the tray. The saved token is read from the
 //! keyring in the background (it may wait for an unlock prompt).
 
-pub mod account;
 pub mod commands;
 pub mod conflicts;
 pub mod entries;

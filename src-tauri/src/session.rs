@@ -7,11 +7,11 @@
 use legato_protocol::RegisterRequest;
 use legato_sync::ServerUrl;
 
-use crate::account::{AccountApi, AccountError};
 use crate::ipc::error::{ErrorCode, IpcError};
 use crate::ipc::types::{Credentials, SettingsView};
 use crate::settings::SavedAccount;
 use crate::state::AppState;
+use legato_sync::account::{AccountApi, AccountError};
 
 /// Register a new account or log in to an existing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

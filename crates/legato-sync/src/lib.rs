@@ -45,6 +45,7 @@
 //! - **Time.** The planner, heartbeat and backoff run on Tokio's monotonic clock (so tests
 //!   may pause it); the store's retry times are wall-clock milliseconds.
 
+pub mod account;
 pub mod backoff;
 pub mod compress;
 pub mod config;

@@ -6,8 +6,8 @@ use legato_sync::{ConfigError, SyncError};
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::account::AccountError;
 use crate::keychain::KeychainError;
+use legato_sync::account::AccountError;
 
 /// A stable, machine-readable error code. The UI switches on it; `message` is for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -153,12 +153,13 @@ impl From<ConfigError> for IpcError {
 
 impl From<AccountError> for IpcError {
     fn from(err: AccountError) -> Self {
+        // The code travels on its own; the message is the server's words alone.
         let message = err.to_string();
         match err {
             AccountError::Network(_) => IpcError::new(ErrorCode::Offline, message),
-            AccountError::Unauthorized(_) => IpcError::new(ErrorCode::Unauthorized, message),
-            AccountError::EmailTaken(_) => IpcError::new(ErrorCode::EmailTaken, message),
-            AccountError::Invalid(_) => IpcError::new(ErrorCode::Invalid, message),
+            AccountError::Unauthorized(m) => IpcError::new(ErrorCode::Unauthorized, m),
+            AccountError::EmailTaken(m) => IpcError::new(ErrorCode::EmailTaken, m),
+            AccountError::Invalid(m) => IpcError::new(ErrorCode::Invalid, m),
             AccountError::Server { .. } => IpcError::new(ErrorCode::Server, message),
         }
     }

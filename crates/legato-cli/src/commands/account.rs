@@ -9,7 +9,9 @@ use super::explain;
 use crate::cli::{AccountCommand, Credentials};
 use crate::config::Account;
 use crate::context::Context;
-use crate::http::{Api, block_on};
+use crate::http::block_on;
+use legato_sync::ServerUrl;
+use legato_sync::account::AccountApi;
 
 pub fn run(ctx: &mut Context, command: AccountCommand) -> Result<()> {
     match command {
@@ -27,7 +29,7 @@ fn sign_in(ctx: &mut Context, credentials: Credentials, register: bool) -> Resul
         device_name: Some(format!("legato cli ({})", std::env::consts::OS)),
     };
     check_same_account(ctx, &body.email)?;
-    let api = Api::new(&ctx.server)?;
+    let api = AccountApi::new(ServerUrl::parse(&ctx.server)?)?;
     let reply: AuthResponse = block_on(async {
         if register {
             api.register(&body).await.context("registration failed")
@@ -120,7 +122,7 @@ fn logout(ctx: &Context) -> Result<()> {
         println!("not logged in");
         return Ok(());
     };
-    let api = Api::new(&account.server)?;
+    let api = AccountApi::new(ServerUrl::parse(&account.server)?)?;
     if let Err(err) = block_on(api.logout(&token))? {
         eprintln!(
             "warning: the token could not be revoked on the server ({err:#}); \

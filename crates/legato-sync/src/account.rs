@@ -1,10 +1,10 @@
-//! The account calls of PROTOCOL.md section 5.2: register, log in, log out. The sync
-//! traffic itself is the sync engine's.
+//! The account calls of PROTOCOL.md section 5.2: register, log in, log out. One client for
+//! the desktop app and the CLI; the sync traffic itself is the engine's.
 
 use std::time::Duration;
 
+use crate::ServerUrl;
 use legato_protocol::{AuthResponse, ErrorCode, ErrorResponse, RegisterRequest};
-use legato_sync::ServerUrl;
 use reqwest::{Client, Response, StatusCode};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -13,11 +13,11 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 pub enum AccountError {
     #[error("cannot reach the server: {0}")]
     Network(String),
-    #[error("{0}")]
+    #[error("{0} (unauthorized)")]
     Unauthorized(String),
-    #[error("{0}")]
+    #[error("{0} (email_taken)")]
     EmailTaken(String),
-    #[error("{0}")]
+    #[error("{0} (invalid)")]
     Invalid(String),
     #[error("the server answered {status}: {message}")]
     Server { status: u16, message: String },
@@ -35,7 +35,7 @@ impl AccountApi {
         let client = Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("legato-app/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("legato/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| AccountError::Network(err.to_string()))?;
         Ok(AccountApi { client, server })
