@@ -68,6 +68,8 @@ pub enum Command {
     Sync(SyncArgs),
     /// Sync state: connection, pending changes, dead letters, conflicts, cursor, health.
     Status(JsonFlag),
+    /// Practice minutes today, this week and in all, and the current streak of days.
+    Stats(JsonFlag),
     /// Conflicts waiting for your decision.
     #[command(subcommand)]
     Conflicts(ConflictsCommand),
@@ -176,6 +178,15 @@ pub struct LogFields {
     /// Composer of the pieces: one per --piece in order, or one for all of them.
     #[arg(long)]
     pub composer: Vec<String>,
+    /// Measures worked on (e.g. "1-32"): one per --piece in order, or one for all of them.
+    #[arg(long)]
+    pub measures: Vec<String>,
+    /// Tempo in BPM (1 to 1000): one per --piece in order, or one for all of them.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub tempo: Vec<i64>,
+    /// The repertoire piece's id: one per --piece in order, or one for all of them.
+    #[arg(long, value_name = "PIECE_ID")]
+    pub score_id: Vec<String>,
     /// A technique worked on (repeatable).
     #[arg(long)]
     pub technique: Vec<String>,
@@ -272,6 +283,15 @@ pub struct GoalEdit {
     /// Add to the progress counter (negative to subtract); adds up with other devices.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub add_progress: Option<i64>,
+    /// Mark a milestone done, by id or title (repeatable).
+    #[arg(long, value_name = "MILESTONE")]
+    pub done: Vec<String>,
+    /// Mark a milestone not done, by id or title (repeatable).
+    #[arg(long, value_name = "MILESTONE")]
+    pub undone: Vec<String>,
+    /// Remove a milestone, by id or title (repeatable).
+    #[arg(long, value_name = "MILESTONE")]
+    pub remove_milestone: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +313,9 @@ pub struct GoalFields {
     /// A repertoire piece this goal is about (repeatable).
     #[arg(long = "piece-id", value_name = "ID")]
     pub piece_ids: Vec<String>,
+    /// Add a milestone with this title (repeatable); `goal list --json` shows its id.
+    #[arg(long, value_name = "TITLE")]
+    pub milestone: Vec<String>,
     #[arg(long)]
     pub notes: Option<String>,
     /// A tag (repeatable).

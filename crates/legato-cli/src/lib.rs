@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    account, conflicts, dead_letters, goal, log, repertoire, status, sync, transfer,
+    account, conflicts, dead_letters, goal, log, repertoire, stats, status, sync, transfer,
 };
 use crate::context::Context;
 
@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Goal(command) => goal::run(&ctx, command),
         Command::Sync(args) => sync::run(&ctx, &args),
         Command::Status(args) => status::run(&ctx, &args),
+        Command::Stats(args) => stats::run(&ctx, &args),
         Command::Conflicts(command) => conflicts::run(&ctx, command),
         Command::DeadLetters(command) => dead_letters::run(&ctx, command),
         Command::Export(args) => transfer::export(&ctx, &args),

@@ -1,11 +1,12 @@
 //! `legato goal add|edit|list`.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use legato_core::Goal;
+use legato_core::model::Milestone;
 use legato_protocol::{EntityType, Fields};
 use serde_json::{Value, json};
 
-use super::{explain, list_flag, load, new_id, parse_id, parse_ids, text_flag};
+use super::{explain, list_flag, load, new_id, parse_id, parse_ids, text_flag, time_of_ms};
 use crate::cli::{GoalAdd, GoalCommand, GoalEdit, GoalFields, ListArgs};
 use crate::context::{Context, now_ms};
 use crate::output::{Table, entity_json, print_json, short, sync_label, text};
@@ -37,6 +38,17 @@ fn edit(ctx: &Context, args: GoalEdit) -> Result<()> {
         goal.title = title;
     }
     apply(args.fields, &mut goal)?;
+    let at = time_of_ms(now);
+    for (names, done) in [(&args.done, true), (&args.undone, false)] {
+        for name in names {
+            let milestone = milestone_id(&goal, name)?;
+            goal.set_milestone_done(&milestone, done, at);
+        }
+    }
+    for name in &args.remove_milestone {
+        let milestone = milestone_id(&goal, name)?;
+        goal.milestones.retain(|m| m.id != milestone);
+    }
     let mut changed = store.save(&goal, now).map_err(explain)?.is_some();
     if let Some(n) = args.add_progress.filter(|n| *n != 0) {
         // `$inc`: progress made on two devices adds up instead of conflicting.
@@ -80,9 +92,40 @@ fn apply(fields: GoalFields, goal: &mut Goal) -> Result<()> {
             .collect();
         goal.piece_ids = parse_ids("piece id", &ids)?;
     }
+    for title in fields.milestone.into_iter().filter(|t| !t.is_empty()) {
+        goal.milestones
+            .push(Milestone::new(new_milestone_id(goal), title));
+    }
     text_flag(fields.notes, &mut goal.notes);
     list_flag(fields.tag, &mut goal.tags);
     Ok(())
+}
+
+/// A milestone id unique within the goal: `m1`, `m2`, ... Short, because users type them;
+/// two devices adding one at once may pick the same number, which the list merge keeps as two
+/// elements with distinct content, and `--done` by title still tells them apart.
+fn new_milestone_id(goal: &Goal) -> String {
+    let highest = goal
+        .milestones
+        .iter()
+        .filter_map(|m| m.id.strip_prefix('m')?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("m{}", highest + 1)
+}
+
+/// The id of the milestone named by `name`: its id, or else its title (case-insensitive).
+fn milestone_id(goal: &Goal, name: &str) -> Result<String> {
+    let by_id = goal.milestones.iter().find(|m| m.id == name);
+    let by_title = || {
+        goal.milestones
+            .iter()
+            .find(|m| m.title.eq_ignore_ascii_case(name))
+    };
+    by_id
+        .or_else(by_title)
+        .map(|m| m.id.clone())
+        .ok_or_else(|| anyhow!("goal {} has no milestone `{name}`", goal.id))
 }
 
 fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
@@ -99,7 +142,15 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
             .unwrap_or_default()
     };
     let mut table = Table::new(&[
-        "TITLE", "TYPE", "TARGET", "PERIOD", "PROGRESS", "STATUS", "SYNC", "ID",
+        "TITLE",
+        "TYPE",
+        "TARGET",
+        "PERIOD",
+        "PROGRESS",
+        "MILESTONES",
+        "STATUS",
+        "SYNC",
+        "ID",
     ]);
     for e in &goals {
         table.row(vec![
@@ -108,10 +159,58 @@ fn list(ctx: &Context, args: &ListArgs) -> Result<()> {
             number(e.state.get("targetMinutes")),
             text(&e.state, "period").to_owned(),
             number(e.state.get("progress")),
+            milestones(&e.state),
             text(&e.state, "status").to_owned(),
             sync_label(e.sync).to_owned(),
             e.id.to_string(),
         ]);
     }
     table.print()
+}
+
+/// `done/total` milestones, or empty when there are none.
+fn milestones(state: &legato_protocol::Fields) -> String {
+    let all = state
+        .get("milestones")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if all.is_empty() {
+        return String::new();
+    }
+    let done = all
+        .iter()
+        .filter(|m| m.get("done").and_then(Value::as_bool) == Some(true))
+        .count();
+    format!("{done}/{}", all.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn goal_with(titles: &[&str]) -> Goal {
+        let mut goal = Goal::new(new_id(), "Recital");
+        for title in titles {
+            goal.milestones
+                .push(Milestone::new(new_milestone_id(&goal), *title));
+        }
+        goal
+    }
+
+    #[test]
+    fn milestone_ids_are_short_and_unique() {
+        let goal = goal_with(&["Learn notes", "Memorize", "Play for a friend"]);
+        let ids: Vec<&str> = goal.milestones.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+    }
+
+    #[test]
+    fn milestones_are_found_by_id_or_title() {
+        let goal = goal_with(&["Learn notes", "Memorize"]);
+        assert_eq!(milestone_id(&goal, "m2").unwrap(), "m2");
+        assert_eq!(milestone_id(&goal, "memorize").unwrap(), "m2");
+        let err = milestone_id(&goal, "Perform").unwrap_err().to_string();
+        assert!(err.contains("no milestone `Perform`"), "{err}");
+    }
 }

@@ -51,7 +51,8 @@ fn edit(ctx: &Context, args: LogEdit) -> Result<()> {
 }
 
 /// Applies the given flags to `entry`; absent flags leave their field alone.
-fn apply(fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Result<()> {
+fn apply(mut fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Result<()> {
+    let piece_flags = PieceFlags::from_fields(&mut fields);
     if let Some(entry_type) = fields.entry_type {
         entry.entry_type = entry_type;
     }
@@ -59,7 +60,7 @@ fn apply(fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Result<(
         fields.instrument.map(|i| i.to_lowercase()),
         &mut entry.instrument,
     );
-    if let Some(pieces) = pieces(fields.piece, fields.composer, editing)? {
+    if let Some(pieces) = pieces(piece_flags, editing)? {
         entry.pieces = pieces;
     }
     list_flag(fields.technique, &mut entry.techniques);
@@ -82,41 +83,79 @@ fn apply(fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Result<(
     Ok(())
 }
 
-/// `--piece` titles with their `--composer`s: one composer per piece in order, or one for
-/// all. `None` when no piece flag was given; `--piece ""` alone clears the list.
-fn pieces(
+/// Per-piece flags (`--composer`, `--measures`, `--tempo`, `--score-id`) given with the
+/// `--piece` titles: one value per piece in order, or one for all of them.
+struct PieceFlags {
     titles: Vec<String>,
     composers: Vec<String>,
-    editing: bool,
-) -> Result<Option<Vec<PieceRef>>> {
-    if titles.is_empty() {
-        if !composers.is_empty() {
+    measures: Vec<String>,
+    tempos: Vec<i64>,
+    score_ids: Vec<String>,
+}
+
+impl PieceFlags {
+    fn from_fields(fields: &mut LogFields) -> Self {
+        PieceFlags {
+            titles: std::mem::take(&mut fields.piece),
+            composers: std::mem::take(&mut fields.composer),
+            measures: std::mem::take(&mut fields.measures),
+            tempos: std::mem::take(&mut fields.tempo),
+            score_ids: std::mem::take(&mut fields.score_id),
+        }
+    }
+
+    fn any_detail(&self) -> Option<&'static str> {
+        [
+            (!self.composers.is_empty(), "--composer"),
+            (!self.measures.is_empty(), "--measures"),
+            (!self.tempos.is_empty(), "--tempo"),
+            (!self.score_ids.is_empty(), "--score-id"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+}
+
+/// The value of a per-piece flag for piece `i` of `count`.
+fn nth<T: Clone>(flag: &str, values: &[T], i: usize, count: usize) -> Result<Option<T>> {
+    Ok(match values.len() {
+        0 => None,
+        1 => values.first().cloned(),
+        n if n == count => values.get(i).cloned(),
+        _ => bail!("give one {flag} per --piece, in order, or one for all of them"),
+    })
+}
+
+/// The `--piece` flags as piece references. `None` when no piece flag was given;
+/// `--piece ""` alone clears the list.
+fn pieces(flags: PieceFlags, editing: bool) -> Result<Option<Vec<PieceRef>>> {
+    let count = flags.titles.len();
+    if count == 0 {
+        if let Some(flag) = flags.any_detail() {
             let hint = if editing {
                 " (give the pieces again)"
             } else {
                 ""
             };
-            bail!("--composer needs --piece{hint}");
+            bail!("{flag} needs --piece{hint}");
         }
         return Ok(None);
     }
-    let composer_of = |i: usize| -> Result<Option<String>> {
-        let composer = match composers.len() {
-            0 => None,
-            1 => composers.first(),
-            n if n == titles.len() => composers.get(i),
-            _ => bail!("give one --composer per --piece, in order, or one for all of them"),
-        };
-        Ok(composer.filter(|c| !c.is_empty()).cloned())
-    };
+    let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
     let mut pieces = Vec::new();
-    for (i, title) in titles.iter().enumerate() {
-        let composer = composer_of(i)?;
+    for (i, title) in flags.titles.iter().enumerate() {
+        let composer = non_empty(nth("--composer", &flags.composers, i, count)?);
+        let measures = non_empty(nth("--measures", &flags.measures, i, count)?);
+        let tempo = nth("--tempo", &flags.tempos, i, count)?;
+        let score_id = non_empty(nth("--score-id", &flags.score_ids, i, count)?);
         if title.is_empty() {
             continue;
         }
         let mut piece = PieceRef::new(title.as_str());
         piece.composer = composer;
+        piece.measures = measures;
+        piece.tempo = tempo;
+        piece.score_id = score_id;
         pieces.push(piece);
     }
     Ok(Some(pieces))
@@ -185,22 +224,46 @@ mod tests {
         items.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    fn flags(titles: &[&str], composers: &[&str]) -> PieceFlags {
+        PieceFlags {
+            titles: strings(titles),
+            composers: strings(composers),
+            measures: Vec::new(),
+            tempos: Vec::new(),
+            score_ids: Vec::new(),
+        }
+    }
+
     #[test]
     fn composers_pair_with_pieces_in_order_or_apply_to_all() {
-        let paired = pieces(strings(&["A", "B"]), strings(&["X", "Y"]), false)
+        let paired = pieces(flags(&["A", "B"], &["X", "Y"]), false)
             .unwrap()
             .unwrap();
         assert_eq!(paired[1].composer.as_deref(), Some("Y"));
-        let shared = pieces(strings(&["A", "B"]), strings(&["X"]), false)
-            .unwrap()
-            .unwrap();
+        let shared = pieces(flags(&["A", "B"], &["X"]), false).unwrap().unwrap();
         assert!(shared.iter().all(|p| p.composer.as_deref() == Some("X")));
-        assert!(pieces(strings(&["A", "B", "C"]), strings(&["X", "Y"]), false).is_err());
-        assert!(pieces(Vec::new(), strings(&["X"]), true).is_err());
-        assert_eq!(
-            pieces(strings(&[""]), Vec::new(), true).unwrap(),
-            Some(Vec::new())
-        );
-        assert_eq!(pieces(Vec::new(), Vec::new(), true).unwrap(), None);
+        assert!(pieces(flags(&["A", "B", "C"], &["X", "Y"]), false).is_err());
+        assert!(pieces(flags(&[], &["X"]), true).is_err());
+        assert_eq!(pieces(flags(&[""], &[]), true).unwrap(), Some(Vec::new()));
+        assert_eq!(pieces(flags(&[], &[]), true).unwrap(), None);
+    }
+
+    #[test]
+    fn measures_tempo_and_score_pair_like_composers() {
+        let mut given = flags(&["A", "B"], &[]);
+        given.measures = strings(&["1-16", "33-48"]);
+        given.tempos = vec![96];
+        given.score_ids = strings(&["p1", ""]);
+        let both = pieces(given, false).unwrap().unwrap();
+        assert_eq!(both[0].measures.as_deref(), Some("1-16"));
+        assert_eq!(both[1].measures.as_deref(), Some("33-48"));
+        assert!(both.iter().all(|p| p.tempo == Some(96)));
+        assert_eq!(both[0].score_id.as_deref(), Some("p1"));
+        assert_eq!(both[1].score_id, None);
+
+        let mut orphan = flags(&[], &[]);
+        orphan.tempos = vec![60];
+        let err = pieces(orphan, false).unwrap_err().to_string();
+        assert!(err.contains("--tempo needs --piece"), "{err}");
     }
 }

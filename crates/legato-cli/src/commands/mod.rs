@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod goal;
 pub mod log;
 pub mod repertoire;
+pub mod stats;
 pub mod status;
 pub mod sync;
 pub mod transfer;
