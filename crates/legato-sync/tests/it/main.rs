@@ -3,6 +3,7 @@
 //! its own account, so tests run in parallel without sharing state.
 
 mod conflicts;
+mod convergence;
 mod live;
 mod network;
 mod outbox;
