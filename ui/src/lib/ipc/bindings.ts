@@ -166,8 +166,8 @@ editedAt: number, };
 export type DeadLettered = { changeId: string, entityType: EntityKind, entityId: string, code: string, message: string, };
 
 /**
- * `delete_entry`: the entry is gone; `undo_delete` with this id brings it back for as long
- * as the app runs.
+ * `delete_entry`: the entry is gone; `undo_delete` with this id brings it back (one of the
+ * store's 50 most recent deletes).
  */
 export type DeletedEntry = { id: string, };
 
@@ -219,7 +219,7 @@ to?: string | null,
  */
 instrument?: string | null, type?: EntryKind | null, 
 /**
- * A piece title (case-insensitive, exact).
+ * Part of a piece title (case-insensitive).
  */
 piece?: string | null, 
 /**

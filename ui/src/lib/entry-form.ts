@@ -1,0 +1,166 @@
+// The entry form's model: a draft of text fields (what the inputs hold), made from an entry
+// or from "now", checked and turned into an `EntryInput`; IPC field names mapped to the
+// form's fields. Pure: unit-tested in entry-form.test.ts.
+
+import { joinList, joinTimestamp, splitList, splitTimestamp, dayOf } from "./format";
+import type { Entry, EntryInput, EntryKind, Mood, Piece } from "./ipc";
+
+export type PieceDraft = {
+  title: string;
+  composer: string;
+  /** Fields the form does not show, kept as they were. */
+  kept: Pick<Piece, "measures" | "tempo" | "scoreId">;
+};
+
+export type EntryDraft = {
+  date: string;
+  time: string;
+  /** Text, or a number (or `null` when empty) once a number input is bound to it. */
+  minutes: string | number | null;
+  type: EntryKind;
+  instrument: string;
+  pieces: PieceDraft[];
+  techniques: string;
+  mood: Mood | "";
+  notes: string;
+  tags: string;
+};
+
+/** Field keys of the form: `date`, `minutes`, ..., `pieces.0.title`; `form` for the rest. */
+export type FieldErrors = Record<string, string>;
+
+export const MAX_MINUTES = 1440;
+export const MAX_PIECES = 20;
+
+export function emptyPiece(): PieceDraft {
+  return { title: "", composer: "", kept: {} };
+}
+
+/**
+ * A new entry's draft: 30 minutes of practice ending now, on the last instrument, with one
+ * empty piece row (empty rows are not saved).
+ */
+export function newDraft(now: Date = new Date(), last?: Pick<Entry, "instrument">): EntryDraft {
+  const minutes = 30;
+  const start = new Date(now.getTime() - minutes * 60_000);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return {
+    date: dayOf(start),
+    time: `${pad(start.getHours())}:${pad(start.getMinutes())}`,
+    minutes: String(minutes),
+    type: "practice",
+    instrument: last?.instrument ?? "",
+    pieces: [emptyPiece()],
+    techniques: "",
+    mood: "",
+    notes: "",
+    tags: "",
+  };
+}
+
+export function draftFromEntry(entry: Entry): EntryDraft {
+  const { date, time } = splitTimestamp(entry.timestamp);
+  return {
+    date,
+    time,
+    minutes: String(entry.duration),
+    type: entry.type,
+    instrument: entry.instrument ?? "",
+    pieces: entry.pieces.map((p) => ({
+      title: p.title,
+      composer: p.composer ?? "",
+      kept: { measures: p.measures ?? null, tempo: p.tempo ?? null, scoreId: p.scoreId ?? null },
+    })),
+    techniques: joinList(entry.techniques),
+    mood: entry.mood ?? "",
+    notes: entry.notes ?? "",
+    tags: joinList(entry.tags),
+  };
+}
+
+const orNull = (text: string) => (text.trim() === "" ? null : text.trim());
+
+/**
+ * The draft as an `EntryInput`, or the errors found before asking the shell (which checks
+ * everything again and names the field it refuses: see `fieldKey`).
+ */
+export function draftToInput(
+  draft: EntryDraft,
+):
+  | { input: EntryInput; pieceRows: number[]; errors?: undefined }
+  | { input?: undefined; pieceRows?: undefined; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const timestamp = joinTimestamp(draft.date, draft.time);
+  if (!draft.date) errors["date"] = "Enter the date.";
+  else if (!draft.time) errors["time"] = "Enter the time.";
+  else if (timestamp === null) errors["date"] = "Enter a valid date and time.";
+
+  const minutesText = String(draft.minutes ?? "").trim();
+  const minutes = Number(minutesText);
+  if (minutesText === "" || !Number.isInteger(minutes)) {
+    errors["minutes"] = "Enter the minutes as a whole number.";
+  } else if (minutes < 1 || minutes > MAX_MINUTES) {
+    errors["minutes"] = `Enter between 1 and ${MAX_MINUTES} minutes.`;
+  }
+
+  const pieces: Piece[] = [];
+  const pieceRows: number[] = [];
+  draft.pieces.forEach((piece, i) => {
+    const title = piece.title.trim();
+    const composer = orNull(piece.composer);
+    if (!title && !composer) return; // an empty row is ignored
+    if (!title) {
+      errors[`pieces.${i}.title`] = "Enter the piece's title (or remove the piece).";
+      return;
+    }
+    pieces.push({ ...piece.kept, title, composer });
+    pieceRows.push(i);
+  });
+
+  if (Object.keys(errors).length > 0 || timestamp === null) return { errors };
+  return {
+    pieceRows,
+    input: {
+      timestamp,
+      duration: minutes,
+      type: draft.type,
+      instrument: orNull(draft.instrument),
+      pieces,
+      techniques: splitList(draft.techniques),
+      mood: draft.mood === "" ? null : draft.mood,
+      notes: orNull(draft.notes),
+      tags: splitList(draft.tags),
+    },
+  };
+}
+
+/**
+ * The form field an IPC `invalid` error's `field` is about: `timestamp` → `date`,
+ * `duration` → `minutes`, `pieces[2].title` → `pieces.2.title`, `tags[3]` → `tags`, ...;
+ * `form` when the form has no such field. `pieceRows`: the form row of each sent piece.
+ */
+export function fieldKey(field: string | null, pieceRows: readonly number[] = []): string {
+  if (!field) return "form";
+  const piece = /^pieces\[(\d+)\]\.(title|composer)$/.exec(field);
+  if (piece) {
+    const sent = Number(piece[1]);
+    return `pieces.${pieceRows[sent] ?? sent}.${piece[2]}`;
+  }
+  const base = field.replace(/[[.].*$/, "");
+  switch (base) {
+    case "timestamp":
+      return "date";
+    case "duration":
+      return "minutes";
+    case "type":
+    case "instrument":
+    case "pieces":
+    case "techniques":
+    case "mood":
+    case "notes":
+    case "tags":
+      return base;
+    default:
+      return "form";
+  }
+}

@@ -1,0 +1,46 @@
+// The shell's state: which screen is shown, and `start()`, which loads every store and
+// feeds them the shell's events (the only place events are subscribed to).
+
+import { events, type Unsubscribe } from "../ipc";
+import { conflicts } from "./conflicts.svelte";
+import { logbook } from "./logbook.svelte";
+import { settings } from "./settings.svelte";
+import { sync } from "./sync.svelte";
+
+export type Screen = "logbook" | "conflicts" | "settings";
+
+export const SCREENS: ReadonlyArray<{ id: Screen; label: string }> = [
+  { id: "logbook", label: "Logbook" },
+  { id: "conflicts", label: "Conflicts" },
+  { id: "settings", label: "Settings" },
+];
+
+class AppStore {
+  screen = $state<Screen>("logbook");
+
+  go(screen: Screen): void {
+    this.screen = screen;
+  }
+}
+
+export const app = new AppStore();
+
+/** Loads everything and listens to the shell; returns the teardown. */
+export function start(): Unsubscribe {
+  const stops = [
+    events.onEntriesChanged((change) => logbook.onEntriesChanged(change)),
+    events.onSyncStatus((status) => {
+      sync.applyStatus(status);
+      conflicts.onCount(status.conflicts);
+    }),
+    events.onCatchUpProgress((progress) => sync.onCatchUp(progress)),
+    events.onDeadLettered((event) => sync.onDeadLettered(event)),
+    events.onConflictNeedsUser((event) => void conflicts.onNeedsUser(event)),
+    events.onSettingsChanged((view) => settings.apply(view)),
+  ];
+  void settings.load();
+  void logbook.load();
+  void sync.load();
+  void conflicts.load();
+  return () => stops.forEach((stop) => stop());
+}
