@@ -90,26 +90,41 @@ async fn run(seed: u64) {
                 let id = &live[rng.random_range(0..live.len())];
                 let tok = format!("t{next_token}");
                 next_token += 1;
-                let entity = device.get(EntityType::Logbook, id).await.unwrap();
-                let notes = entity
-                    .state
-                    .get("notes")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                let mut tags: Vec<Value> = entity
-                    .state
-                    .get("tags")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                tags.push(json!(tok));
-                device
-                    .patch(
-                        EntityType::Logbook,
-                        id,
-                        json!({"notes": format!("{notes} {tok}"), "tags": tags, "duration": 10 + step}),
-                    )
-                    .await;
+                // Read and write in one store call: a conflict settled in between would
+                // otherwise be overwritten by this stale read (that is the test's doing, not
+                // a sync loss).
+                let (entity_id, append, duration) = (id.clone(), tok.clone(), 10 + step);
+                let patched = device
+                    .store
+                    .call(move |store| {
+                        let Some(entity) = store.get(EntityType::Logbook, &entity_id)? else {
+                            return Ok(false);
+                        };
+                        if entity.deleted {
+                            return Ok(false);
+                        }
+                        let notes = entity.state.get("notes").and_then(Value::as_str);
+                        let mut tags: Vec<Value> = entity
+                            .state
+                            .get("tags")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        tags.push(json!(append));
+                        let patch = fields(json!({
+                            "notes": format!("{} {append}", notes.unwrap_or("")),
+                            "tags": tags,
+                            "duration": duration,
+                        }));
+                        store.patch(EntityType::Logbook, &entity_id, patch, now_ms())?;
+                        Ok(true)
+                    })
+                    .await
+                    .unwrap();
+                device.sync.notify_local_change();
+                if !patched {
+                    continue;
+                }
                 expected.get_mut(id).unwrap().tokens.insert(tok);
             }
             _ => {}
