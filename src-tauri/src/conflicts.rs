@@ -2,6 +2,7 @@
 //! turning the user's [`ConflictResolution`] into what the store applies. Pure functions,
 //! tested here; the merge itself is `legato_core`'s.
 
+use legato_core::merge::BOOKKEEPING_FIELDS;
 use legato_core::{decode_deflated, merge_three_way, write_time_ms};
 use legato_protocol::{EntityType, Fields};
 use legato_store::{ConflictOutcome, Store, StoredConflict};
@@ -25,7 +26,8 @@ pub enum Decision {
 /// The three states of a conflict, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sides {
-    /// The common ancestor, when known.
+    /// The common ancestor: the base the conflicted change was made on, when the store knows
+    /// it ([`StoredConflict::base`]).
     pub base: Option<Fields>,
     /// This device's current state of the entity (the conflicted edit still applied).
     pub mine: Fields,
@@ -38,8 +40,15 @@ pub struct Sides {
 impl Sides {
     /// `local`: the entity's local state (`None` if the store has no such entity, then the
     /// server's state with the conflicted change's fields on top stands in for it).
-    pub fn new(conflict: &StoredConflict, local: Option<Fields>, base: Option<Fields>) -> Self {
+    /// `merge_local`: this device's side for the merge (`Store::conflict_merge_local`: the
+    /// base with this device's own edits); `None`: `local`.
+    pub fn new(
+        conflict: &StoredConflict,
+        local: Option<Fields>,
+        merge_local: Option<Fields>,
+    ) -> Self {
         let data = &conflict.conflict;
+        let base = conflict.base.clone();
         // The server may send long strings compressed; what is shown and merged is text.
         let theirs = decode_deflated(&data.remote).unwrap_or_else(|_| data.remote.clone());
         let mine = local.unwrap_or_else(|| {
@@ -50,7 +59,7 @@ impl Sides {
         let empty = Fields::new();
         let merged = merge_three_way(
             base.as_ref().unwrap_or(&empty),
-            &mine,
+            merge_local.as_ref().unwrap_or(&mine),
             &theirs,
             conflict.local_timestamp,
             write_time_ms(&theirs).unwrap_or(i64::MIN),
@@ -81,9 +90,12 @@ pub fn conflict_view(conflict: &StoredConflict, sides: &Sides) -> ConflictView {
         edited_at: conflict.local_timestamp,
         created_at: conflict.created_at,
         base_known: sides.base.is_some(),
+        // `updatedAt` differs in every conflict (each edit stamps it) and is settled without
+        // the user; offering it as a choice would only confuse.
         fields: data
             .fields
             .iter()
+            .filter(|field| !BOOKKEEPING_FIELDS.contains(&field.as_str()))
             .map(|field| ConflictField {
                 field: field.clone(),
                 base: value(sides.base.as_ref(), field),
@@ -135,12 +147,15 @@ pub fn decide(
 // ---------------------------------------------------------------------------------------
 // Store-thread operations of the conflict commands (run inside `StoreHandle::call`).
 
-/// The local state of a conflict's entity (`None` when the store has none).
-fn local_state(store: &Store, conflict: &StoredConflict) -> legato_store::Result<Option<Fields>> {
+/// The sides of a stored conflict as the store holds them: the entity's local state and,
+/// for the merge, the conflict's base with this device's own edits.
+fn sides(store: &Store, conflict: &StoredConflict) -> legato_store::Result<Sides> {
     let data = &conflict.conflict;
-    Ok(store
+    let local = store
         .get(data.entity_type, &data.entity_id)?
-        .map(|entity| entity.state))
+        .map(|entity| entity.state);
+    let merge_local = store.conflict_merge_local(conflict)?;
+    Ok(Sides::new(conflict, local, merge_local))
 }
 
 /// Every conflict waiting for the user, oldest first.
@@ -148,11 +163,7 @@ pub fn list(store: &Store) -> legato_store::Result<Vec<ConflictView>> {
     store
         .conflicts()?
         .into_iter()
-        .map(|conflict| {
-            // The store does not keep the common ancestor of a stored conflict yet.
-            let sides = Sides::new(&conflict, local_state(store, &conflict)?, None);
-            Ok(conflict_view(&conflict, &sides))
-        })
+        .map(|conflict| Ok(conflict_view(&conflict, &sides(store, &conflict)?)))
         .collect()
 }
 
@@ -179,7 +190,7 @@ pub fn resolve(
             "no conflict {id} waits for a decision"
         ))));
     };
-    let sides = Sides::new(&conflict, local_state(store, &conflict)?, None);
+    let sides = sides(store, &conflict)?;
     let decision = match decide(&conflict, &sides, resolution) {
         Ok(decision) => decision,
         Err(err) => return Ok(Err(err)),
@@ -252,6 +263,7 @@ mod tests {
             operation: Operation::Update,
             local_timestamp: 1_795_604_400_000, // 2026-11-25T11:00:00Z
             created_at: 1_795_604_500_000,
+            base: None,
         }
     }
 
@@ -401,6 +413,8 @@ mod tests {
         assert_eq!(views.len(), 1);
         let view = &views[0];
         assert_eq!(view.entity_id, id.as_str());
+        assert!(view.base_known);
+        assert_eq!(view.fields[0].base, json!("base"));
         assert_eq!(
             (&view.fields[0].mine, &view.fields[0].theirs),
             (&json!("mine"), &json!("theirs"))
@@ -442,6 +456,96 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(gone.code, crate::ipc::error::ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn a_known_base_shows_in_the_view_and_drives_the_merge() {
+        let mut conflict = stored();
+        conflict.base = Some(fields(json!({
+            "timestamp": "2026-11-25T10:00:00.000Z", "duration": 30, "notes": "mine",
+            "tags": ["a"], "updatedAt": "2026-11-25T09:00:00.000Z",
+        })));
+        // Only the server changed the notes since the base: theirs is taken, not joined.
+        let sides = Sides::new(&conflict, Some(local()), None);
+        let view = conflict_view(&conflict, &sides);
+        assert!(view.base_known);
+        assert_eq!(view.fields[0].base, json!("mine"));
+        assert_eq!(view.fields[0].merged, json!("theirs"));
+    }
+
+    /// The manual path after a live update moved the entity's base while this device's edit
+    /// waited: the stored conflict still shows (and merges against) the original base.
+    #[test]
+    fn a_live_update_before_the_conflict_does_not_hide_the_other_edit() {
+        let mut store = Store::open_in_memory().unwrap();
+        let state = fields(json!({
+            "timestamp": "2026-11-25T10:00:00.000Z", "duration": 30, "notes": "base",
+        }));
+        let id = store
+            .create(EntityType::Logbook, state, 1)
+            .unwrap()
+            .entity_id;
+        let create = store.next_pending(1, i64::MAX).unwrap().remove(0).change;
+        store.mark_in_flight(&[&create.change_id]).unwrap();
+        store
+            .apply_ack(&create.change_id, 1, &Fields::new())
+            .unwrap();
+        let mut patch = Fields::new();
+        patch.insert("notes".into(), json!("mine"));
+        store.patch(EntityType::Logbook, &id, patch, 2).unwrap();
+        let theirs = fields(json!({"notes": "theirs", "updatedAt": "2026-11-25T11:00:00.000Z"}));
+        store
+            .apply_remote_batch(
+                &[legato_protocol::UpdateData {
+                    entity_type: EntityType::Logbook,
+                    entity_id: id.clone(),
+                    data: theirs.clone(),
+                    version: 2,
+                    deleted: false,
+                    seq: 2,
+                    timestamp: 2,
+                    user_id: "u".into(),
+                    client_id: "other".into(),
+                    change_id: "r2".into(),
+                    full: false,
+                }],
+                Some(2),
+            )
+            .unwrap();
+        let update = store.next_pending(1, i64::MAX).unwrap().remove(0).change;
+        store.mark_in_flight(&[&update.change_id]).unwrap();
+        let mut remote = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        remote.extend(theirs);
+        store
+            .store_conflict(
+                &ConflictData {
+                    change_id: update.change_id,
+                    entity_type: EntityType::Logbook,
+                    entity_id: id.clone(),
+                    base_version: 1,
+                    remote_version: 2,
+                    remote_deleted: false,
+                    local: update.data,
+                    remote,
+                    fields: vec!["notes".into(), "updatedAt".into()],
+                },
+                3,
+            )
+            .unwrap();
+        let view = list(&store).unwrap().remove(0);
+        assert!(view.base_known);
+        assert_eq!(view.fields.len(), 1, "updatedAt is not offered as a choice");
+        let notes = &view.fields[0];
+        assert_eq!(
+            (&notes.base, &notes.mine, &notes.theirs),
+            (&json!("base"), &json!("mine"), &json!("theirs"))
+        );
+        assert_eq!(notes.merged, json!("mine\n\n---\n\ntheirs"));
+        resolve(&mut store, view.id, ConflictResolution::Merge, 4)
+            .unwrap()
+            .unwrap();
+        let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
+        assert_eq!(state["notes"], json!("mine\n\n---\n\ntheirs"));
     }
 
     #[test]

@@ -1,17 +1,13 @@
 //! Logbook entries between the typed model and the IPC views: reading an [`Entry`],
-//! applying an [`EntryInput`] (normalised) to a [`LogbookEntry`], and the list filters and
-//! day grouping of `list_entries`. Pure functions, tested here.
-//!
-//! The store answers "entries of these days" and "entries matching this text"; the other
-//! filters (instrument, type, piece, tag) and the grouping of search results are applied
-//! here on its answer. A store query taking the whole [`EntryFilter`] would do it in SQL.
+//! applying an [`EntryInput`] (normalised) to a [`LogbookEntry`], and turning the IPC
+//! [`EntryFilter`] into the store's. Filtering and grouping by local day are the store's
+//! (`Store::entries_matching`, one SQL query); this module only converts. Tested here.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use legato_core::LogbookEntry;
 use legato_core::model::{self, EntryType, PieceRef, datetime};
-use legato_protocol::{EntityId, EntityType, Fields};
-use legato_store::{LogEntry, Store, rfc3339_ms};
-use serde_json::Value;
+use legato_protocol::{EntityId, EntityType};
+use legato_store::{DayGroup, EntryFilter as StoreFilter, LogEntry, Store};
 
 use crate::ipc::error::IpcError;
 use crate::ipc::types::{
@@ -180,18 +176,6 @@ pub fn apply_input(
     Ok(())
 }
 
-/// A filter with its dates parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParsedFilter {
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub instrument: Option<String>,
-    pub kind: Option<EntryKind>,
-    pub piece: Option<String>,
-    pub tag: Option<String>,
-    pub search: Option<String>,
-}
-
 fn parse_date(field: &str, value: Option<String>) -> Result<Option<NaiveDate>, IpcError> {
     text(value)
         .map(|v| {
@@ -201,101 +185,60 @@ fn parse_date(field: &str, value: Option<String>) -> Result<Option<NaiveDate>, I
         .transpose()
 }
 
-impl ParsedFilter {
-    pub fn parse(filter: EntryFilter) -> Result<Self, IpcError> {
-        let lower = |v: Option<String>| text(v).map(|s| s.to_lowercase());
-        let parsed = ParsedFilter {
-            from: parse_date("from", filter.from)?,
-            to: parse_date("to", filter.to)?,
-            instrument: lower(filter.instrument),
-            kind: filter.kind,
-            piece: lower(filter.piece),
-            tag: lower(filter.tag),
-            search: text(filter.search),
-        };
-        if let (Some(from), Some(to)) = (parsed.from, parsed.to)
-            && from > to
-        {
-            return Err(IpcError::invalid("from", "`from` is after `to`"));
-        }
-        Ok(parsed)
+/// The IPC filter as the store's query: dates parsed (`from` after `to` is `invalid`), texts
+/// trimmed (blank: no filter). Matching rules are the store's.
+pub fn store_filter(filter: EntryFilter) -> Result<StoreFilter, IpcError> {
+    let parsed = StoreFilter {
+        from: parse_date("from", filter.from)?,
+        to: parse_date("to", filter.to)?,
+        instrument: text(filter.instrument),
+        entry_type: filter.kind.map(EntryType::from),
+        piece: text(filter.piece),
+        tag: text(filter.tag),
+        search: text(filter.search),
+        before: parse_date("before", filter.before)?,
+        days: filter.days,
+    };
+    if parsed.days == Some(0) {
+        return Err(IpcError::invalid("days", "`days` must be at least 1"));
     }
-
-    /// The day range to ask the store for (years 1 to 9999 when open-ended).
-    pub fn day_range(&self) -> (NaiveDate, NaiveDate) {
-        let first = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN);
-        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX);
-        (self.from.unwrap_or(first), self.to.unwrap_or(last))
+    if let (Some(from), Some(to)) = (parsed.from, parsed.to)
+        && from > to
+    {
+        return Err(IpcError::invalid("from", "`from` is after `to`"));
     }
-
-    /// Whether `entry`, on local day `date`, passes every filter but the free text (the
-    /// store's search does that one).
-    pub fn matches(&self, entry: &LogbookEntry, date: NaiveDate) -> bool {
-        let eq = |a: &str, b: &str| a.trim().to_lowercase() == b;
-        self.from.is_none_or(|from| date >= from)
-            && self.to.is_none_or(|to| date <= to)
-            && self
-                .kind
-                .is_none_or(|kind| EntryKind::from(entry.entry_type) == kind)
-            && self.instrument.as_deref().is_none_or(|wanted| {
-                entry
-                    .instrument
-                    .as_deref()
-                    .is_some_and(|have| eq(have, wanted))
-            })
-            && self
-                .piece
-                .as_deref()
-                .is_none_or(|wanted| entry.pieces.iter().any(|p| eq(&p.title, wanted)))
-            && self
-                .tag
-                .as_deref()
-                .is_none_or(|wanted| entry.tags.iter().any(|t| eq(t, wanted)))
-    }
+    Ok(parsed)
 }
 
-/// The local calendar day of an instant at a fixed offset.
-pub fn local_date(at: &DateTime<Utc>, offset: FixedOffset) -> NaiveDate {
-    at.with_timezone(&offset).date_naive()
-}
-
-/// Filters `candidates` (newest first, as the store returns them) and groups them by local
-/// day with daily totals, newest day first.
-pub fn group_by_day(
-    candidates: &[LogEntry],
-    filter: &ParsedFilter,
-    offset: FixedOffset,
-) -> EntryList {
-    let mut days: Vec<DayEntries> = Vec::new();
+/// The store's day groups as the list view. Totals count the entries shown (one that does
+/// not read as an entry is skipped, logged). `more`: older days match too.
+pub fn entry_list(groups: Vec<DayGroup>, more: bool) -> EntryList {
+    let mut days = Vec::with_capacity(groups.len());
     let mut total_minutes = 0;
     let mut count = 0;
-    for stored in candidates {
-        let Some(entry) = typed(stored) else { continue };
-        let date = local_date(&entry.timestamp, offset);
-        if !filter.matches(&entry, date) {
+    for group in groups {
+        let mut day = DayEntries {
+            date: group.date.format("%Y-%m-%d").to_string(),
+            total_minutes: 0,
+            entries: Vec::with_capacity(group.entries.len()),
+        };
+        for stored in &group.entries {
+            let Some(entry) = typed(stored) else { continue };
+            day.total_minutes += u64::from(entry.duration);
+            day.entries.push(entry_view(&entry, stored.sync.into()));
+        }
+        if day.entries.is_empty() {
             continue;
         }
-        let minutes = u64::from(entry.duration);
-        let view = entry_view(&entry, stored.sync.into());
-        let date = date.format("%Y-%m-%d").to_string();
-        match days.last_mut() {
-            Some(day) if day.date == date => {
-                day.total_minutes += minutes;
-                day.entries.push(view);
-            }
-            _ => days.push(DayEntries {
-                date,
-                total_minutes: minutes,
-                entries: vec![view],
-            }),
-        }
-        total_minutes += minutes;
-        count += 1;
+        total_minutes += day.total_minutes;
+        count += u32::try_from(day.entries.len()).unwrap_or(u32::MAX);
+        days.push(day);
     }
     EntryList {
         days,
         total_minutes,
         count,
+        more,
     }
 }
 
@@ -314,64 +257,63 @@ pub fn read_entry(store: &Store, id: &EntityId) -> legato_store::Result<Option<E
     Ok(Some(entry_view(&entry, entity.sync.into())))
 }
 
-/// The store's candidates for a filter: the text search when there is one, else the
-/// filter's days (newest first either way; [`group_by_day`] applies the rest).
-pub fn candidates(
+/// The entries matching `filter`, by local day at `utc_offset_minutes`. With `days`, one
+/// more day is read to know whether older days match (`more`).
+pub fn list(
     store: &Store,
-    filter: &ParsedFilter,
+    filter: &StoreFilter,
     utc_offset_minutes: i32,
-) -> legato_store::Result<Vec<LogEntry>> {
-    match &filter.search {
-        Some(text) => store.search(text),
-        None => {
-            let (from, to) = filter.day_range();
-            Ok(store
-                .entries_by_day(from, to, utc_offset_minutes)?
-                .into_iter()
-                .flat_map(|day| day.entries)
-                .collect())
-        }
-    }
+) -> legato_store::Result<EntryList> {
+    let Some(days) = filter.days else {
+        return Ok(entry_list(
+            store.entries_matching(filter, utc_offset_minutes)?,
+            false,
+        ));
+    };
+    let one_more = StoreFilter {
+        days: Some(days.saturating_add(1)),
+        ..filter.clone()
+    };
+    let mut groups = store.entries_matching(&one_more, utc_offset_minutes)?;
+    let more = groups.len() > days as usize;
+    groups.truncate(days as usize);
+    Ok(entry_list(groups, more))
 }
 
-/// Deletes a live entry and returns its state just before (for undo); `None` when there is
-/// no such live entry.
-pub fn delete(
-    store: &mut Store,
-    id: &EntityId,
-    now_ms: i64,
-) -> legato_store::Result<Option<Fields>> {
+/// Deletes a live entry; false when there is no such live entry. The store keeps its last
+/// state for [`restore`].
+pub fn delete(store: &mut Store, id: &EntityId, now_ms: i64) -> legato_store::Result<bool> {
     let Some(entity) = store.get(EntityType::Logbook, id)? else {
-        return Ok(None);
+        return Ok(false);
     };
     if entity.deleted {
-        return Ok(None);
+        return Ok(false);
     }
     store.delete(EntityType::Logbook, id, now_ms)?;
-    Ok(Some(entity.state))
+    Ok(true)
 }
 
-/// Brings a deleted entry back from its snapshot: under its own id when the store has no
-/// trace of it (its creation never left the device, so the delete erased it), else as a
-/// new entry (the tombstone stays: ids are never resurrected). Returns the entry.
+/// Undoes the delete of entry `id` ([`Store::undo_delete`]): under its own id while the
+/// delete had not left the device, else re-created under a new id (ids are never
+/// resurrected). Returns the entry and whether it kept its id; `None` when there is nothing
+/// to undo.
 pub fn restore(
     store: &mut Store,
     id: &EntityId,
-    mut state: Fields,
     now_ms: i64,
-) -> legato_store::Result<Option<Entry>> {
-    state.insert("updatedAt".to_owned(), Value::String(rfc3339_ms(now_ms)));
-    let edit = if store.get(EntityType::Logbook, id)?.is_none() {
-        store.create_with_id(EntityType::Logbook, id.clone(), state, now_ms)?
-    } else {
-        store.create(EntityType::Logbook, state, now_ms)?
+) -> legato_store::Result<Option<(Entry, bool)>> {
+    let undone = match store.undo_delete(EntityType::Logbook, id, now_ms) {
+        Ok(undone) => undone,
+        Err(legato_store::StoreError::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err),
     };
-    read_entry(store, &edit.entity_id)
+    let entry = read_entry(store, undone.entity_id())?;
+    Ok(entry.map(|entry| (entry, undone.same_id())))
 }
 
 #[cfg(test)]
 mod tests {
-    use legato_store::SyncState;
+    use legato_protocol::Fields;
     use serde_json::json;
 
     use super::*;
@@ -398,16 +340,6 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         parse_time("now", "2026-11-26T08:00:00Z").unwrap()
-    }
-
-    fn stored(entry: &LogbookEntry, sync: SyncState) -> LogEntry {
-        LogEntry {
-            id: entry.id.clone(),
-            timestamp_ms: entry.timestamp.timestamp_millis(),
-            duration_minutes: entry.duration,
-            state: entry.to_fields(),
-            sync,
-        }
     }
 
     #[test]
@@ -485,13 +417,13 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("timestamp"));
 
-        let err = ParsedFilter::parse(EntryFilter {
+        let err = store_filter(EntryFilter {
             from: Some("25.11.2026".into()),
             ..EntryFilter::default()
         })
         .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("from"));
-        let err = ParsedFilter::parse(EntryFilter {
+        let err = store_filter(EntryFilter {
             from: Some("2026-11-26".into()),
             to: Some("2026-11-25".into()),
             ..EntryFilter::default()
@@ -501,26 +433,78 @@ mod tests {
     }
 
     #[test]
-    fn filters_and_groups_by_local_day() {
-        let make = |id: &str, at: &str, minutes: u32, instrument: &str, tag: &str| {
-            let mut entry = LogbookEntry::new(
-                EntityId::new(id).unwrap(),
-                parse_time("t", at).unwrap(),
-                minutes,
-            );
+    fn the_ipc_filter_becomes_the_store_query() {
+        let filter = store_filter(EntryFilter {
+            from: Some(" 2026-11-25".into()),
+            instrument: Some("  ".into()),
+            kind: Some(EntryKind::Lesson),
+            piece: Some(" Clair ".into()),
+            tag: Some("exam".into()),
+            search: None,
+            ..EntryFilter::default()
+        })
+        .unwrap();
+        assert_eq!(
+            filter,
+            StoreFilter {
+                from: NaiveDate::from_ymd_opt(2026, 11, 25),
+                to: None,
+                instrument: None,
+                entry_type: Some(EntryType::Lesson),
+                piece: Some("Clair".into()),
+                tag: Some("exam".into()),
+                search: None,
+                before: None,
+                days: None,
+            }
+        );
+        let page = store_filter(EntryFilter {
+            before: Some("2026-11-25".into()),
+            days: Some(60),
+            ..EntryFilter::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (page.before, page.days),
+            (NaiveDate::from_ymd_opt(2026, 11, 25), Some(60))
+        );
+        for (bad, field) in [
+            (
+                EntryFilter {
+                    before: Some("soon".into()),
+                    ..EntryFilter::default()
+                },
+                "before",
+            ),
+            (
+                EntryFilter {
+                    days: Some(0),
+                    ..EntryFilter::default()
+                },
+                "days",
+            ),
+        ] {
+            assert_eq!(store_filter(bad).unwrap_err().field.as_deref(), Some(field));
+        }
+    }
+
+    #[test]
+    fn lists_group_by_local_day_from_the_store() {
+        let mut store = Store::open_in_memory().unwrap();
+        let make = |store: &mut Store, at: &str, minutes: u32, instrument: &str, tag: &str| {
+            let id = EntityId::new(uuid::Uuid::now_v7().to_string()).unwrap();
+            let mut entry = LogbookEntry::new(id.clone(), parse_time("t", at).unwrap(), minutes);
             entry.instrument = Some(instrument.into());
             entry.tags = vec![tag.into()];
             entry.pieces = vec![PieceRef::new("Scales")];
-            stored(&entry, SyncState::Synced)
+            store.save(&entry, 1).unwrap();
+            id
         };
-        // Newest first, as the store returns them. 23:30 UTC is the next day at +01:00.
-        let candidates = vec![
-            make("c", "2026-11-25T23:30:00Z", 30, "piano", "exam"),
-            make("b", "2026-11-25T12:00:00Z", 20, "violin", "exam"),
-            make("a", "2026-11-25T08:00:00Z", 10, "piano", "warmup"),
-        ];
-        let cet = FixedOffset::east_opt(3600).unwrap();
-        let all = group_by_day(&candidates, &ParsedFilter::default(), cet);
+        // 23:30 UTC is the next day at +01:00.
+        let c = make(&mut store, "2026-11-25T23:30:00Z", 30, "piano", "exam");
+        make(&mut store, "2026-11-25T12:00:00Z", 20, "violin", "exam");
+        make(&mut store, "2026-11-25T08:00:00Z", 10, "piano", "warmup");
+        let all = list(&store, &StoreFilter::default(), 60).unwrap();
         assert_eq!((all.count, all.total_minutes), (3, 60));
         let days: Vec<_> = all
             .days
@@ -528,32 +512,55 @@ mod tests {
             .map(|d| (d.date.as_str(), d.total_minutes, d.entries.len()))
             .collect();
         assert_eq!(days, vec![("2026-11-26", 30, 1), ("2026-11-25", 30, 2)]);
+        assert!(!all.more);
 
-        let filter = ParsedFilter::parse(EntryFilter {
+        // In pages of days: the first page says older days match, the next one does not.
+        let page = |before: Option<&str>| {
+            let filter = store_filter(EntryFilter {
+                before: before.map(str::to_owned),
+                days: Some(1),
+                ..EntryFilter::default()
+            })
+            .unwrap();
+            let list = list(&store, &filter, 60).unwrap();
+            let dates: Vec<String> = list.days.iter().map(|d| d.date.clone()).collect();
+            (dates, list.count, list.more)
+        };
+        assert_eq!(page(None), (vec!["2026-11-26".to_owned()], 1, true));
+        assert_eq!(
+            page(Some("2026-11-26")),
+            (vec!["2026-11-25".to_owned()], 2, false)
+        );
+
+        let filter = store_filter(EntryFilter {
             instrument: Some("PIANO".into()),
             tag: Some("exam".into()),
             piece: Some("scales".into()),
             ..EntryFilter::default()
         })
         .unwrap();
-        let piano = group_by_day(&candidates, &filter, cet);
+        let piano = list(&store, &filter, 60).unwrap();
         assert_eq!(piano.count, 1);
-        assert_eq!(piano.days[0].entries[0].id, "c");
+        assert_eq!(piano.days[0].entries[0].id, c.as_str());
 
-        let filter = ParsedFilter::parse(EntryFilter {
-            to: Some("2026-11-25".into()),
-            kind: Some(EntryKind::Lesson),
-            ..EntryFilter::default()
-        })
-        .unwrap();
-        assert_eq!(group_by_day(&candidates, &filter, cet).count, 0);
-        let filter = ParsedFilter::parse(EntryFilter {
-            to: Some("2026-11-25".into()),
-            kind: Some(EntryKind::Practice),
-            ..EntryFilter::default()
-        })
-        .unwrap();
-        assert_eq!(group_by_day(&candidates, &filter, cet).count, 2);
+        let filter = |kind| {
+            store_filter(EntryFilter {
+                to: Some("2026-11-25".into()),
+                kind: Some(kind),
+                ..EntryFilter::default()
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            list(&store, &filter(EntryKind::Lesson), 60).unwrap().count,
+            0
+        );
+        assert_eq!(
+            list(&store, &filter(EntryKind::Practice), 60)
+                .unwrap()
+                .count,
+            2
+        );
     }
 
     fn saved(store: &mut Store, minutes: u32) -> EntityId {
@@ -581,19 +588,18 @@ mod tests {
     fn undo_of_an_unsent_entry_brings_it_back_under_its_id() {
         let mut store = Store::open_in_memory().unwrap();
         let id = saved(&mut store, 45);
-        let snapshot = delete(&mut store, &id, 1).unwrap().expect("deleted");
+        assert!(delete(&mut store, &id, 1).unwrap());
         assert_eq!(read_entry(&store, &id).unwrap(), None);
-        assert_eq!(delete(&mut store, &id, 2).unwrap(), None, "already gone");
-        let back = restore(&mut store, &id, snapshot, 3)
-            .unwrap()
-            .expect("restored");
+        assert!(!delete(&mut store, &id, 2).unwrap(), "already gone");
+        let (back, same_id) = restore(&mut store, &id, 3).unwrap().expect("restored");
+        assert!(same_id);
         assert_eq!(back.id, id.as_str());
         assert_eq!(back.duration, 45);
         assert_eq!(back.sync, EntrySync::Pending);
     }
 
     #[test]
-    fn undo_of_a_synced_entry_recreates_it_under_a_new_id() {
+    fn undo_of_a_synced_delete_recreates_the_entry_under_a_new_id() {
         let mut store = Store::open_in_memory().unwrap();
         let id = saved(&mut store, 45);
         ack_all(&mut store);
@@ -601,10 +607,10 @@ mod tests {
             read_entry(&store, &id).unwrap().unwrap().sync,
             EntrySync::Synced
         );
-        let snapshot = delete(&mut store, &id, 1).unwrap().expect("deleted");
-        let back = restore(&mut store, &id, snapshot, 3)
-            .unwrap()
-            .expect("restored");
+        assert!(delete(&mut store, &id, 1).unwrap());
+        ack_all(&mut store); // the delete reached the server
+        let (back, same_id) = restore(&mut store, &id, 3).unwrap().expect("restored");
+        assert!(!same_id);
         assert_ne!(back.id, id.as_str());
         assert_eq!(
             (back.duration, back.pieces[0].title.as_str()),
@@ -615,25 +621,44 @@ mod tests {
             None,
             "the old id stays deleted"
         );
+        assert_eq!(restore(&mut store, &id, 4).unwrap(), None, "nothing left");
     }
 
     #[test]
-    fn candidates_come_from_the_days_or_the_search() {
+    fn undo_of_an_unsent_delete_of_a_synced_entry_cancels_it() {
+        let mut store = Store::open_in_memory().unwrap();
+        let id = saved(&mut store, 45);
+        ack_all(&mut store);
+        assert!(delete(&mut store, &id, 1).unwrap());
+        assert_eq!(store.pending_count().unwrap(), 1);
+        let (back, same_id) = restore(&mut store, &id, 3).unwrap().expect("restored");
+        assert!(same_id);
+        assert_eq!(
+            (back.id.as_str(), back.sync),
+            (id.as_str(), EntrySync::Synced)
+        );
+        assert_eq!(store.pending_count().unwrap(), 0, "the delete never leaves");
+    }
+
+    #[test]
+    fn search_and_days_come_from_the_store() {
         let mut store = Store::open_in_memory().unwrap();
         saved(&mut store, 45);
-        let all = ParsedFilter::default();
-        assert_eq!(candidates(&store, &all, 60).unwrap().len(), 1);
-        let search = ParsedFilter::parse(EntryFilter {
+        let query = |filter: EntryFilter| {
+            list(&store, &store_filter(filter).unwrap(), 60)
+                .unwrap()
+                .count
+        };
+        assert_eq!(query(EntryFilter::default()), 1);
+        let search = EntryFilter {
             search: Some("DEBUSSY".into()),
             ..EntryFilter::default()
-        })
-        .unwrap();
-        assert_eq!(candidates(&store, &search, 60).unwrap().len(), 1);
-        let other_day = ParsedFilter::parse(EntryFilter {
+        };
+        assert_eq!(query(search), 1);
+        let other_day = EntryFilter {
             from: Some("2026-11-27".into()),
             ..EntryFilter::default()
-        })
-        .unwrap();
-        assert!(candidates(&store, &other_day, 60).unwrap().is_empty());
+        };
+        assert_eq!(query(other_day), 0);
     }
 }

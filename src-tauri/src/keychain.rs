@@ -16,7 +16,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::ipc::types::KeyringStatus;
+use crate::ipc::types::{KeyringProblem, KeyringStatus};
 
 const SERVICE: &str = "legato";
 /// How long a keyring call may take (an unlock prompt included) before the app goes on
@@ -36,12 +36,57 @@ pub enum KeyringMode {
 pub enum KeychainError {
     /// No keyring service, or it did not answer.
     #[error(
-        "the system keyring is not available ({0}): Legato works offline, and signing in lasts until it quits"
+        "The system keyring is not available ({0}): Legato works offline, and signing in lasts until it quits"
     )]
     Unavailable(String),
     /// The keyring answered with an error for this entry.
-    #[error("the system keyring refused the request: {0}")]
+    #[error("The system keyring refused the request: {0}")]
     Failed(String),
+}
+
+impl KeychainError {
+    /// What Settings shows: a plain sentence, the platform's words as the detail.
+    pub fn status(&self) -> KeyringStatus {
+        let (problem, message, detail) = match self {
+            KeychainError::Unavailable(detail) => (
+                KeyringProblem::Unavailable,
+                "No keyring service: you stay signed in until the app quits",
+                detail,
+            ),
+            KeychainError::Failed(detail) => (
+                KeyringProblem::Refused,
+                "The keyring refused to keep the sign-in: you stay signed in until the app quits",
+                detail,
+            ),
+        };
+        KeyringStatus {
+            persistent: false,
+            problem: Some(problem),
+            message: Some(message.to_owned()),
+            detail: Some(detail.clone()),
+        }
+    }
+}
+
+impl KeyringStatus {
+    /// The token is (or will be) kept in the keyring.
+    fn kept() -> Self {
+        KeyringStatus {
+            persistent: true,
+            problem: None,
+            message: None,
+            detail: None,
+        }
+    }
+
+    fn memory_only() -> Self {
+        KeyringStatus {
+            persistent: false,
+            problem: Some(KeyringProblem::MemoryOnly),
+            message: Some("Keyring turned off: you stay signed in until the app quits".to_owned()),
+            detail: Some("LEGATO_KEYRING=memory".to_owned()),
+        }
+    }
 }
 
 /// The token store of one device.
@@ -66,16 +111,8 @@ impl std::fmt::Debug for Keychain {
 impl Keychain {
     pub fn new(mode: KeyringMode, client_id: &str) -> Self {
         let status = match mode {
-            KeyringMode::Os => KeyringStatus {
-                persistent: true,
-                message: None,
-            },
-            KeyringMode::Memory => KeyringStatus {
-                persistent: false,
-                message: Some(
-                    "LEGATO_KEYRING=memory: the sign-in lasts until Legato quits".to_owned(),
-                ),
-            },
+            KeyringMode::Os => KeyringStatus::kept(),
+            KeyringMode::Memory => KeyringStatus::memory_only(),
         };
         Keychain {
             mode,
@@ -104,11 +141,8 @@ impl Keychain {
         *self.session.lock().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
-    fn set_status(&self, persistent: bool, message: Option<String>) {
-        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = KeyringStatus {
-            persistent,
-            message,
-        };
+    fn set_status(&self, status: KeyringStatus) {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 
     /// Reads the saved token (at start). A missing keyring is reported, and the app goes on
@@ -145,7 +179,7 @@ impl Keychain {
             return self.status();
         }
         match self.blocking(move |entry| entry.set_password(&token)).await {
-            Ok(()) => self.set_status(true, None),
+            Ok(()) => self.set_status(KeyringStatus::kept()),
             Err(err) => {
                 tracing::warn!(%err, "cannot keep the token in the keyring");
                 self.note(&err);
@@ -174,7 +208,7 @@ impl Keychain {
     }
 
     fn note(&self, err: &KeychainError) {
-        self.set_status(false, Some(err.to_string()));
+        self.set_status(err.status());
     }
 
     /// Runs a keyring call on the blocking pool, bounded by [`TIMEOUT`].
@@ -218,7 +252,8 @@ mod tests {
         assert_eq!(keychain.load().await.unwrap(), None);
         let status = keychain.save("secret-token".into()).await;
         assert!(!status.persistent);
-        assert!(status.message.unwrap().contains("LEGATO_KEYRING=memory"));
+        assert_eq!(status.problem, Some(KeyringProblem::MemoryOnly));
+        assert_eq!(status.detail.as_deref(), Some("LEGATO_KEYRING=memory"));
         assert_eq!(keychain.token().as_deref(), Some("secret-token"));
         assert!(!format!("{keychain:?}").contains("secret-token"));
         keychain.forget().await.unwrap();
@@ -234,5 +269,29 @@ mod tests {
             classify(keyring::Error::TooLong("user".into(), 10)),
             KeychainError::Failed(_)
         ));
+    }
+
+    #[test]
+    fn settings_get_a_plain_sentence_and_the_platform_words_as_detail() {
+        let raw = "no secret service provider or dbus session found";
+        let status = classify(keyring::Error::PlatformFailure(raw.into())).status();
+        assert_eq!(
+            status,
+            KeyringStatus {
+                persistent: false,
+                problem: Some(KeyringProblem::Unavailable),
+                message: Some(
+                    "No keyring service: you stay signed in until the app quits".to_owned()
+                ),
+                detail: Some(keyring::Error::PlatformFailure(raw.into()).to_string()),
+            }
+        );
+        let refused = KeychainError::Failed("locked".into()).status();
+        assert_eq!(refused.problem, Some(KeyringProblem::Refused));
+        assert!(!refused.message.unwrap().contains("locked"));
+        assert_eq!(refused.detail.as_deref(), Some("locked"));
+        let json = serde_json::to_value(KeychainError::Unavailable("x".into()).status()).unwrap();
+        assert_eq!(json["problem"], "unavailable");
+        assert_eq!(json["detail"], "x");
     }
 }

@@ -86,7 +86,7 @@ pub async fn sign_in(
             s.data_owner = Some(auth.user_id.clone());
         })
         .await?;
-    state.sync.handle().set_token(Some(auth.token)).await?;
+    state.sync.set_token(Some(auth.token)).await?;
     tracing::info!(user_id = %auth.user_id, "signed in");
     Ok(state.settings_view())
 }
@@ -103,8 +103,9 @@ pub async fn sign_out(state: &AppState) -> Result<SettingsView, IpcError> {
             Err(err) => tracing::warn!(%err, "the server did not revoke the token"),
         }
     }
-    state.sync.handle().set_token(None).await?;
+    // Forgotten first: a restart meanwhile starts the engine without it.
     let forgotten = state.keychain.forget().await;
+    state.sync.set_token(None).await?;
     state.update_settings(|s| s.account = None).await?;
     forgotten?;
     tracing::info!("signed out");
@@ -117,7 +118,7 @@ pub async fn restore(state: &AppState) {
     if state.settings().account.is_some() {
         match state.keychain.load().await {
             Ok(Some(token)) => {
-                if let Err(err) = state.sync.handle().set_token(Some(token)).await {
+                if let Err(err) = state.sync.set_token(Some(token)).await {
                     tracing::warn!(%err, "cannot hand the token to the sync engine");
                 }
             }

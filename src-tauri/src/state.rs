@@ -2,14 +2,14 @@
 //! the sync engine are handles (their work runs on their own thread and task); the settings
 //! sit behind a short-lived mutex that is never held across an `.await`.
 
-use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use legato_protocol::{EntityId, EntityType, Fields};
+use legato_protocol::EntityType;
 use legato_store::StoreHandle;
-use legato_sync::{SyncConfig, SyncEngine, SyncHandle};
+use legato_sync::{SyncConfig, SyncEngine, SyncError, SyncHandle};
 use tauri::{AppHandle, Manager};
 use tokio::sync::watch;
 
@@ -23,8 +23,6 @@ use crate::settings::{DEFAULT_SERVER, Launch, Settings};
 use crate::status;
 use crate::tray::Tray;
 
-/// Deleted entries `undo_delete` can bring back (the most recent ones).
-const UNDO_DEPTH: usize = 50;
 /// How long quitting waits for the sync engine to send what is pending.
 const EXIT_FLUSH_LIMIT: Duration = Duration::from_secs(6);
 
@@ -52,8 +50,10 @@ pub struct SyncSupervisor {
     store: StoreHandle,
     current: RwLock<SyncHandle>,
     generation: watch::Sender<u64>,
-    /// Serializes restarts (held across the old engine's shutdown on purpose).
-    restarts: tokio::sync::Mutex<()>,
+    /// Serializes restarts and pause/resume (held across the old engine's shutdown on
+    /// purpose): a pause never reaches an engine that is stopping, and a restart never
+    /// starts from a pause setting that is about to change.
+    control: tokio::sync::Mutex<()>,
 }
 
 impl SyncSupervisor {
@@ -64,7 +64,7 @@ impl SyncSupervisor {
             store,
             current: RwLock::new(handle),
             generation: watch::channel(0).0,
-            restarts: tokio::sync::Mutex::new(()),
+            control: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -80,15 +80,43 @@ impl SyncSupervisor {
         self.generation.subscribe()
     }
 
-    /// Stops the engine and starts one with `config`. Nothing is lost: unsent changes stay
-    /// in the outbox for the new engine.
-    pub async fn restart(&self, config: SyncConfig, paused: bool) {
-        let _one_at_a_time = self.restarts.lock().await;
+    /// Stops the engine and starts one with the configuration and pause setting `current`
+    /// returns, read once this restart's turn comes (after any pause/resume or restart under
+    /// way). Nothing is lost: unsent changes stay in the outbox for the new engine.
+    pub async fn restart(&self, current: impl FnOnce() -> (SyncConfig, bool)) {
+        let _one_at_a_time = self.control.lock().await;
+        let (config, paused) = current();
         self.handle().shutdown(false).await;
         let handle = spawn_engine(&self.store, config, paused).await;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = handle;
         self.generation.send_modify(|g| *g += 1);
         tracing::info!("sync engine restarted with new settings");
+    }
+
+    /// Runs `save` (which remembers the choice), then pauses or resumes the running engine,
+    /// with no restart in between: the saved setting and the engine agree even when a
+    /// restart was asked for at the same time. Nothing is applied if `save` fails.
+    pub async fn set_paused<E: From<SyncError>>(
+        &self,
+        paused: bool,
+        save: impl Future<Output = Result<(), E>>,
+    ) -> Result<(), E> {
+        let _one_at_a_time = self.control.lock().await;
+        save.await?;
+        let handle = self.handle();
+        if paused {
+            handle.pause().await?;
+        } else {
+            handle.resume().await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the engine a new token (or none: signed out), with no restart in between (a
+    /// restart reads the session's token once its turn comes).
+    pub async fn set_token(&self, token: Option<String>) -> Result<(), SyncError> {
+        let _one_at_a_time = self.control.lock().await;
+        self.handle().set_token(token).await
     }
 }
 
@@ -99,13 +127,6 @@ async fn spawn_engine(store: &StoreHandle, config: SyncConfig, paused: bool) -> 
         tracing::warn!(%err, "cannot pause the new sync engine");
     }
     handle
-}
-
-/// An entry as it was just before `delete_entry`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeletedSnapshot {
-    pub id: EntityId,
-    pub state: Fields,
 }
 
 /// Everything the app shares. Managed by Tauri (`State<'_, AppState>` in commands).
@@ -120,7 +141,6 @@ pub struct AppState {
     settings: Mutex<Settings>,
     /// Serializes settings writes so they reach the disk in order.
     settings_writes: tokio::sync::Mutex<()>,
-    undo: Mutex<VecDeque<DeletedSnapshot>>,
     app: OnceLock<AppHandle>,
     exiting: AtomicBool,
     /// Held for the life of the process: one app per data dir.
@@ -147,7 +167,6 @@ impl AppState {
             notifier: Notifier::default(),
             settings: Mutex::new(settings),
             settings_writes: tokio::sync::Mutex::new(()),
-            undo: Mutex::new(VecDeque::new()),
             app: OnceLock::new(),
             exiting: AtomicBool::new(false),
             instance,
@@ -222,10 +241,11 @@ impl AppState {
         )
     }
 
-    /// Restarts the engine with the current settings.
+    /// Restarts the engine with the settings as they are when the restart runs.
     pub async fn restart_sync(&self) {
-        let paused = self.settings().sync_paused;
-        self.sync.restart(self.sync_config(), paused).await;
+        self.sync
+            .restart(|| (self.sync_config(), self.settings().sync_paused))
+            .await;
     }
 
     pub fn settings_view(&self) -> SettingsView {
@@ -249,13 +269,11 @@ impl AppState {
 
     /// Pauses or resumes sync and remembers the choice across restarts.
     pub async fn set_paused(&self, paused: bool) -> Result<(), IpcError> {
-        self.update_settings(|s| s.sync_paused = paused).await?;
-        let handle = self.sync.handle();
-        if paused {
-            handle.pause().await?;
-        } else {
-            handle.resume().await?;
-        }
+        let save = async {
+            self.update_settings(|s| s.sync_paused = paused).await?;
+            Ok::<_, IpcError>(())
+        };
+        self.sync.set_paused(paused, save).await?;
         // The engine's status does not show "paused" while signed out: the tray's pause item
         // follows the setting.
         self.refresh_tray();
@@ -268,21 +286,6 @@ impl AppState {
             let view = status::status_view(&self.sync.handle().current_status());
             tray.update(&view, self.settings().sync_paused);
         }
-    }
-
-    pub fn remember_deleted(&self, snapshot: DeletedSnapshot) {
-        let mut undo = self.undo.lock().unwrap_or_else(|e| e.into_inner());
-        undo.retain(|s| s.id != snapshot.id);
-        if undo.len() == UNDO_DEPTH {
-            undo.pop_front();
-        }
-        undo.push_back(snapshot);
-    }
-
-    pub fn take_deleted(&self, id: &EntityId) -> Option<DeletedSnapshot> {
-        let mut undo = self.undo.lock().unwrap_or_else(|e| e.into_inner());
-        let at = undo.iter().position(|s| &s.id == id)?;
-        undo.remove(at)
     }
 
     /// Marks the app as exiting; true the first time (the caller then shuts down).
@@ -325,5 +328,82 @@ mod tests {
         );
         let fallback = sync_config("not a url", None, &strategies);
         assert_eq!(fallback.server.as_str(), "http://127.0.0.1:8080/");
+    }
+
+    /// An engine that cannot connect (nothing listens on port 1) but is signed in, so its
+    /// status shows `Paused` when paused.
+    async fn supervisor() -> (SyncSupervisor, impl Fn() -> SyncConfig) {
+        let config = || {
+            sync_config(
+                "http://127.0.0.1:1",
+                Some("t".into()),
+                &Strategies::default(),
+            )
+        };
+        let store = StoreHandle::new(legato_store::Store::open_in_memory().unwrap()).unwrap();
+        (SyncSupervisor::start(store, config(), false).await, config)
+    }
+
+    async fn wait_paused(sync: &SyncSupervisor, paused: bool) {
+        let mut status = sync.handle().status();
+        let want = |s: &legato_sync::SyncStatus| {
+            (s.connection == legato_sync::ConnectionState::Paused) == paused
+        };
+        tokio::time::timeout(Duration::from_secs(5), status.wait_for(want))
+            .await
+            .expect("the engine follows the pause setting")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_pause_asked_during_a_restart_applies_to_the_new_engine() {
+        let (sync, config) = supervisor().await;
+        let saved = AtomicBool::new(false);
+        // The restart takes its turn first: the pause waits for it instead of reaching the
+        // stopping engine ("the sync engine is not running").
+        let ((), paused) = tokio::join!(
+            sync.restart(|| (config(), saved.load(Ordering::SeqCst))),
+            sync.set_paused(true, async {
+                saved.store(true, Ordering::SeqCst);
+                Ok::<_, SyncError>(())
+            }),
+        );
+        paused.expect("pausing during a restart works");
+        wait_paused(&sync, true).await;
+
+        // The resume takes its turn first: the restart reads the saved setting after it.
+        let (resumed, ()) = tokio::join!(
+            sync.set_paused(false, async {
+                saved.store(false, Ordering::SeqCst);
+                Ok::<_, SyncError>(())
+            }),
+            sync.restart(|| (config(), saved.load(Ordering::SeqCst))),
+        );
+        resumed.unwrap();
+        wait_paused(&sync, false).await;
+
+        // A new token handed over during a restart reaches the new engine too.
+        let ((), token) = tokio::join!(
+            sync.restart(|| (config(), false)),
+            sync.set_token(Some("t2".into())),
+        );
+        token.expect("a sign-in during a restart works");
+        sync.handle().shutdown(false).await;
+    }
+
+    #[tokio::test]
+    async fn nothing_is_applied_when_the_setting_cannot_be_saved() {
+        let (sync, _) = supervisor().await;
+        let failed = sync
+            .set_paused(true, async {
+                Err::<(), _>(IpcError::new(ErrorCode::Storage, "disk full"))
+            })
+            .await;
+        assert_eq!(failed.unwrap_err().code, ErrorCode::Storage);
+        assert_ne!(
+            sync.handle().current_status().connection,
+            legato_sync::ConnectionState::Paused
+        );
+        sync.handle().shutdown(false).await;
     }
 }

@@ -3,13 +3,14 @@
 //! functions, tested here.
 
 use chrono::{DateTime, FixedOffset};
-use legato_protocol::{EntityType, Operation};
+use legato_protocol::{EntityType, Fields, Operation};
 use legato_store::{DeadLetter, SyncState};
 use legato_sync::{CatchUpProgress, ConnectionState, SyncReport, SyncStatus};
+use serde_json::Value;
 
 use crate::ipc::types::{
-    CatchUp, Connection, DeadLetterView, EntityKind, EntrySync, Health, OperationKind, SyncBadge,
-    SyncReportView, SyncStatusView,
+    CatchUp, Connection, DeadLetterView, EntityKind, EntryKind, EntrySync, Health, OperationKind,
+    SyncBadge, SyncProblem, SyncProblemCode, SyncReportView, SyncStatusView,
 };
 
 impl From<EntityType> for EntityKind {
@@ -116,12 +117,92 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
         last_sync_at: status.metrics.last_sync_time,
         last_error: status
             .last_error
-            .clone()
-            .or_else(|| status.metrics.last_error.clone()),
+            .as_deref()
+            .or(status.metrics.last_error.as_deref())
+            .map(sync_problem),
         health: status.metrics.health.into(),
         catch_up: status.catching_up.map(CatchUp::from),
         next_retry_at: status.next_retry_at,
         cursor: status.cursor,
+    }
+}
+
+/// The engine's last error (its own words: a [`legato_sync::TransportError`], a server's
+/// error message, a refusal, a store failure) as a kind and a plain sentence for the status
+/// bar; the words stay as the detail.
+pub fn sync_problem(detail: &str) -> SyncProblem {
+    let code = problem_code(detail);
+    let message = match code {
+        SyncProblemCode::Unreachable => {
+            "Can't reach the sync server — changes are kept and will sync when it's back"
+        }
+        SyncProblemCode::Unauthorized => {
+            "The server refused the sign-in — sign in again in Settings"
+        }
+        SyncProblemCode::RateLimited => {
+            "The sync server asked to slow down — changes will sync shortly"
+        }
+        SyncProblemCode::Server => {
+            "The sync server had a problem — changes are kept and will sync later"
+        }
+        SyncProblemCode::Refused => "The server refused a change — see Dead letters",
+        SyncProblemCode::Protocol => {
+            "The sync server sent something this version can't read — update Legato"
+        }
+        SyncProblemCode::Storage => {
+            "Sync can't read this device's data — changes stay here; restart Legato to retry"
+        }
+        SyncProblemCode::Other => "Sync ran into a problem — changes are kept",
+    };
+    SyncProblem {
+        code,
+        message: message.to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+fn problem_code(detail: &str) -> SyncProblemCode {
+    use SyncProblemCode as C;
+    // `SyncError::Offline` wraps a transport error.
+    let text = detail.strip_prefix("offline: ").unwrap_or(detail);
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| text.starts_with(p));
+    if let Some(rest) = text.strip_prefix("server answered HTTP ") {
+        return match rest
+            .split(':')
+            .next()
+            .and_then(|s| s.trim().parse::<u16>().ok())
+        {
+            Some(401) => C::Unauthorized,
+            Some(429) => C::RateLimited,
+            _ => C::Server,
+        };
+    }
+    if starts(&[
+        "network: ",
+        "timed out",
+        "no answer to ping",
+        "the server closed the connection",
+    ]) || text.ends_with("unanswered when the connection ended")
+    {
+        C::Unreachable
+    } else if starts(&[
+        "the server refused the credentials",
+        "signed out",
+        "unauthorized:",
+    ]) {
+        C::Unauthorized
+    } else if starts(&["rate limited", "rate_limited:", "server: rate_limited"]) {
+        C::RateLimited
+    } else if starts(&["server: ", "internal: ", "unknown: "]) {
+        C::Server
+    } else if starts(&["invalid: ", "not_found: ", "too_large: ", "conflict: "]) {
+        C::Refused
+    } else if starts(&["protocol: "]) {
+        C::Protocol
+    } else if starts(&["local store: ", "cannot start: "]) {
+        C::Storage
+    } else {
+        C::Other
     }
 }
 
@@ -136,8 +217,11 @@ pub fn report_view(report: &SyncReport) -> SyncReportView {
     }
 }
 
-pub fn dead_letter_view(letter: &DeadLetter) -> DeadLetterView {
+/// A dead letter as the UI lists it; `current` is the entity's state in the store (the
+/// change itself may carry only the fields it changed), for its title.
+pub fn dead_letter_view(letter: &DeadLetter, current: Option<&Fields>) -> DeadLetterView {
     DeadLetterView {
+        title: entity_title(letter.change.entity_type, &letter.change.data, current),
         change_id: letter.change.change_id.clone(),
         entity_type: letter.change.entity_type.into(),
         entity_id: letter.change.entity_id.to_string(),
@@ -148,6 +232,65 @@ pub fn dead_letter_view(letter: &DeadLetter) -> DeadLetterView {
         error_message: letter.error_message.clone(),
         failed_at: letter.failed_at,
         edited_at: letter.change.timestamp,
+    }
+}
+
+/// What an entity is, as the lists name it: a logbook entry by its piece titles (or its
+/// type, `Practice`), a repertoire item or a goal by its title; the change's own values
+/// first, then the stored ones; else the kind of record (`Logbook entry`).
+pub fn entity_title(entity_type: EntityType, data: &Fields, current: Option<&Fields>) -> String {
+    let field = |name: &str| {
+        data.get(name)
+            .filter(|v| !v.is_null())
+            .or_else(|| current.and_then(|c| c.get(name)).filter(|v| !v.is_null()))
+    };
+    let titled = |value: Option<&Value>| {
+        value
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    };
+    let title = match entity_type {
+        EntityType::Logbook => {
+            let pieces: Vec<String> = field("pieces")
+                .and_then(Value::as_array)
+                .map(|pieces| {
+                    pieces
+                        .iter()
+                        .filter_map(|p| titled(p.get("title")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if pieces.is_empty() {
+                field("type")
+                    .and_then(|t| serde_json::from_value::<EntryKind>(t.clone()).ok())
+                    .map(|kind| entry_kind_label(kind).to_owned())
+            } else {
+                Some(pieces.join(", "))
+            }
+        }
+        EntityType::Repertoire | EntityType::Goals => titled(field("title")),
+    };
+    title.unwrap_or_else(|| {
+        match entity_type {
+            EntityType::Logbook => "Logbook entry",
+            EntityType::Repertoire => "Repertoire item",
+            EntityType::Goals => "Goal",
+        }
+        .to_owned()
+    })
+}
+
+/// An entry type as the UI names it (`ENTRY_KINDS` in `ui/src/lib/format.ts`).
+pub fn entry_kind_label(kind: EntryKind) -> &'static str {
+    match kind {
+        EntryKind::Practice => "Practice",
+        EntryKind::Performance => "Performance",
+        EntryKind::Lesson => "Lesson",
+        EntryKind::Rehearsal => "Rehearsal",
+        EntryKind::Technique => "Technique",
+        EntryKind::StatusChange => "Status change",
     }
 }
 
@@ -273,12 +416,118 @@ mod tests {
                 "deadLetters": 0,
                 "conflicts": 0,
                 "lastSyncAt": null,
-                "lastError": "the server refused the credentials",
+                "lastError": {
+                    "code": "unauthorized",
+                    "message": "The server refused the sign-in — sign in again in Settings",
+                    "detail": "the server refused the credentials",
+                },
                 "health": "healthy",
                 "catchUp": null,
                 "nextRetryAt": 5,
                 "cursor": 0,
             })
+        );
+    }
+
+    #[test]
+    fn engine_errors_become_plain_sentences_with_the_words_as_detail() {
+        use SyncProblemCode as C;
+        use legato_sync::{SyncError, TransportError};
+        let refused = TransportError::Network("IO error: Connection refused (os error 111)".into());
+        let problem = sync_problem(&refused.to_string());
+        assert_eq!(problem.code, C::Unreachable);
+        assert_eq!(
+            problem.message,
+            "Can't reach the sync server — changes are kept and will sync when it's back"
+        );
+        assert_eq!(
+            problem.detail,
+            "network: IO error: Connection refused (os error 111)"
+        );
+        let http = |status| TransportError::Http {
+            status,
+            code: None,
+            message: "boom".into(),
+        };
+        for (text, code) in [
+            (
+                SyncError::Offline(refused.clone()).to_string(),
+                C::Unreachable,
+            ),
+            (
+                TransportError::Timeout("connect").to_string(),
+                C::Unreachable,
+            ),
+            (TransportError::HalfOpen.to_string(), C::Unreachable),
+            (
+                TransportError::Closed {
+                    code: 1001,
+                    reason: "going away".into(),
+                }
+                .to_string(),
+                C::Unreachable,
+            ),
+            (
+                "2 change(s) unanswered when the connection ended".into(),
+                C::Unreachable,
+            ),
+            (TransportError::Unauthorized.to_string(), C::Unauthorized),
+            (http(401).to_string(), C::Unauthorized),
+            (http(429).to_string(), C::RateLimited),
+            (http(503).to_string(), C::Server),
+            ("rate limited".into(), C::RateLimited),
+            ("server: internal: database locked".into(), C::Server),
+            ("invalid: duration out of range".into(), C::Refused),
+            (
+                TransportError::Protocol("bad frame".into()).to_string(),
+                C::Protocol,
+            ),
+            ("local store: disk I/O error".into(), C::Storage),
+            ("something new".into(), C::Other),
+        ] {
+            let problem = sync_problem(&text);
+            assert_eq!(problem.code, code, "{text}");
+            assert_eq!(problem.detail, text);
+            assert!(!problem.message.contains(&text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_is_named_like_the_lists_name_its_entity() {
+        let fields = |value: serde_json::Value| value.as_object().unwrap().clone();
+        // A tags-only update: the titles come from the stored entry.
+        let change = fields(json!({"tags": ["a"], "timestamp": "2026-11-25T07:56:00Z"}));
+        let stored = fields(json!({
+            "type": "practice",
+            "pieces": [{"title": "Invention no. 8"}, {"title": " Clair de lune ", "composer": "Debussy"}],
+        }));
+        assert_eq!(
+            entity_title(EntityType::Logbook, &change, Some(&stored)),
+            "Invention no. 8, Clair de lune"
+        );
+        // The change's own pieces win; no pieces: the type.
+        let renamed = fields(json!({"pieces": [{"title": "Sonata"}]}));
+        assert_eq!(
+            entity_title(EntityType::Logbook, &renamed, Some(&stored)),
+            "Sonata"
+        );
+        let no_pieces = fields(json!({"pieces": [], "type": "status_change"}));
+        assert_eq!(
+            entity_title(EntityType::Logbook, &no_pieces, None),
+            "Status change"
+        );
+        assert_eq!(
+            entity_title(EntityType::Logbook, &change, None),
+            "Logbook entry"
+        );
+        let goal = fields(json!({"title": "Learn the Invention"}));
+        assert_eq!(
+            entity_title(EntityType::Goals, &goal, None),
+            "Learn the Invention"
+        );
+        assert_eq!(
+            entity_title(EntityType::Repertoire, &change, None),
+            "Repertoire item"
         );
     }
 }

@@ -4,7 +4,10 @@
 //!
 //! Linux shows the icon through libayatana-appindicator (loaded at run time; a desktop
 //! without a tray host simply shows nothing) and ignores tooltips and clicks on the icon:
-//! the menu is the way in there.
+//! the menu is the way in there. The icon goes to the tray host as a PNG file: those files
+//! are written in the device's data dir (`tray-icon/`), not in a directory shared by every
+//! process (`$XDG_RUNTIME_DIR/tray-icon` or `/tmp/tray-icon`, the library's default), where
+//! two devices on one machine would overwrite each other's icon files.
 
 use std::sync::Mutex;
 
@@ -111,7 +114,9 @@ pub fn build(app: &AppHandle, paused: bool) -> tauri::Result<()> {
     let quit = MenuItem::with_id(app, MENU_QUIT, "Quit", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&open, &sync_now, &pause, &separator, &quit])?;
+    let icon_dir = app.state::<AppState>().launch.data_dir.join("tray-icon");
     let icon = TrayIconBuilder::with_id(TRAY_ID)
+        .temp_dir_path(icon_dir)
         .icon(Image::from_bytes(icon_png(SyncBadge::Offline))?)
         .tooltip("Legato")
         .menu(&menu)

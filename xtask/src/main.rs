@@ -154,30 +154,47 @@ fn test_all() -> Result<()> {
     Ok(())
 }
 
-/// The real-app tests: under a virtual display and a private D-Bus session, one WebDriver
-/// session at a time, failing (not skipping) when something they need is missing.
+/// The end-to-end test targets of the app (`tests/app_smoke.rs`, `tests/e2e/`).
+const E2E_TESTS: [&str; 4] = ["--test", "app_smoke", "--test", "e2e"];
+
+/// The real-app tests: the app under WebDriver against a real `legato-server`, with the
+/// `legato` CLI as another device, and the tray, notifications and keyring on a session bus.
+///
+/// The wrapping, outside in: `xvfb-run` (a display; first, so the bus-activated notification
+/// daemon finds it), `dbus-run-session` (a private session bus: dunst is activated on it, the
+/// tests start gnome-keyring's Secret Service there, unlocked with a throw-away password),
+/// `keyctl session -` (a fresh kernel session keyring for the keyutils cache). One WebDriver
+/// session at a time; `REQUIRE_E2E=1` turns a missing prerequisite into a failure.
 fn test_e2e() -> Result<()> {
+    // The tests run `legato` and `legato-server` from the target dir: build them as `cargo
+    // test --workspace` does (same features, so after it nothing is rebuilt).
+    cargo_with_app(&["test", "--workspace", "--locked", "--no-run"])?;
+    let started = std::time::Instant::now();
     let mut args = vec![
         "-a",
         "-s",
         "-screen 0 1280x800x24",
         "dbus-run-session",
         "--",
+        "keyctl",
+        "session",
+        "-",
         "env",
         "REQUIRE_E2E=1",
+        "LEGATO_E2E_PRIVATE_BUS=1",
+        "RUST_BACKTRACE=0",
         "cargo",
         "test",
         "--locked",
-        "-p",
-        "legato-app",
-        "--test",
-        "app_smoke",
+        "--workspace",
     ];
+    args.extend(E2E_TESTS);
     args.extend(APP_FEATURES);
     args.extend(["--", "--ignored", "--test-threads=1"]);
     cmd("xvfb-run", &args)?;
     eprintln!(
-        "xtask: real-app tests passed (screenshots in {})",
+        "xtask: real-app tests passed in {:.0} s (screenshots in {})",
+        started.elapsed().as_secs_f64(),
         project_root().join("target/e2e-artifacts").display()
     );
     Ok(())

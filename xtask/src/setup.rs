@@ -34,7 +34,9 @@ const BUILD_PACKAGES: &[&str] = &[
 ];
 
 /// Testing the real app headless: a virtual display, WebKit's WebDriver, a session bus with
-/// a notification daemon and a keyring, screenshots, fonts; Chromium for the bare UI.
+/// a notification daemon (`dunstctl` reads its history) and a keyring (gnome-keyring's
+/// Secret Service, the kernel keyring's `keyctl`), `busctl` (systemd) to drive the tray's
+/// menu over D-Bus, screenshots, fonts; Chromium for the bare UI.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -43,6 +45,7 @@ const TEST_PACKAGES: &[&str] = &[
     "dunst",
     "gnome-keyring",
     "keyutils",
+    "systemd",
     "imagemagick",
     "x11-utils",
     "fonts-dejavu-core",

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::apply::MAX_ID_CHARS;
-use crate::db::{ChangeOutcome, Database, UserId};
+use crate::db::{ChangeOutcome, ChangesPage, Database, DbError, UserId};
 use crate::hub::Subscription;
 use crate::ratelimit::retry_after_secs;
 use crate::sync::{SyncService, now_ms};
@@ -305,17 +305,19 @@ where
         );
         self.subscription = Some(subscription);
 
-        let mut cursor = since;
+        // The next page is read while this one is written to the socket.
+        let mut next = PageRead::start(
+            &self.sync.db,
+            &self.user,
+            types,
+            since,
+            self.config.page_size,
+        );
         let latest = loop {
             if self.shutdown.is_cancelled() {
                 return Ok(Flow::Close(CLOSE_GOING_AWAY, "server shutting down"));
             }
-            let page = match self
-                .sync
-                .db
-                .changes_since(&self.user, types, cursor, self.config.page_size)
-                .await
-            {
+            let page = match next.finish().await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::error!(error = %err, "catch-up read failed");
@@ -324,11 +326,23 @@ where
                     return Ok(Flow::Close(CLOSE_INTERNAL_ERROR, "catch-up failed"));
                 }
             };
-            for update in page.changes {
-                cursor = update.seq;
-                self.send_update(update).await?;
+            // (An empty page never has more: the loop could not move on.)
+            let more = page.has_more && !page.changes.is_empty();
+            if more && let Some(last) = page.changes.last() {
+                next = PageRead::start(
+                    &self.sync.db,
+                    &self.user,
+                    types,
+                    last.seq,
+                    self.config.page_size,
+                );
             }
-            if !page.has_more {
+            // A page goes out as one write: the frames are queued, then flushed together.
+            for update in page.changes {
+                self.queue_update(update, false).await?;
+            }
+            self.flush().await?;
+            if !more {
                 break page.latest_seq;
             }
         };
@@ -413,17 +427,19 @@ where
 
     async fn forward(&mut self, update: &UpdateData) -> Result<Flow, Gone> {
         if update.seq > self.last_sent_seq {
-            self.send_update(update.clone()).await?;
+            self.queue_update(update.clone(), true).await?;
         }
         Ok(Flow::Continue)
     }
 
-    async fn send_update(&mut self, mut update: UpdateData) -> Result<(), Gone> {
+    /// Writes an `update`; `flush`: now (a live update), else with the next flush (a page).
+    async fn queue_update(&mut self, mut update: UpdateData, flush: bool) -> Result<(), Gone> {
         if self.hello.as_ref().is_some_and(|h| h.compress) {
             compress_fields(&mut update.data);
         }
         self.last_sent_seq = self.last_sent_seq.max(update.seq);
-        self.send(&ServerMessage::Update { data: update }).await
+        let text = ServerMessage::Update { data: update }.to_json();
+        self.write(Some(Message::Text(text.into())), flush).await
     }
 
     async fn send_error(
@@ -443,10 +459,28 @@ where
     }
 
     async fn send_raw(&mut self, message: Message) -> Result<(), Gone> {
+        self.write(Some(message), true).await
+    }
+
+    /// Sends what was queued.
+    async fn flush(&mut self) -> Result<(), Gone> {
+        self.write(None, true).await
+    }
+
+    /// Queues `message` (if any) and, with `flush`, sends everything queued.
+    async fn write(&mut self, message: Option<Message>, flush: bool) -> Result<(), Gone> {
         // A connection kicked for overflowing its queue stops waiting on a stuck write.
         let kicked = self.subscription.as_ref().map(|s| s.kicked.clone());
-        let is_close = matches!(message, Message::Close(_));
-        let write = tokio::time::timeout(self.config.write_timeout, self.socket.send(message));
+        let is_close = matches!(message, Some(Message::Close(_)));
+        let socket = &mut self.socket;
+        let io = async move {
+            match (message, flush) {
+                (Some(message), true) => socket.send(message).await,
+                (Some(message), false) => socket.feed(message).await,
+                (None, _) => socket.flush().await,
+            }
+        };
+        let write = tokio::time::timeout(self.config.write_timeout, io);
         let kicked = async {
             match kicked {
                 Some(token) if !is_close => token.cancelled_owned().await,
@@ -471,6 +505,37 @@ where
                 Err(Gone)
             }
         }
+    }
+}
+
+/// A catch-up page being read on its own task; aborted when dropped unfinished.
+struct PageRead(tokio::task::JoinHandle<Result<ChangesPage, DbError>>);
+
+impl PageRead {
+    fn start<D: Database>(
+        db: &D,
+        user: &UserId,
+        types: &[EntityType],
+        since: u64,
+        limit: usize,
+    ) -> Self {
+        let (db, user, types) = (db.clone(), user.clone(), types.to_vec());
+        PageRead(tokio::spawn(async move {
+            db.changes_since(&user, &types, since, limit).await
+        }))
+    }
+
+    async fn finish(&mut self) -> Result<ChangesPage, DbError> {
+        match (&mut self.0).await {
+            Ok(result) => result,
+            Err(err) => Err(DbError::Backend(Box::new(err))),
+        }
+    }
+}
+
+impl Drop for PageRead {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

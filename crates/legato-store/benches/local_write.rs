@@ -71,10 +71,11 @@ impl Samples {
 
     fn line(&self, name: &str) -> String {
         format!(
-            "  {name:<46} {:>8.0} entries/s   p50 {:.3} ms   p99 {:.3} ms",
+            "  {name:<46} {:>8.0} entries/s   p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms",
             self.per_second(),
             self.percentile_ms(0.50),
-            self.percentile_ms(0.99)
+            self.percentile_ms(0.99),
+            self.percentile_ms(0.999)
         )
     }
 }

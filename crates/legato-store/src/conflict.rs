@@ -2,6 +2,7 @@
 //! the user decides. Either way the conflicted change leaves the outbox in the same
 //! transaction that records what replaces it, so the user's edit is never in limbo.
 
+use legato_core::merge::BOOKKEEPING_FIELDS;
 use legato_core::{Resolution, Strategy, diff_fields, resolve_conflict, validate_state};
 use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, params};
@@ -26,6 +27,9 @@ pub struct StoredConflict {
     /// When the user made the conflicted edit (ms since the epoch).
     pub local_timestamp: i64,
     pub created_at: i64,
+    /// The base state the conflicted change was made on (the common ancestor of a three-way
+    /// merge); `None` when unknown (a change queued before the store kept it).
+    pub base: Option<Fields>,
 }
 
 /// What settling a conflict did.
@@ -70,13 +74,26 @@ impl Store {
             return Ok(ConflictOutcome::Unknown);
         };
         let stored = load_entity(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        let (base, local) = merge_sides(&tx, conflict, &row, &stored)?;
         let resolution = resolve_conflict(
             strategy,
-            stored.base.state.as_ref(),
-            &stored.state,
+            base.as_ref(),
+            &local,
             conflict,
             row.item.change.timestamp,
         );
+        if carries_later_changes(strategy, conflict, &resolution) {
+            // The resolution was computed from the local state with the entity's later
+            // unsent changes on top, so it carries their edits. Sent after it (and rebased
+            // by its ack), they would overwrite the merged values with ones computed before
+            // the other device's edit was known here: they go, folded into the resolution.
+            outbox::remove_later_unsent(
+                &tx,
+                conflict.entity_type,
+                conflict.entity_id.as_str(),
+                row.item.seq,
+            )?;
+        }
         let outcome = settle(
             &tx,
             &self.client_id,
@@ -124,6 +141,32 @@ impl Store {
             .collect())
     }
 
+    /// This device's side of a stored conflict for a three-way merge against
+    /// [`StoredConflict::base`]: that base with this device's unsettled changes of the entity
+    /// on top (the conflicted edit included), so a field that only other devices changed
+    /// since is not mistaken for a local change. Without a known base, or when the server
+    /// deleted the entity (nothing to merge; the whole local state lives on): the entity's
+    /// local state. `None` when the entity is gone.
+    ///
+    /// Use it for `merge`; for "keep mine" and re-creations use the entity's local state
+    /// ([`Store::get`]), which also holds what other devices changed elsewhere.
+    pub fn conflict_merge_local(&self, conflict: &StoredConflict) -> Result<Option<Fields>> {
+        let data = &conflict.conflict;
+        let Some(stored) = entity::load(&self.conn, data.entity_type, data.entity_id.as_str())?
+        else {
+            return Ok(None);
+        };
+        let Some(base) = conflict.base.clone().filter(|_| !data.remote_deleted) else {
+            return Ok(Some(stored.state));
+        };
+        Ok(Some(overlay_unsettled(
+            &self.conn,
+            data.entity_type,
+            data.entity_id.as_str(),
+            base,
+        )?))
+    }
+
     /// The user's decision on a stored conflict: `resolved_state` becomes the local state and
     /// an update with its differences from the server's state is queued on `remoteVersion`,
     /// in the conflicted change's place. If the server had deleted the entity, the resolved
@@ -162,7 +205,9 @@ impl Store {
                     now_ms,
                 );
                 let change_id = change.change_id.clone();
-                outbox::requeue(&tx, taken.seq, change, false)?;
+                // Made on the server's state the conflict showed.
+                let base = to_json(&remote_state(conflict)?);
+                outbox::requeue(&tx, taken.seq, change, false, Some(&base))?;
                 ConflictOutcome::Pushed { change_id }
             }
         };
@@ -181,6 +226,72 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The base and the local state a conflict of `row` is merged with.
+///
+/// The base is the one the change was made on, not the entity's current base: a live update
+/// may have moved that to the server's state while the change waited or was in flight, and
+/// against it the other device's edits would look unchanged (and lose to the local values).
+/// The local side is that base with this device's unsettled changes on top, so a field only
+/// the server changed since is not taken for a local change either. A row without a stored
+/// base (queued before schema version 3) falls back to the entity's base and local state.
+/// So does a conflict with a remote delete: nothing is merged, and the re-created entity
+/// takes the whole local state, with what other devices changed before the delete.
+fn merge_sides(
+    conn: &Connection,
+    conflict: &ConflictData,
+    row: &OutboxRow,
+    stored: &entity::EntityRow,
+) -> Result<(Option<Fields>, Fields)> {
+    let current = || Ok((stored.base.state.clone(), stored.state.clone()));
+    if conflict.remote_deleted {
+        return current();
+    }
+    let Some(base) = row.base_state.clone() else {
+        return current();
+    };
+    let change = &row.item.change;
+    let local = overlay_unsettled(
+        conn,
+        change.entity_type,
+        change.entity_id.as_str(),
+        base.clone(),
+    )?;
+    Ok((Some(base), local))
+}
+
+/// Whether `resolution` holds the whole local state (every unsettled change of the entity):
+/// a merge, or a re-creation. `local` and `remote` push the conflicted change's own fields.
+fn carries_later_changes(
+    strategy: Strategy,
+    conflict: &ConflictData,
+    resolution: &Resolution,
+) -> bool {
+    let merged = strategy == Strategy::Merge
+        || conflict
+            .fields
+            .iter()
+            .all(|field| BOOKKEEPING_FIELDS.contains(&field.as_str()));
+    match resolution {
+        Resolution::Recreate { .. } => true,
+        Resolution::Push { .. } => merged || conflict.remote_deleted,
+        Resolution::AcceptRemote | Resolution::Manual => false,
+    }
+}
+
+/// `state` with the entity's unsettled changes applied in overlay order.
+fn overlay_unsettled(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    mut state: Fields,
+) -> Result<Fields> {
+    let mut deleted = false;
+    for unsettled in entity::unsettled_changes(conn, entity_type, id)? {
+        entity::overlay(&mut state, &mut deleted, &unsettled);
+    }
+    Ok(state)
 }
 
 fn load_entity(conn: &Connection, entity_type: EntityType, id: &str) -> Result<entity::EntityRow> {
@@ -219,7 +330,8 @@ fn settle(
                 now_ms,
             );
             let change_id = change.change_id.clone();
-            outbox::requeue(conn, row.item.seq, change, false)?;
+            let base = to_json(&remote_state(conflict)?);
+            outbox::requeue(conn, row.item.seq, change, false, Some(&base))?;
             ConflictOutcome::Pushed { change_id }
         }
         Resolution::AcceptRemote => ConflictOutcome::AcceptedRemote,
@@ -232,6 +344,11 @@ fn settle(
     };
     entity::write_with_base(conn, entity_type, id.as_str(), base)?;
     Ok(outcome)
+}
+
+/// The server's state in a conflict, inflated.
+fn remote_state(conflict: &ConflictData) -> Result<Fields> {
+    decode_remote(&conflict.remote)
 }
 
 /// The conflict carries the server's full current state: a fresher base than ours unless a
@@ -296,8 +413,9 @@ fn insert_conflict(
     let change = &row.item.change;
     conn.prepare_cached(
         "INSERT INTO conflicts (seq, change_id, entity_type, entity_id, operation, base_version,
-             remote_version, remote_deleted, local, remote, fields, timestamp, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             remote_version, remote_deleted, local, remote, fields, timestamp, created_at,
+             base_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         row.item.seq,
@@ -314,6 +432,8 @@ fn insert_conflict(
         serde_json::to_string(&conflict.fields)?,
         change.timestamp,
         now_ms,
+        // The base the change was made on, for the user's three-way view and merge.
+        row.base_state.as_ref().map(to_json),
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -340,12 +460,13 @@ type RawConflict = (
     String,
     i64,
     i64,
+    Option<String>,
 );
 
 fn load_conflicts(conn: &Connection, only: Option<i64>) -> Result<Vec<ConflictRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, seq, change_id, entity_type, entity_id, operation, base_version, remote_version,
-                remote_deleted, local, remote, fields, timestamp, created_at
+                remote_deleted, local, remote, fields, timestamp, created_at, base_state
          FROM conflicts WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
     )?;
     let raws: Vec<RawConflict> = stmt
@@ -365,6 +486,7 @@ fn load_conflicts(conn: &Connection, only: Option<i64>) -> Result<Vec<ConflictRo
                 r.get(11)?,
                 r.get(12)?,
                 r.get(13)?,
+                r.get(14)?,
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -387,6 +509,7 @@ fn conflict_from_raw(raw: RawConflict) -> Result<ConflictRow> {
         fields,
         timestamp,
         created_at,
+        base_state,
     ) = raw;
     let conflict = ConflictData {
         change_id,
@@ -407,6 +530,7 @@ fn conflict_from_raw(raw: RawConflict) -> Result<ConflictRow> {
             operation: parse_operation(&operation)?,
             local_timestamp: timestamp,
             created_at,
+            base: base_state.as_deref().map(parse_fields).transpose()?,
         },
     })
 }

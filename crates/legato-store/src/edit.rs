@@ -118,6 +118,7 @@ impl Store {
             now_ms,
         );
         let queued = queue(&tx, change, &current.state, &current.base)?;
+        crate::undo::keep(&tx, entity_type, id.as_str(), &current.state, now_ms)?;
         // Recomputed rather than flagged: a delete may have absorbed a pending update, whose
         // values then no longer belong in the tombstone; a cancelled create leaves nothing,
         // and the recompute removes the row.
@@ -207,7 +208,8 @@ pub(crate) fn insert_create(
         client_id,
         now_ms,
     );
-    outbox::insert_json(conn, None, &change, &state_json, false)?;
+    // Made on nothing: the server has never seen this entity.
+    outbox::insert_json(conn, None, &change, &state_json, false, Some("{}"))?;
     Ok(change.change_id)
 }
 
@@ -317,7 +319,9 @@ pub(crate) fn queue(
             Fold::Cancel | Fold::Append => {}
         }
     }
-    outbox::insert(conn, None, &change, false)?;
+    // A folded edit keeps the base of the change it joined (its first unsent edit's); a
+    // new change is made on the entity's base as it stands.
+    outbox::insert(conn, None, &change, false, Some(&outbox::base_json(base)))?;
     Ok(Queued::Change(change.change_id))
 }
 

@@ -157,10 +157,30 @@ pub(crate) fn write(
     id: &str,
     row: &EntityRow,
 ) -> Result<()> {
-    let derived = if row.deleted {
+    let base_json = row.base.state.as_ref().map(to_json);
+    write_json(
+        conn,
+        (entity_type, id),
+        (&row.state, row.deleted),
+        &row.base,
+        &to_json(&row.state),
+        base_json.as_deref(),
+    )
+}
+
+/// [`write`] with the local state and the base state already serialized.
+fn write_json(
+    conn: &Connection,
+    (entity_type, id): (EntityType, &str),
+    (state, deleted): (&Fields, bool),
+    base: &Base,
+    state_json: &str,
+    base_json: Option<&str>,
+) -> Result<()> {
+    let derived = if deleted {
         Derived::default()
     } else {
-        derive(entity_type, &row.state)
+        derive(entity_type, state)
     };
     conn.prepare_cached(
         "INSERT INTO entities (entity_type, entity_id, state, deleted, base_state, base_version,
@@ -175,11 +195,11 @@ pub(crate) fn write(
     .execute(params![
         entity_type.as_str(),
         id,
-        to_json(&row.state),
-        row.deleted,
-        row.base.state.as_ref().map(to_json),
-        row.base.version,
-        row.base.deleted,
+        state_json,
+        deleted,
+        base_json,
+        base.version,
+        base.deleted,
         derived.ts_ms,
         derived.duration_min,
         derived.search_text,
@@ -322,6 +342,33 @@ pub(crate) fn write_with_base(
             deleted,
             base,
         },
+    )
+}
+
+/// [`write_with_base`] for an entity the caller knows has no unsettled change (no outbox
+/// row, dead letter or stored conflict): the local state is the base itself, so the query
+/// for the changes is skipped and the state is serialized once for both columns (the
+/// catch-up of a device with nothing pending writes thousands of rows this way).
+pub(crate) fn write_settled(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    base: &Base,
+) -> Result<()> {
+    if base.state.is_none() && base.version == 0 && !base.deleted {
+        return remove(conn, entity_type, id);
+    }
+    let empty = Fields::new();
+    let state = base.state.as_ref().unwrap_or(&empty);
+    let state_json = to_json(state);
+    let base_json = base.state.as_ref().map(|_| state_json.as_str());
+    write_json(
+        conn,
+        (entity_type, id),
+        (state, base.deleted),
+        base,
+        &state_json,
+        base_json,
     )
 }
 

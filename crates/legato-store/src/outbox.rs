@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::entity::{self, Base, parse_entity_type, parse_fields, parse_operation, to_json};
 use crate::error::{Result, StoreError};
-use crate::store::{Store, write_tx};
+use crate::store::{Store, with_relaxed_sync, write_tx};
 
 /// One change waiting in the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,10 +34,14 @@ pub(crate) struct OutboxRow {
     pub item: OutboxItem,
     /// Handed to the network at least once: the server may have recorded this change id.
     pub sent: bool,
+    /// The base state the change was made on; `None` for rows queued before the store kept
+    /// it (schema version 3).
+    pub base_state: Option<Fields>,
 }
 
 const OUTBOX_COLUMNS: &str = "seq, change_id, entity_type, entity_id, operation, data, \
-     base_version, timestamp, client_id, attempts, next_attempt_at, last_error, in_flight, sent";
+     base_version, timestamp, client_id, attempts, next_attempt_at, last_error, in_flight, sent, \
+     base_state";
 
 /// The raw column values of an outbox row, converted to typed values outside the rusqlite
 /// row callback so that a corrupt value surfaces as a [`StoreError`].
@@ -56,6 +60,7 @@ struct RawOutbox {
     last_error: Option<String>,
     in_flight: bool,
     sent: bool,
+    base_state: Option<String>,
 }
 
 impl RawOutbox {
@@ -75,6 +80,7 @@ impl RawOutbox {
             last_error: row.get(11)?,
             in_flight: row.get(12)?,
             sent: row.get(13)?,
+            base_state: row.get(14)?,
         })
     }
 
@@ -100,6 +106,7 @@ impl RawOutbox {
                 in_flight: self.in_flight,
             },
             sent: self.sent,
+            base_state: self.base_state.as_deref().map(parse_fields).transpose()?,
         })
     }
 }
@@ -136,7 +143,7 @@ pub(crate) fn newest_for_entity(
     let raw = conn
         .prepare_cached(&sql)?
         .query_row(params![entity_type.as_str(), id], |row| {
-            Ok((RawOutbox::from_row(row)?, row.get::<_, bool>(14)?))
+            Ok((RawOutbox::from_row(row)?, row.get::<_, bool>(15)?))
         })
         .optional()?;
     raw.map(|(raw, any_in_flight)| Ok((raw.into_row()?, any_in_flight)))
@@ -144,14 +151,22 @@ pub(crate) fn newest_for_entity(
 }
 
 /// Appends a change (or puts one back at `seq`, which keeps its place among the entity's
-/// changes). `sent` marks a change id the server may already know.
+/// changes). `sent` marks a change id the server may already know; `base_state` is the state
+/// the change was made on (see [`base_json`]).
 pub(crate) fn insert(
     conn: &Connection,
     seq: Option<i64>,
     change: &Change,
     sent: bool,
+    base_state: Option<&str>,
 ) -> Result<i64> {
-    insert_json(conn, seq, change, &to_json(&change.data), sent)
+    insert_json(conn, seq, change, &to_json(&change.data), sent, base_state)
+}
+
+/// The stored form of the base a change is made on: the acknowledged state, `{}` when the
+/// server has never seen the entity.
+pub(crate) fn base_json(base: &Base) -> String {
+    base.state.as_ref().map_or_else(|| "{}".to_owned(), to_json)
 }
 
 /// [`insert`] with the change's data already serialized as `data_json` (which is what is
@@ -162,11 +177,12 @@ pub(crate) fn insert_json(
     change: &Change,
     data_json: &str,
     sent: bool,
+    base_state: Option<&str>,
 ) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO outbox (seq, change_id, entity_type, entity_id, operation, data,
-                             base_version, timestamp, client_id, sent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                             base_version, timestamp, client_id, sent, base_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         seq,
@@ -179,6 +195,7 @@ pub(crate) fn insert_json(
         change.timestamp,
         change.client_id,
         sent,
+        base_state,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -189,10 +206,16 @@ pub(crate) fn insert_json(
 /// that one first, so the change goes to the end instead, without the fields the later
 /// changes set (they hold the user's newer values). Either way the order of the outbox,
 /// which is the order of the local overlay, is the order the server applies them in.
-pub(crate) fn requeue(conn: &Connection, seq: i64, mut change: Change, sent: bool) -> Result<()> {
+pub(crate) fn requeue(
+    conn: &Connection,
+    seq: i64,
+    mut change: Change,
+    sent: bool,
+    base_state: Option<&str>,
+) -> Result<()> {
     let later = later_changes(conn, change.entity_type, change.entity_id.as_str(), seq)?;
     if !later.iter().any(|row| row.sent) {
-        insert(conn, Some(seq), &change, sent)?;
+        insert(conn, Some(seq), &change, sent, base_state)?;
         return Ok(());
     }
     if change.operation == Operation::Update {
@@ -204,7 +227,7 @@ pub(crate) fn requeue(conn: &Connection, seq: i64, mut change: Change, sent: boo
             }
         }
     }
-    insert(conn, None, &change, sent)?;
+    insert(conn, None, &change, sent, base_state)?;
     Ok(())
 }
 
@@ -240,6 +263,80 @@ pub(crate) fn rewrite(
         timestamp
     ])?;
     Ok(())
+}
+
+/// Removes the entity's changes after `seq` that were never handed to the network (their ids
+/// are unknown to the server).
+pub(crate) fn remove_later_unsent(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    seq: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM outbox WHERE entity_type = ?1 AND entity_id = ?2 AND seq > ?3
+               AND sent = 0 AND in_flight = 0",
+        )?
+        .execute(params![entity_type.as_str(), id, seq])?)
+}
+
+fn mark<S: AsRef<str>>(conn: &mut Connection, change_ids: &[S]) -> Result<usize> {
+    let tx = write_tx(conn)?;
+    let mut marked = 0;
+    {
+        let mut stmt =
+            tx.prepare_cached("UPDATE outbox SET in_flight = 1, sent = 1 WHERE change_id = ?1")?;
+        for id in change_ids {
+            marked += stmt.execute([id.as_ref()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(marked)
+}
+
+/// True when no change among `change_ids` has an older outbox change of the same entity
+/// (unknown ids count as oldest: marking them writes nothing).
+fn all_oldest_of_their_entity<S: AsRef<str>>(conn: &Connection, change_ids: &[S]) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox o JOIN outbox p
+                          ON p.entity_type = o.entity_type AND p.entity_id = o.entity_id
+                         AND p.seq < o.seq
+                        WHERE o.change_id = ?1)",
+    )?;
+    for id in change_ids {
+        let has_older: bool = stmt.query_row([id.as_ref()], |row| row.get(0))?;
+        if has_older {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Marks as sent the oldest outbox change of every entity, at open.
+///
+/// [`Store::mark_in_flight`] commits without an fsync, so a power loss may roll back the
+/// mark of a change whose id already reached the server. Only the oldest change of an
+/// entity can have been handed out (one change in flight per entity, in order), and the
+/// commits a power loss rolls back are only the last ones after the last fsync'd commit
+/// (WAL recovery keeps a prefix of the log; every edit, ack and rejection syncs it): in that
+/// lost tail the outbox only changed by such marks. So after any crash the changes that may
+/// have been sent without the mark surviving are among the oldest of each entity; marking
+/// them keeps the rule "never fold into a change that was ever sent". The cost: an edit
+/// after a restart may append a change where it would have folded into an unsent one.
+/// Later changes are left alone: they were never sendable, and a conflict resolution that
+/// carries them may still drop them (`remove_later_unsent`).
+pub(crate) fn freeze_possibly_sent(conn: &mut Connection) -> Result<usize> {
+    let tx = write_tx(conn)?;
+    let frozen = tx.execute(
+        "UPDATE outbox SET sent = 1
+          WHERE sent = 0
+            AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity_type = outbox.entity_type
+                            AND p.entity_id = outbox.entity_id AND p.seq < outbox.seq)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(frozen)
 }
 
 pub(crate) fn remove(conn: &Connection, change_id: &str) -> Result<()> {
@@ -350,18 +447,18 @@ impl Store {
     /// Marks changes as handed to the network. From now on their content never changes
     /// (the server may record the change id even if its answer is lost). Returns how many
     /// rows were marked; unknown ids are skipped.
+    ///
+    /// Commits without an fsync (`synchronous=NORMAL`) when every marked change is the
+    /// oldest outbox change of its entity, which is all [`Store::next_pending`] ever offers:
+    /// a power loss may then roll the mark back, but opening the store marks the oldest
+    /// change of every entity as sent (see `freeze_possibly_sent`), so nothing is folded
+    /// into it after all. Any other change is marked with the connection's own level.
     pub fn mark_in_flight<S: AsRef<str>>(&mut self, change_ids: &[S]) -> Result<usize> {
-        let tx = write_tx(&mut self.conn)?;
-        let mut marked = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached("UPDATE outbox SET in_flight = 1, sent = 1 WHERE change_id = ?1")?;
-            for id in change_ids {
-                marked += stmt.execute([id.as_ref()])?;
-            }
+        if all_oldest_of_their_entity(&self.conn, change_ids)? {
+            with_relaxed_sync(&mut self.conn, |conn| mark(conn, change_ids))
+        } else {
+            mark(&mut self.conn, change_ids)
         }
-        tx.commit()?;
-        Ok(marked)
     }
 
     /// Puts every in-flight change back to pending (on reconnect and at start-up): a lost
@@ -397,7 +494,7 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("outbox row without entity {id}")))?;
         let gap = stored.base.version + 1 < version;
         let base = acked_base(stored.base, change, version, data)?;
-        rebase_later_changes(&tx, entity_type, id, row.item.seq, version)?;
+        rebase_later_changes(&tx, entity_type, id, row.item.seq, version, &base)?;
         entity::write_with_base(&tx, entity_type, id, base)?;
         tx.commit()?;
         Ok(if gap {
@@ -445,7 +542,7 @@ impl Store {
         } else {
             let attempts = row.item.attempts.saturating_add(1);
             if attempts >= policy.max_attempts {
-                move_to_dead_letters(&tx, &row.item, attempts, code, message, now_ms)?;
+                move_to_dead_letters(&tx, &row, attempts, code, message, now_ms)?;
                 tracing::warn!(change_id, %code, message, "change moved to the dead letters");
                 RejectionOutcome::DeadLettered
             } else {
@@ -470,9 +567,9 @@ impl Store {
             .query_map([], |row| {
                 Ok((
                     RawOutbox::from_row(row)?,
-                    row.get::<_, String>(14)?,
                     row.get::<_, String>(15)?,
-                    row.get::<_, i64>(16)?,
+                    row.get::<_, String>(16)?,
+                    row.get::<_, i64>(17)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -497,11 +594,13 @@ impl Store {
     /// "outbox order" rule).
     pub fn retry_dead_letter(&mut self, change_id: &str) -> Result<()> {
         let tx = write_tx(&mut self.conn)?;
-        let (seq, letter) = dead_letter_change(&tx, change_id)?;
+        let row = dead_letter_row(&tx, change_id)?;
         tx.prepare_cached("DELETE FROM dead_letters WHERE change_id = ?1")?
             .execute([change_id])?;
+        let letter = row.item.change;
         let (entity_type, id) = (letter.entity_type, letter.entity_id.to_string());
-        requeue(&tx, seq, letter, true)?;
+        let base_state = row.base_state.as_ref().map(to_json);
+        requeue(&tx, row.item.seq, letter, true, base_state.as_deref())?;
         entity::recompute(&tx, entity_type, &id)?;
         tx.commit()?;
         Ok(())
@@ -514,7 +613,7 @@ impl Store {
     /// its later changes could only ever fail with `not_found`, so they go with it.
     pub fn discard_dead_letter(&mut self, change_id: &str) -> Result<()> {
         let tx = write_tx(&mut self.conn)?;
-        let (_, letter) = dead_letter_change(&tx, change_id)?;
+        let letter = dead_letter_row(&tx, change_id)?.item.change;
         let (entity_type, id) = (letter.entity_type, letter.entity_id.as_str());
         tx.prepare_cached("DELETE FROM dead_letters WHERE change_id = ?1")?
             .execute([change_id])?;
@@ -553,14 +652,14 @@ impl Store {
 /// The columns of `dead_letters` in [`OUTBOX_COLUMNS`] order (a dead letter is an outbox
 /// row that was sent and is not in flight), then its error columns.
 const DEAD_LETTER_COLUMNS: &str = "seq, change_id, entity_type, entity_id, operation, data, \
-     base_version, timestamp, client_id, attempts, 0, NULL, 0, 1, error_code, error_message, failed_at";
+     base_version, timestamp, client_id, attempts, 0, NULL, 0, 1, base_state, \
+     error_code, error_message, failed_at";
 
-/// A dead letter's outbox position and change.
-fn dead_letter_change(conn: &Connection, change_id: &str) -> Result<(i64, Change)> {
+/// A dead letter as the outbox row it was.
+fn dead_letter_row(conn: &Connection, change_id: &str) -> Result<OutboxRow> {
     let sql = format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE change_id = ?1");
     query_rows(conn, &sql, [change_id])?
         .pop()
-        .map(|row| (row.item.seq, row.item.change))
         .ok_or_else(|| StoreError::DeadLetterNotFound(change_id.to_owned()))
 }
 
@@ -578,21 +677,22 @@ fn drop_unacknowledged_entity(conn: &Connection, entity_type: EntityType, id: &s
 
 fn move_to_dead_letters(
     conn: &Connection,
-    item: &OutboxItem,
+    row: &OutboxRow,
     attempts: u32,
     code: ErrorCode,
     message: &str,
     now_ms: i64,
 ) -> Result<()> {
-    let change = &item.change;
+    let change = &row.item.change;
     conn.prepare_cached(
         "INSERT INTO dead_letters (change_id, seq, entity_type, entity_id, operation, data,
-             base_version, timestamp, client_id, attempts, error_code, error_message, failed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             base_version, timestamp, client_id, attempts, error_code, error_message, failed_at,
+             base_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         change.change_id,
-        item.seq,
+        row.item.seq,
         change.entity_type.as_str(),
         change.entity_id.as_str(),
         change.operation.as_str(),
@@ -604,6 +704,7 @@ fn move_to_dead_letters(
         code.as_str(),
         message,
         now_ms,
+        row.base_state.as_ref().map(to_json),
     ])?;
     remove(conn, &change.change_id)
 }
@@ -642,13 +743,19 @@ fn rebase_later_changes(
     id: &str,
     seq: i64,
     version: u64,
+    base: &Base,
 ) -> Result<()> {
+    // Their base state moves with their base version, to the acknowledged state, when the
+    // base is exactly that state. A base a remote update already moved past `version` holds
+    // edits made after it: as a merge base it would make those look unchanged, so the old,
+    // older base state stays (an older base only makes more fields count as changed).
+    let exact = (base.version == version).then(|| base_json(base));
     conn.prepare_cached(
-        "UPDATE outbox SET base_version = ?4
+        "UPDATE outbox SET base_version = ?4, base_state = coalesce(?5, base_state)
          WHERE entity_type = ?1 AND entity_id = ?2 AND seq > ?3 AND in_flight = 0
            AND base_version = ?4 - 1",
     )?
-    .execute(params![entity_type.as_str(), id, seq, version])?;
+    .execute(params![entity_type.as_str(), id, seq, version, exact])?;
     Ok(())
 }
 

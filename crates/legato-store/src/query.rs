@@ -5,8 +5,11 @@
 //! an entry belongs to the local calendar day of its `timestamp` at that offset.
 
 use chrono::{Datelike, NaiveDate};
+use legato_core::model::EntryType;
 use legato_protocol::{EntityId, EntityType, Fields};
-use rusqlite::{Row, params};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Row, params};
 use serde_json::Value;
 
 use crate::entity::{parse_entity_type, parse_fields};
@@ -63,6 +66,75 @@ pub struct DayGroup {
     pub date: NaiveDate,
     pub total_minutes: u64,
     pub entries: Vec<LogEntry>,
+}
+
+/// Which logbook entries [`Store::entries_matching`] returns. Every field is optional (a
+/// blank text counts as absent); all given ones must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryFilter {
+    /// First local day (inclusive).
+    pub from: Option<NaiveDate>,
+    /// Last local day (inclusive).
+    pub to: Option<NaiveDate>,
+    /// The instrument, case-insensitive, whole value.
+    pub instrument: Option<String>,
+    /// The entry type (absent in the state counts as `practice`).
+    pub entry_type: Option<EntryType>,
+    /// Part of a piece title, case-insensitive.
+    pub piece: Option<String>,
+    /// A tag, case-insensitive, whole tag.
+    pub tag: Option<String>,
+    /// Text in the notes, piece titles or composers, case-insensitive (as [`Store::search`]).
+    pub search: Option<String>,
+    /// Only local days before this one (exclusive): the page after one that ended the day
+    /// after it.
+    pub before: Option<NaiveDate>,
+    /// At most this many local days: the newest ones that have a matching entry (a day is
+    /// never split). `Some(0)`: nothing.
+    pub days: Option<u32>,
+}
+
+/// Trimmed, case-folded text; blank as `None`.
+fn folded(text: Option<&str>) -> Option<String> {
+    text.map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+}
+
+/// The SQL function `legato_fold(x)`: Unicode lower case of a text (SQLite's `lower()` only
+/// folds ASCII), `NULL` for anything else. Registered on every store connection.
+pub(crate) fn register_functions(conn: &Connection) -> Result<()> {
+    conn.create_scalar_function(
+        "legato_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(bytes) => Some(String::from_utf8_lossy(bytes).to_lowercase()),
+                _ => None,
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// Groups entries (newest first) by the local day of their time, with daily totals.
+fn group_by_day(entries: Vec<LogEntry>, utc_offset_minutes: i32) -> Vec<DayGroup> {
+    let mut groups: Vec<DayGroup> = Vec::new();
+    for entry in entries {
+        let date = day_to_date(local_day(entry.timestamp_ms, utc_offset_minutes));
+        match groups.last_mut() {
+            Some(group) if group.date == date => {
+                group.total_minutes += u64::from(entry.duration_minutes);
+                group.entries.push(entry);
+            }
+            _ => groups.push(DayGroup {
+                date,
+                total_minutes: u64::from(entry.duration_minutes),
+                entries: vec![entry],
+            }),
+        }
+    }
+    groups
 }
 
 /// Practice minutes today, this ISO week (from Monday) and in all.
@@ -149,6 +221,21 @@ impl RawEntity {
     }
 }
 
+/// The conditions of [`Store::entries_matching`] on the row `e`: `?1`..`?2` the time range
+/// (ms, end exclusive), then instrument, type, piece, tag (folded) and the search pattern
+/// (`NULL`: no condition).
+const MATCHING: &str =
+    "e.entity_type = 'logbook' AND e.deleted = 0 AND e.ts_ms >= ?1 AND e.ts_ms < ?2
+    AND (?3 IS NULL OR legato_fold(trim(json_extract(e.state, '$.instrument'))) = ?3)
+    AND (?4 IS NULL OR coalesce(json_extract(e.state, '$.type'), 'practice') = ?4)
+    AND (?5 IS NULL OR EXISTS (
+         SELECT 1 FROM json_each(e.state, '$.pieces') p
+         WHERE instr(legato_fold(json_extract(p.value, '$.title')), ?5) > 0))
+    AND (?6 IS NULL OR EXISTS (
+         SELECT 1 FROM json_each(e.state, '$.tags') t
+         WHERE legato_fold(trim(t.value)) = ?6))
+    AND (?7 IS NULL OR e.search_text LIKE ?7 ESCAPE '\\')";
+
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '\'`.
 fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -220,22 +307,79 @@ impl Store {
              ORDER BY e.ts_ms DESC, e.rowid DESC",
             entity_columns()
         );
-        let mut groups: Vec<DayGroup> = Vec::new();
-        for entry in self.query_entries(&sql, params![start, end])? {
-            let date = day_to_date(local_day(entry.timestamp_ms, utc_offset_minutes));
-            match groups.last_mut() {
-                Some(group) if group.date == date => {
-                    group.total_minutes += u64::from(entry.duration_minutes);
-                    group.entries.push(entry);
-                }
-                _ => groups.push(DayGroup {
-                    date,
-                    total_minutes: u64::from(entry.duration_minutes),
-                    entries: vec![entry],
-                }),
+        let entries = self.query_entries(&sql, params![start, end])?;
+        Ok(group_by_day(entries, utc_offset_minutes))
+    }
+
+    /// Logbook entries matching `filter`, grouped by local day (at `utc_offset_minutes`, as
+    /// [`Store::entries_by_day`]) with daily totals; newest day first, newest entry first.
+    /// One SQL query: the day range is a range scan of the time index; instrument, type,
+    /// piece and tag are read from the stored state (`json_each`), case-folded with
+    /// Unicode rules; the free text goes through the derived search text.
+    pub fn entries_matching(
+        &self,
+        filter: &EntryFilter,
+        utc_offset_minutes: i32,
+    ) -> Result<Vec<DayGroup>> {
+        let mut start = filter.from.map_or(i64::MIN, |from| {
+            day_start_ms(date_to_day(from), utc_offset_minutes)
+        });
+        let mut end = filter.to.map_or(i64::MAX, |to| {
+            day_start_ms(date_to_day(to) + 1, utc_offset_minutes)
+        });
+        if let Some(before) = filter.before {
+            end = end.min(day_start_ms(date_to_day(before), utc_offset_minutes));
+        }
+        let instrument = folded(filter.instrument.as_deref());
+        let entry_type = filter.entry_type.map(EntryType::as_str);
+        let piece = folded(filter.piece.as_deref());
+        let tag = folded(filter.tag.as_deref());
+        let search = folded(filter.search.as_deref()).map(|text| like_pattern(&text));
+        if let Some(days) = filter.days {
+            if days == 0 || start >= end {
+                return Ok(Vec::new());
+            }
+            // The oldest day of the page: the `days`-th newest local day with a match (the
+            // day of `e.ts_ms + offset`, floored). Fewer days: no lower bound to add.
+            let sql = format!(
+                "SELECT DISTINCT ((e.ts_ms + ?8) - (((e.ts_ms + ?8) % {MS_PER_DAY}) + {MS_PER_DAY}) % {MS_PER_DAY}) / {MS_PER_DAY} AS day
+                 FROM entities e
+                 WHERE {MATCHING}
+                 ORDER BY day DESC LIMIT 1 OFFSET ?9"
+            );
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let oldest: Option<i64> = stmt
+                .query_map(
+                    params![
+                        start,
+                        end,
+                        instrument,
+                        entry_type,
+                        piece,
+                        tag,
+                        search,
+                        i64::from(utc_offset_minutes) * 60_000,
+                        i64::from(days) - 1,
+                    ],
+                    |row| row.get(0),
+                )?
+                .next()
+                .transpose()?;
+            if let Some(day) = oldest {
+                start = start.max(day_start_ms(day, utc_offset_minutes));
             }
         }
-        Ok(groups)
+        let sql = format!(
+            "SELECT {} FROM entities e
+             WHERE {MATCHING}
+             ORDER BY e.ts_ms DESC, e.rowid DESC",
+            entity_columns()
+        );
+        let entries = self.query_entries(
+            &sql,
+            params![start, end, instrument, entry_type, piece, tag, search],
+        )?;
+        Ok(group_by_day(entries, utc_offset_minutes))
     }
 
     /// Logbook entries that practised a piece with this title (case-insensitive), newest

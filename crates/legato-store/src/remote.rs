@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use crate::entity::{self, Base};
 use crate::error::Result;
-use crate::store::{Store, advance_cursor, write_tx};
+use crate::store::{Store, advance_cursor, with_relaxed_sync, write_tx};
 
 /// What [`Store::apply_remote`] did with one update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Store {
     /// does not move: see [`Store::apply_remote_batch`].
     pub fn apply_remote(&mut self, update: &UpdateData) -> Result<RemoteOutcome> {
         let tx = write_tx(&mut self.conn)?;
-        let outcome = apply_update(&tx, update)?;
+        let outcome = apply_update(&tx, update, false)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -55,37 +55,60 @@ impl Store {
     /// catch-up, the cursor stops just before that update's `seq` instead. The cursor never
     /// moves back. This is the call for catch-up pages and for live updates alike
     /// (`apply_remote_batch(&[update], Some(update.seq))`).
+    ///
+    /// Commits without an fsync (see `with_relaxed_sync`): atomic and kill-safe like every
+    /// write, but a power loss may roll the last pages back, cursor included, and the next
+    /// catch-up fetches them again. Everything it writes can be fetched again, and the local
+    /// overlay it recomputes comes from rows that are themselves durable.
     pub fn apply_remote_batch(
         &mut self,
         updates: &[UpdateData],
         new_cursor: Option<u64>,
     ) -> Result<BatchOutcome> {
-        let tx = write_tx(&mut self.conn)?;
-        let mut outcome = BatchOutcome::default();
-        let mut first_gap: Option<u64> = None;
-        for update in updates {
-            match apply_update(&tx, update)? {
-                RemoteOutcome::Applied => outcome.applied += 1,
-                RemoteOutcome::Ignored => outcome.ignored += 1,
-                RemoteOutcome::NeedsCatchUp => {
-                    outcome.needs_catch_up += 1;
-                    first_gap.get_or_insert(update.seq);
+        with_relaxed_sync(&mut self.conn, |conn| {
+            let tx = write_tx(conn)?;
+            // A page for a device with nothing unsettled (a fresh device, or one whose changes
+            // are all acknowledged) needs no per-entity query for changes to re-overlay.
+            let settled = updates.len() > 1 && nothing_unsettled(&tx)?;
+            let mut outcome = BatchOutcome::default();
+            let mut first_gap: Option<u64> = None;
+            for update in updates {
+                match apply_update(&tx, update, settled)? {
+                    RemoteOutcome::Applied => outcome.applied += 1,
+                    RemoteOutcome::Ignored => outcome.ignored += 1,
+                    RemoteOutcome::NeedsCatchUp => {
+                        outcome.needs_catch_up += 1;
+                        first_gap.get_or_insert(update.seq);
+                    }
                 }
             }
-        }
-        // Only as far as the caller vouches for, and never past an update that waits for a
-        // catch-up.
-        let target = new_cursor.map(|c| first_gap.map_or(c, |seq| c.min(seq.saturating_sub(1))));
-        if let Some(cursor) = target {
-            advance_cursor(&tx, cursor)?;
-        }
-        outcome.cursor = crate::store::read_cursor(&tx)?;
-        tx.commit()?;
-        Ok(outcome)
+            // Only as far as the caller vouches for, and never past an update that waits for
+            // a catch-up.
+            let target =
+                new_cursor.map(|c| first_gap.map_or(c, |seq| c.min(seq.saturating_sub(1))));
+            if let Some(cursor) = target {
+                advance_cursor(&tx, cursor)?;
+            }
+            outcome.cursor = crate::store::read_cursor(&tx)?;
+            tx.commit()?;
+            Ok(outcome)
+        })
     }
 }
 
-fn apply_update(conn: &Connection, update: &UpdateData) -> Result<RemoteOutcome> {
+/// True when no entity has an unsettled change (outbox, dead letters, stored conflicts).
+fn nothing_unsettled(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT NOT EXISTS (SELECT 1 FROM outbox) AND NOT EXISTS (SELECT 1 FROM dead_letters)
+                    AND NOT EXISTS (SELECT 1 FROM conflicts)",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Applies one update inside the caller's transaction. `settled`: the caller checked that no
+/// entity has an unsettled change, so the local state is the new base itself.
+fn apply_update(conn: &Connection, update: &UpdateData, settled: bool) -> Result<RemoteOutcome> {
     let (entity_type, id) = (update.entity_type, update.entity_id.as_str());
     let stored = entity::load(conn, entity_type, id)?.map(|row| row.base);
     let current = stored.clone().unwrap_or_default();
@@ -101,7 +124,11 @@ fn apply_update(conn: &Connection, update: &UpdateData) -> Result<RemoteOutcome>
     if stored.as_ref() == Some(&base) {
         return Ok(RemoteOutcome::Ignored);
     }
-    entity::write_with_base(conn, entity_type, id, base)?;
+    if settled {
+        entity::write_settled(conn, entity_type, id, &base)?;
+    } else {
+        entity::write_with_base(conn, entity_type, id, base)?;
+    }
     Ok(RemoteOutcome::Applied)
 }
 

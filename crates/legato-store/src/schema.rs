@@ -120,7 +120,35 @@ const SCHEMA_V2: &str = r#"
 ALTER TABLE outbox ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;
 "#;
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(SCHEMA_V1), M::up(SCHEMA_V2)];
+/// Version 3.
+///
+/// - `base_state` on `outbox`, `dead_letters` and `conflicts`: the base state (JSON) the
+///   change was made on, i.e. the entity's last acknowledged state when the change was
+///   created (`{}` for a create). Edits folded into an unsent change keep the base of that
+///   change; an ack that rebases later changes moves theirs to the acknowledged state; a
+///   dead letter, a stored conflict and a requeued change carry it along. A conflict is
+///   merged against it rather than against the entity's current base, which a live update
+///   may have moved to the server's state in the meantime (the other device's edit would
+///   then look unchanged and be lost). NULL on rows written before this version: those fall
+///   back to the entity's base, as before.
+/// - `trash`: the last local state of recently deleted entities (at most
+///   [`crate::TRASH_DEPTH`]), for [`crate::Store::undo_delete`]. A delete that cancels an
+///   unsent create leaves no other trace of the entity.
+const SCHEMA_V3: &str = r#"
+ALTER TABLE outbox ADD COLUMN base_state TEXT;
+ALTER TABLE dead_letters ADD COLUMN base_state TEXT;
+ALTER TABLE conflicts ADD COLUMN base_state TEXT;
+
+CREATE TABLE trash (
+    entity_type TEXT    NOT NULL,
+    entity_id   TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    deleted_at  INTEGER NOT NULL,
+    PRIMARY KEY (entity_type, entity_id)
+) STRICT;
+"#;
+
+const MIGRATION_SLICE: &[M<'static>] = &[M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)];
 
 /// Every schema version, oldest first.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);

@@ -1,5 +1,6 @@
 //! The [`Store`]: one SQLite connection, opened with the project's settings and migrated.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -42,8 +43,10 @@ impl Store {
 
     fn from_connection(mut conn: Connection, options: &StoreOptions) -> Result<Self> {
         configure_connection(&conn, options)?;
+        crate::query::register_functions(&conn)?;
         MIGRATIONS.to_latest(&mut conn)?;
         let client_id = ensure_client_id(&mut conn)?;
+        crate::outbox::freeze_possibly_sent(&mut conn)?;
         Ok(Store { conn, client_id })
     }
 
@@ -80,6 +83,37 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Runs `f` with `PRAGMA synchronous = NORMAL`, then restores the connection's level, also
+/// when `f` fails (SQLite refuses to change the level inside a transaction, so the level
+/// holds for every commit `f` makes).
+///
+/// For writes whose loss on a power cut is harmless (see the callers:
+/// [`Store::apply_remote_batch`], [`Store::mark_in_flight`]). In WAL mode a commit under
+/// `NORMAL` is atomic and survives a process kill; only a power loss or an OS crash may roll
+/// back the last such commits. WAL recovery keeps a prefix of the log, so what survives is
+/// always a prefix of the commit history: the next `FULL` commit (any local edit) syncs the
+/// log, the earlier `NORMAL` frames included, and no `FULL` commit can outlive a `NORMAL`
+/// commit made before it.
+pub(crate) fn with_relaxed_sync<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    let level: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+    if level <= 1 {
+        // Already OFF or NORMAL.
+        return f(conn);
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A panic in `f` (caught further up by `StoreHandle`, which keeps serving) must not
+    // leave the connection relaxed either.
+    let result = catch_unwind(AssertUnwindSafe(|| f(&mut *conn)));
+    // Restored whatever `f` did: the next local edit must be durable again.
+    let restored = conn.pragma_update(None, "synchronous", level);
+    let value = result.unwrap_or_else(|panic| resume_unwind(panic))?;
+    restored?;
+    Ok(value)
 }
 
 /// Starts a write transaction. `IMMEDIATE` takes the write lock up front, so a
@@ -149,6 +183,35 @@ mod tests {
         let again = Store::open(&path).unwrap();
         assert_eq!(again.client_id(), first);
         assert_eq!(again.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn relaxed_sync_is_restored_after_an_error_and_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("store.db")).unwrap();
+        let level = |conn: &Connection| -> i64 {
+            conn.pragma_query_value(None, "synchronous", |row| row.get(0))
+                .unwrap()
+        };
+        let inside = with_relaxed_sync(&mut store.conn, |conn| Ok(level(conn))).unwrap();
+        assert_eq!(inside, 1, "NORMAL inside");
+        assert_eq!(level(&store.conn), 2, "FULL after");
+        let failed: Result<()> = with_relaxed_sync(&mut store.conn, |conn| {
+            let tx = write_tx(conn)?;
+            tx.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+            tx.commit()?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert_eq!(level(&store.conn), 2, "FULL after an error");
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            let _ = with_relaxed_sync(&mut store.conn, |conn| -> Result<()> {
+                let _tx = write_tx(conn)?;
+                panic!("boom")
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(level(&store.conn), 2, "FULL after a panic");
     }
 
     #[test]

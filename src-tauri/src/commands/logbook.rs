@@ -5,10 +5,10 @@ use legato_protocol::{EntityId, EntityType};
 use tauri::State;
 
 use super::now;
-use crate::entries::{self, ParsedFilter};
+use crate::entries;
 use crate::ipc::error::IpcError;
 use crate::ipc::types::{DeletedEntry, Entry, EntryFilter, EntryInput, EntryList, RestoredEntry};
-use crate::state::{AppState, DeletedSnapshot};
+use crate::state::AppState;
 
 fn entity_id(id: &str) -> Result<EntityId, IpcError> {
     EntityId::new(id).map_err(|err| IpcError::invalid("id", err.to_string()))
@@ -24,15 +24,13 @@ pub async fn list_entries(
     state: State<'_, AppState>,
     filter: EntryFilter,
 ) -> Result<EntryList, IpcError> {
-    let filter = ParsedFilter::parse(filter)?;
+    let filter = entries::store_filter(filter)?;
     let (_, offset) = now();
     let minutes = offset.local_minus_utc() / 60;
-    let query = filter.clone();
-    let candidates = state
+    Ok(state
         .store
-        .call(move |store| entries::candidates(store, &query, minutes))
-        .await?;
-    Ok(entries::group_by_day(&candidates, &filter, offset))
+        .call(move |store| entries::list(store, &filter, minutes))
+        .await?)
 }
 
 #[tauri::command]
@@ -97,7 +95,7 @@ pub async fn update_entry(
     Ok(updated)
 }
 
-/// Deletes an entry; `undo_delete` can bring it back while the app runs.
+/// Deletes an entry; `undo_delete` can bring it back (one of the store's most recent deletes).
 #[tauri::command]
 pub async fn delete_entry(
     state: State<'_, AppState>,
@@ -106,47 +104,37 @@ pub async fn delete_entry(
     let id = entity_id(&id)?;
     let (now, _) = now();
     let wanted = id.clone();
-    let snapshot = state
+    let deleted = state
         .store
         .call(move |store| entries::delete(store, &wanted, now.timestamp_millis()))
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    state.remember_deleted(DeletedSnapshot {
-        id: id.clone(),
-        state: snapshot,
-    });
+        .await?;
+    if !deleted {
+        return Err(not_found(&id));
+    }
     state.local_change(EntityType::Logbook, vec![id.to_string()]);
     Ok(DeletedEntry { id: id.to_string() })
 }
 
-/// Brings back an entry deleted in this session. If its creation never left this device,
-/// it comes back under its own id; otherwise it is created anew under a new id (the delete
-/// goes to the server either way: the store cannot cancel a queued delete yet).
+/// Brings back a deleted entry (`Store::undo_delete`): while the delete has not left this
+/// device it is cancelled and the entry keeps its id; otherwise the entry is created anew
+/// under a new id (the old id stays deleted).
 #[tauri::command]
 pub async fn undo_delete(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<RestoredEntry, IpcError> {
     let id = entity_id(&id)?;
-    let snapshot = state
-        .take_deleted(&id)
-        .ok_or_else(|| IpcError::not_found(format!("nothing to undo for entry `{id}`")))?;
     let (now, _) = now();
-    let (wanted, fields) = (id.clone(), snapshot.state.clone());
-    let restored = state
+    let wanted = id.clone();
+    let (entry, same_id) = state
         .store
-        .call(move |store| entries::restore(store, &wanted, fields, now.timestamp_millis()))
-        .await;
-    let entry = match restored {
-        Ok(Some(entry)) => entry,
-        Ok(None) => return Err(IpcError::internal("a restored entry cannot be read back")),
-        Err(err) => {
-            // Keep the snapshot: the user may try again.
-            state.remember_deleted(snapshot);
-            return Err(err.into());
-        }
-    };
-    let same_id = entry.id == id.as_str();
-    state.local_change(EntityType::Logbook, vec![entry.id.clone()]);
+        .call(move |store| entries::restore(store, &wanted, now.timestamp_millis()))
+        .await?
+        .ok_or_else(|| IpcError::not_found(format!("nothing to undo for entry `{id}`")))?;
+    let mut changed = vec![entry.id.clone()];
+    if !same_id {
+        changed.push(id.to_string());
+    }
+    state.local_change(EntityType::Logbook, changed);
     Ok(RestoredEntry { entry, same_id })
 }

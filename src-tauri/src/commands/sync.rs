@@ -39,8 +39,24 @@ pub async fn resume_sync(state: State<'_, AppState>) -> Result<SyncStatusView, I
 pub async fn list_dead_letters(
     state: State<'_, AppState>,
 ) -> Result<Vec<DeadLetterView>, IpcError> {
-    let letters = state.store.call(|store| store.dead_letters()).await?;
-    Ok(letters.iter().map(status::dead_letter_view).collect())
+    let views = state
+        .store
+        .call(|store| {
+            store
+                .dead_letters()?
+                .iter()
+                .map(|letter| {
+                    let change = &letter.change;
+                    let current = store.get(change.entity_type, &change.entity_id)?;
+                    Ok(status::dead_letter_view(
+                        letter,
+                        current.as_ref().map(|entity| &entity.state),
+                    ))
+                })
+                .collect::<legato_store::Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(views)
 }
 
 /// Puts a dead letter back in the queue (attempts reset) and syncs it.

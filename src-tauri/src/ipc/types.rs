@@ -166,7 +166,7 @@ pub struct EntryFilter {
     #[serde(rename = "type")]
     #[ts(optional = nullable)]
     pub kind: Option<EntryKind>,
-    /// A piece title (case-insensitive, exact).
+    /// Part of a piece title (case-insensitive).
     #[ts(optional = nullable)]
     pub piece: Option<String>,
     /// A tag (case-insensitive, exact).
@@ -175,6 +175,14 @@ pub struct EntryFilter {
     /// Free text in notes, piece titles and composers (case-insensitive).
     #[ts(optional = nullable)]
     pub search: Option<String>,
+    /// Only local days before this one, `YYYY-MM-DD` (exclusive): the next page after a
+    /// page whose last day this is.
+    #[ts(optional = nullable)]
+    pub before: Option<String>,
+    /// At most this many local days, the newest that match (a day is never split; at least
+    /// 1). Absent: every matching day.
+    #[ts(optional = nullable)]
+    pub days: Option<u32>,
 }
 
 /// The entries of one local day, newest first, with the day's total.
@@ -193,13 +201,18 @@ pub struct DayEntries {
 #[serde(rename_all = "camelCase")]
 pub struct EntryList {
     pub days: Vec<DayEntries>,
+    /// Minutes of the entries listed.
     #[ts(type = "number")]
     pub total_minutes: u64,
+    /// Entries listed.
     pub count: u32,
+    /// Older days match too (beyond the filter's `days`): ask with `before` = the last
+    /// day's date, or with more `days`.
+    pub more: bool,
 }
 
-/// `delete_entry`: the entry is gone; `undo_delete` with this id brings it back for as long
-/// as the app runs.
+/// `delete_entry`: the entry is gone; `undo_delete` with this id brings it back (one of the
+/// store's 50 most recent deletes).
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedEntry {
@@ -281,8 +294,25 @@ pub struct AccountView {
 pub struct KeyringStatus {
     /// False: the token lives in memory only and signing in must be repeated after a restart.
     pub persistent: bool,
-    /// Why not, for the user.
+    /// Why not (null while `persistent`).
+    pub problem: Option<KeyringProblem>,
+    /// Why not, as a plain sentence for the user.
     pub message: Option<String>,
+    /// The platform's own words (for the details and bug reports), when there are some.
+    pub detail: Option<String>,
+}
+
+/// Why the token cannot be kept in the OS keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyringProblem {
+    /// No keyring service (no Secret Service on the session bus, no session bus), or it did
+    /// not answer in time.
+    Unavailable,
+    /// The keyring answered with an error for this entry (locked, refused, ...).
+    Refused,
+    /// Turned off on purpose (`LEGATO_KEYRING=memory`).
+    MemoryOnly,
 }
 
 /// Everything the settings screen shows.
@@ -404,7 +434,8 @@ pub struct SyncStatusView {
     /// Last successful sync, ms since the epoch.
     #[ts(type = "number | null")]
     pub last_sync_at: Option<i64>,
-    pub last_error: Option<String>,
+    /// The last thing that went wrong (cleared when a connection succeeds).
+    pub last_error: Option<SyncProblem>,
     pub health: Health,
     pub catch_up: Option<CatchUp>,
     /// When the next reconnect attempt is due (ms since the epoch), while offline.
@@ -413,6 +444,39 @@ pub struct SyncStatusView {
     /// The highest server sequence number applied on this device.
     #[ts(type = "number")]
     pub cursor: u64,
+}
+
+/// What went wrong with sync, for people: a kind, a plain sentence and the raw detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncProblem {
+    pub code: SyncProblemCode,
+    /// A plain sentence for the status bar.
+    pub message: String,
+    /// The sync engine's own words (for the details and bug reports).
+    pub detail: String,
+}
+
+/// The kinds of [`SyncProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncProblemCode {
+    /// The server cannot be reached: refused, reset, timed out, closed, half-open.
+    Unreachable,
+    /// The server refused the sign-in.
+    Unauthorized,
+    /// The server asked to slow down.
+    RateLimited,
+    /// The server answered with an error of its own (HTTP 5xx, an error message).
+    Server,
+    /// The server refused a change (it waits in the dead letters).
+    Refused,
+    /// The server sent something this version cannot read.
+    Protocol,
+    /// This device's store failed.
+    Storage,
+    /// Anything else.
+    Other,
 }
 
 /// What `sync_now` achieved.
@@ -440,6 +504,9 @@ pub struct SyncReportView {
 #[serde(rename_all = "camelCase")]
 pub struct DeadLetterView {
     pub change_id: String,
+    /// What the change is about, as the lists name it: an entry's piece titles (or its type,
+    /// `Practice`), an item's or a goal's title (else `Logbook entry`, ...).
+    pub title: String,
     pub entity_type: EntityKind,
     pub entity_id: String,
     pub operation: OperationKind,

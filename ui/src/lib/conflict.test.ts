@@ -2,7 +2,13 @@
 
 import { describe, expect, it } from "vitest";
 
-import { conflictTitle, initialChoices, resolutionFromChoices, stateTitle } from "./conflict";
+import {
+  conflictTitle,
+  deadLetterAction,
+  initialChoices,
+  resolutionFromChoices,
+  stateTitle,
+} from "./conflict";
 import type { ConflictView } from "./ipc";
 
 const view: ConflictView = {
@@ -79,5 +85,17 @@ describe("resolutions from choices", () => {
     expect(conflictTitle({ ...view, mine: { pieces: [{ title: "Etude" }] } })).toBe("Etude");
     expect(conflictTitle({ ...view, mine: {}, theirs: {} })).toBe("e1");
     expect(stateTitle({ tags: ["a"] })).toBeNull();
+  });
+});
+
+describe("dead letters", () => {
+  it("say what kind of change was refused and when it was made", () => {
+    const editedAt = new Date(2026, 10, 25, 7, 56).getTime();
+    expect(deadLetterAction({ entityType: "logbook", operation: "update", editedAt })).toBe(
+      "Logbook entry · edited 25 Nov 2026, 07:56",
+    );
+    expect(deadLetterAction({ entityType: "goals", operation: "create", editedAt })).toBe(
+      "Goal · created 25 Nov 2026, 07:56",
+    );
   });
 });

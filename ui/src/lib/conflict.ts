@@ -2,7 +2,14 @@
 // edited value) turned into a `ConflictResolution`. Pure: unit-tested in conflict.test.ts.
 
 import { editText, fieldLabel, formatDateTime, parseEditText } from "./format";
-import type { ConflictField, ConflictResolution, ConflictView, JsonValue, Side } from "./ipc";
+import type {
+  ConflictField,
+  ConflictResolution,
+  ConflictView,
+  DeadLetterView,
+  JsonValue,
+  Side,
+} from "./ipc";
 
 export type Choice = "base" | "mine" | "theirs" | "edit";
 
@@ -110,6 +117,15 @@ const ENTITY_LABELS = { logbook: "Logbook entry", repertoire: "Repertoire item",
 
 export function entityLabel(view: Pick<ConflictView, "entityType">): string {
   return ENTITY_LABELS[view.entityType];
+}
+
+const OPERATION_LABELS = { create: "created", update: "edited", delete: "deleted" };
+
+/** What a refused change was: `Logbook entry · edited 25 Nov 2026, 07:56`. */
+export function deadLetterAction(
+  letter: Pick<DeadLetterView, "entityType" | "operation" | "editedAt">,
+): string {
+  return `${entityLabel(letter)} · ${OPERATION_LABELS[letter.operation]} ${formatDateTime(letter.editedAt)}`;
 }
 
 /** `Minutes, Notes`: the conflicting fields for people. */

@@ -2,7 +2,15 @@
 
 import { describe, expect, it } from "vitest";
 
-import { draftFromEntry, draftToInput, emptyPiece, fieldKey, newDraft } from "./entry-form";
+import {
+  draftFromEntry,
+  draftToInput,
+  emptyPiece,
+  fieldKey,
+  followMinutes,
+  newDraft,
+  startEdited,
+} from "./entry-form";
 import { joinTimestamp } from "./format";
 import type { Entry } from "./ipc";
 
@@ -53,6 +61,39 @@ describe("drafts", () => {
     expect(draft).toMatchObject({ date: "2026-11-25", time: "18:00", minutes: "30", instrument: "cello" });
     expect(draft.pieces).toEqual([emptyPiece()]);
     expect(draftToInput(draft).input?.pieces).toEqual([]);
+  });
+
+  it("starts a new entry minutes before now, following Minutes until Date or Time is set", () => {
+    const draft = newDraft(new Date(2026, 10, 25, 7, 0));
+    expect(draft).toMatchObject({ date: "2026-11-25", time: "06:30", startFollowsMinutes: true });
+    // 25 minutes, saved at 07:17: the session started at 06:52.
+    draft.minutes = 25;
+    followMinutes(draft, new Date(2026, 10, 25, 7, 17));
+    expect(draft).toMatchObject({ date: "2026-11-25", time: "06:52" });
+    // Across midnight, and from the text of the field.
+    draft.minutes = "90";
+    followMinutes(draft, new Date(2026, 10, 26, 0, 30));
+    expect(draft).toMatchObject({ date: "2026-11-25", time: "23:00" });
+    // An unusable number leaves the start where it was.
+    for (const minutes of ["", null, "0", "2.5", "abc", 5000]) {
+      draft.minutes = minutes;
+      followMinutes(draft, new Date(2026, 10, 25, 12, 0));
+      expect(draft).toMatchObject({ date: "2026-11-25", time: "23:00" });
+    }
+    // The user set the time: it stays.
+    draft.time = "05:00";
+    startEdited(draft);
+    draft.minutes = 10;
+    followMinutes(draft, new Date(2026, 10, 25, 12, 0));
+    expect(draft).toMatchObject({ date: "2026-11-25", time: "05:00" });
+  });
+
+  it("never moves an edited entry's start", () => {
+    const draft = draftFromEntry(entry);
+    expect(draft.startFollowsMinutes).toBe(false);
+    draft.minutes = 20;
+    followMinutes(draft, new Date(2026, 10, 26, 9, 0));
+    expect(draft).toMatchObject({ date: "2026-11-25", time: "18:30" });
   });
 
   it("turns blank text into null and accepts a number from a number input", () => {

@@ -24,6 +24,11 @@ export type EntryDraft = {
   mood: Mood | "";
   notes: string;
   tags: string;
+  /**
+   * A new entry's Date and Time follow Minutes (the session ends now) until the user edits
+   * them: see `followMinutes`. False when editing an entry.
+   */
+  startFollowsMinutes: boolean;
 };
 
 /** Field keys of the form: `date`, `minutes`, ..., `pieces.0.title`; `form` for the rest. */
@@ -36,17 +41,29 @@ export function emptyPiece(): PieceDraft {
   return { title: "", composer: "", kept: {} };
 }
 
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** The local `date` and `time` of a session of `minutes` ending at `end`. */
+export function startOf(end: Date, minutes: number): { date: string; time: string } {
+  const start = new Date(end.getTime() - minutes * 60_000);
+  return { date: dayOf(start), time: `${pad(start.getHours())}:${pad(start.getMinutes())}` };
+}
+
+/** The draft's minutes when they are a whole number in range, else `null`. */
+function validMinutes(minutes: EntryDraft["minutes"]): number | null {
+  const text = String(minutes ?? "").trim();
+  const n = Number(text);
+  return text !== "" && Number.isInteger(n) && n >= 1 && n <= MAX_MINUTES ? n : null;
+}
+
 /**
  * A new entry's draft: 30 minutes of practice ending now, on the last instrument, with one
- * empty piece row (empty rows are not saved).
+ * empty piece row (empty rows are not saved). Its start follows Minutes (`followMinutes`).
  */
 export function newDraft(now: Date = new Date(), last?: Pick<Entry, "instrument">): EntryDraft {
   const minutes = 30;
-  const start = new Date(now.getTime() - minutes * 60_000);
-  const pad = (n: number) => String(n).padStart(2, "0");
   return {
-    date: dayOf(start),
-    time: `${pad(start.getHours())}:${pad(start.getMinutes())}`,
+    ...startOf(now, minutes),
     minutes: String(minutes),
     type: "practice",
     instrument: last?.instrument ?? "",
@@ -55,7 +72,27 @@ export function newDraft(now: Date = new Date(), last?: Pick<Entry, "instrument"
     mood: "",
     notes: "",
     tags: "",
+    startFollowsMinutes: true,
   };
+}
+
+/**
+ * Moves a new entry's start to `now − minutes` (the session ends now), while the user has
+ * not edited Date or Time (`startFollowsMinutes`) and Minutes holds a valid number. Called
+ * when Minutes changes and again when the entry is saved.
+ */
+export function followMinutes(draft: EntryDraft, now: Date = new Date()): void {
+  if (!draft.startFollowsMinutes) return;
+  const minutes = validMinutes(draft.minutes);
+  if (minutes === null) return;
+  const { date, time } = startOf(now, minutes);
+  draft.date = date;
+  draft.time = time;
+}
+
+/** The user set Date or Time: they stay as set from now on. */
+export function startEdited(draft: EntryDraft): void {
+  draft.startFollowsMinutes = false;
 }
 
 export function draftFromEntry(entry: Entry): EntryDraft {
@@ -75,6 +112,7 @@ export function draftFromEntry(entry: Entry): EntryDraft {
     mood: entry.mood ?? "",
     notes: entry.notes ?? "",
     tags: joinList(entry.tags),
+    startFollowsMinutes: false,
   };
 }
 

@@ -97,10 +97,22 @@ describe("the sync status line", () => {
     expect(formatLastSync(yesterday, now)).toBe("Last sync 24 Nov, 09:30");
     expect(
       syncStatusLine(
-        { ...status, connection: "offline", badge: "offline", lastError: "connection refused", health: "degraded" },
+        {
+          ...status,
+          connection: "offline",
+          badge: "offline",
+          lastError: {
+            code: "unreachable",
+            message: "Can't reach the sync server — changes are kept and will sync when it's back",
+            detail: "network: IO error: Connection refused (os error 111)",
+          },
+          health: "degraded",
+        },
         now,
       ),
-    ).toBe("Offline · Never synced · connection refused · Degraded");
+    ).toBe(
+      "Offline · Never synced · Can't reach the sync server — changes are kept and will sync when it's back · Degraded",
+    );
   });
 
   it.each<[Partial<SyncStatusView>, string]>([

@@ -187,7 +187,8 @@ export function syncStatusParts(status: SyncStatusView, now: Date = new Date()):
   if (status.pending > 0) parts.push(`${status.pending} pending`);
   parts.push(formatLastSync(status.lastSyncAt, now));
   if (status.connection === "signedOut") parts.push("Signed out");
-  if (status.lastError) parts.push(status.lastError);
+  // The shell's plain sentence; its raw detail is the part's tooltip (StatusBar).
+  if (status.lastError) parts.push(status.lastError.message);
   parts.push(healthLabel(status.health));
   return parts;
 }

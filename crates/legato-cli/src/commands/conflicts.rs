@@ -64,6 +64,7 @@ fn conflict_json(c: &StoredConflict) -> Value {
         "remote": d.remote,
         "localTimestamp": c.local_timestamp,
         "createdAt": c.created_at,
+        "base": c.base,
     })
 }
 
@@ -89,10 +90,25 @@ fn resolve(store: &mut Store, id: i64, take: Take) -> Result<()> {
         Take::Remote => Strategy::Remote,
         Take::Merge => Strategy::Merge,
     };
-    // The store keeps the server's state as the base once a conflict is stored, so the merge
-    // runs without a base: fields both sides hold with different values follow the field
-    // rules of PROTOCOL.md section 4 (notes joined, longer duration, tag sets united).
-    let resolution = resolve_conflict(strategy, None, &local, &conflict, stored.local_timestamp);
+    // `merge` runs against the base the conflicted change was made on (kept by the store),
+    // with this device's side being that base plus its own unsettled edits. A conflict
+    // stored before the store kept bases has none: then fields both sides hold with
+    // different values follow the field rules of PROTOCOL.md section 4.
+    let merge_local = match strategy {
+        // (A re-creation after a remote delete takes the whole local state.)
+        Strategy::Merge if !conflict.remote_deleted => store
+            .conflict_merge_local(&stored)
+            .map_err(explain)?
+            .unwrap_or_else(|| local.clone()),
+        _ => local,
+    };
+    let resolution = resolve_conflict(
+        strategy,
+        stored.base.as_ref(),
+        &merge_local,
+        &conflict,
+        stored.local_timestamp,
+    );
     let outcome = match resolution {
         Resolution::Push { state, .. } | Resolution::Recreate { state } => store
             .resolve_conflict(id, state, now_ms())

@@ -1,11 +1,14 @@
 //! Integration tests of the client store (one binary, one module per area).
 
+mod conflict_base;
 mod conflicts;
 mod durability;
 mod edits;
+mod filter;
 mod handle;
 mod invariant;
 mod queries;
 mod remote;
 mod support;
 mod sync;
+mod undo;

@@ -1,7 +1,7 @@
 //! Remote updates and catch-up pages.
 
 use legato_protocol::{EntityId, EntityType, deflate_string};
-use legato_store::{RemoteOutcome, StoreError, SyncState};
+use legato_store::{RemoteOutcome, Store, StoreError, SyncState};
 use serde_json::json;
 
 use crate::support::*;
@@ -263,4 +263,70 @@ fn a_catch_up_page_of_a_thousand_is_one_transaction() {
     let outcome = store.apply_remote_batch(&page, Some(1000)).unwrap();
     assert_eq!((outcome.applied, outcome.cursor), (1000, 1000));
     assert_eq!(store.list(EntityType::Logbook).unwrap().len(), 1000);
+}
+
+fn synchronous(store: &Store) -> i64 {
+    store
+        .connection()
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn pages_commit_without_an_fsync_and_keep_local_edits_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("store.db")).unwrap();
+    assert_eq!(synchronous(&store), 2, "FULL");
+    // Nothing pending anywhere: the page takes the path without per-entity overlay queries.
+    let ids: Vec<EntityId> = (0..3)
+        .map(|i| EntityId::new(format!("page-{i}")).unwrap())
+        .collect();
+    let page: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| update(id, remote_entry(&format!("n{i}")), 1, i as u64 + 1, true))
+        .collect();
+    let outcome = store.apply_remote_batch(&page, Some(3)).unwrap();
+    assert_eq!((outcome.applied, outcome.cursor), (3, 3));
+    for (i, id) in ids.iter().enumerate() {
+        let local = store.get(EntityType::Logbook, id).unwrap().unwrap();
+        assert_eq!(
+            serde_json::Value::Object(local.state),
+            remote_entry(&format!("n{i}"))
+        );
+        assert_eq!((local.base_version, local.sync), (1, SyncState::Synced));
+    }
+    // The relaxed commit did not leak into the connection: local edits stay durable.
+    assert_eq!(synchronous(&store), 2, "FULL again after the page");
+
+    // A pending local edit: the next page re-overlays it.
+    store
+        .patch(
+            EntityType::Logbook,
+            &ids[0],
+            fields(json!({"duration": 45})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    let page = [
+        update(&ids[0], remote_entry("n0 v2"), 2, 4, true),
+        update(&ids[1], remote_entry("n1 v2"), 2, 5, true),
+    ];
+    let outcome = store.apply_remote_batch(&page, Some(5)).unwrap();
+    assert_eq!((outcome.applied, outcome.cursor), (2, 5));
+    let local = state(&store, EntityType::Logbook, &ids[0]);
+    assert_eq!(
+        (local["notes"].clone(), local["duration"].clone()),
+        (json!("n0 v2"), json!(45))
+    );
+    assert_eq!(
+        state(&store, EntityType::Logbook, &ids[1])["notes"],
+        json!("n1 v2")
+    );
+    assert_eq!(synchronous(&store), 2);
+    drop(store);
+    // Everything is there after reopening.
+    let store = Store::open(dir.path().join("store.db")).unwrap();
+    assert_eq!(store.cursor().unwrap(), 5);
 }

@@ -2,16 +2,19 @@
 //! answers to this device's changes (handled in `outgoing`).
 //!
 //! The cursor only moves in the store transaction that applied the data up to it. During a
-//! catch-up, full updates are applied in pages (one transaction each); partial updates that
-//! arrive then belong to the connection's previous subscription and are covered by the
-//! catch-up, so they are skipped. A live partial update that does not follow the stored
+//! catch-up, full updates are applied in pages (one transaction each, data and cursor
+//! together); a full page is queued on the store thread without waiting (at most
+//! `PAGES_IN_STORE` at once), so the next one is read and parsed meanwhile, and the results
+//! are taken in page order; `sync_complete` and a closing link wait for them. Partial
+//! updates that arrive then belong to the connection's previous subscription and are covered
+//! by the catch-up, so they are skipped. A live partial update that does not follow the stored
 //! version asks for a catch-up from the cursor instead of being applied out of order.
 
-use legato_protocol::{ServerMessage, UpdateData};
+use legato_protocol::{EntityId, EntityType, ServerMessage, UpdateData};
 use legato_store::{BatchOutcome, StoreError};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{Engine, Link, Phase, Reason, wall_ms};
+use super::{Engine, Link, PAGES_IN_STORE, PageJob, Phase, Reason, wall_ms};
 use crate::error::TransportError;
 use crate::status::SyncEvent;
 
@@ -118,6 +121,9 @@ impl Engine {
                 catch_up.last_seq = catch_up.last_seq.max(update.seq);
                 catch_up.buffer.push(update);
                 if catch_up.buffer.len() < page_size {
+                    // Only buffered: the status moves on per page, not per frame (a watcher
+                    // woken for each of 100 000 frames costs the catch-up dearly).
+                    self.status_unchanged = true;
                     return;
                 }
                 let seq = catch_up.last_seq;
@@ -132,19 +138,82 @@ impl Engine {
                 return;
             }
         };
-        let catching_up = !self.is_live();
+        if !self.is_live() {
+            // Handed to the store without waiting: the next page is read and parsed while
+            // the store thread writes this one.
+            self.queue_page(page, cursor).await;
+            return;
+        }
         match self.apply_page(page, Some(cursor)).await {
             Ok(outcome) if outcome.needs_catch_up > 0 => self.request_catch_up().await,
-            Ok(_) if catching_up => {
-                if let Some(progress) = self.catch_up_progress() {
-                    self.emit(SyncEvent::CatchUpProgress(progress));
-                }
-            }
             Ok(_) => self.step_over_own_seqs().await,
             Err(err) => {
                 self.link_failed(Reason::Store(err.to_string()), true).await;
             }
         }
+    }
+
+    /// Queues a catch-up page on the store (pages are applied in order, each with its cursor
+    /// in its own transaction). At most [`PAGES_IN_STORE`] wait there: beyond that, the
+    /// oldest is waited for first, so a slow disk slows the reading down.
+    async fn queue_page(&mut self, updates: Vec<UpdateData>, cursor: u64) {
+        while self.pages.len() >= PAGES_IN_STORE {
+            if !self.settle_first_page().await {
+                return;
+            }
+        }
+        let changed: Vec<_> = updates
+            .iter()
+            .map(|u| (u.entity_type, u.entity_id.clone()))
+            .collect();
+        let count = updates.len() as u64;
+        let done = Box::pin(
+            self.store
+                .call(move |store| store.apply_remote_batch(&updates, Some(cursor))),
+        );
+        self.pages.push_back(PageJob {
+            done,
+            changed,
+            count,
+        });
+    }
+
+    /// Waits for the oldest queued page and settles it. `false` when the link was dropped.
+    async fn settle_first_page(&mut self) -> bool {
+        let Some(job) = self.pages.front_mut() else {
+            return true;
+        };
+        let result = job.done.as_mut().await;
+        self.on_page_done(result).await;
+        matches!(self.link, Link::Up(_))
+    }
+
+    /// The oldest queued page is done (called once its future resolved).
+    pub(super) async fn on_page_done(&mut self, result: Result<BatchOutcome, StoreError>) {
+        let Some(job) = self.pages.pop_front() else {
+            return;
+        };
+        match self.settle_page(job.changed, job.count, result) {
+            Ok(outcome) if outcome.needs_catch_up > 0 => self.request_catch_up().await,
+            Ok(_) => {
+                if let Some(progress) = self.catch_up_progress() {
+                    self.emit(SyncEvent::CatchUpProgress(progress));
+                }
+            }
+            Err(err) => {
+                self.link_failed(Reason::Store(err.to_string()), true).await;
+            }
+        }
+    }
+
+    /// Settles every queued page, in order. `false` when the link was dropped.
+    async fn drain_pages(&mut self) -> bool {
+        while !self.pages.is_empty() {
+            if !self.settle_first_page().await {
+                return false;
+            }
+        }
+        true
     }
 
     async fn on_sync_complete(&mut self, seq: u64) {
@@ -157,6 +226,9 @@ impl Engine {
         };
         let page = std::mem::take(&mut catch_up.buffer);
         let started = catch_up.started;
+        if !self.drain_pages().await {
+            return;
+        }
         let outcome = match self.apply_page(page, Some(seq)).await {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -195,10 +267,21 @@ impl Engine {
             .map(|u| (u.entity_type, u.entity_id.clone()))
             .collect();
         let count = updates.len() as u64;
-        let outcome = self
+        let result = self
             .store
             .call(move |store| store.apply_remote_batch(&updates, new_cursor))
-            .await?;
+            .await;
+        self.settle_page(changed, count, result)
+    }
+
+    /// Takes in the result of a page the store applied: cursor, counters, events.
+    pub(super) fn settle_page(
+        &mut self,
+        changed: Vec<(EntityType, EntityId)>,
+        count: u64,
+        result: Result<BatchOutcome, StoreError>,
+    ) -> Result<BatchOutcome, StoreError> {
+        let outcome = result?;
         self.cursor = outcome.cursor;
         self.counters.pulled += outcome.applied as u64;
         self.counts_dirty = true;

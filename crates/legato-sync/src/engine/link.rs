@@ -242,6 +242,14 @@ impl Engine {
             Link::Down { .. } => {}
             Link::Connecting(task) => task.abort(),
             Link::Up(mut conn) => {
+                // Pages already queued on the store commit whatever happens; take in their
+                // results (the cursor moved with them).
+                while let Some(job) = self.pages.pop_front() {
+                    let result = job.done.await;
+                    if let Err(err) = self.settle_page(job.changed, job.count, result) {
+                        tracing::warn!(error = %err, "could not apply a catch-up page");
+                    }
+                }
                 if let Phase::CatchingUp(catch_up) = &mut conn.phase {
                     let page = std::mem::take(&mut catch_up.buffer);
                     if let Some(last) = page.last().map(|u| u.seq) {

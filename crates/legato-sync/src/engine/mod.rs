@@ -15,12 +15,14 @@ mod link;
 mod outgoing;
 mod waiters;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use legato_protocol::{Change, EntityId, EntityType};
-use legato_store::StoreHandle;
+use legato_store::{BatchOutcome, StoreError, StoreHandle};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
@@ -145,6 +147,17 @@ impl CatchUp {
     }
 }
 
+/// Catch-up pages handed to the store and not yet settled, at most.
+const PAGES_IN_STORE: usize = 2;
+
+/// A catch-up page handed to the store: its transaction (data and cursor) runs on the store
+/// thread in the order pages were queued, while the loop goes on reading frames.
+struct PageJob {
+    done: Pin<Box<dyn Future<Output = Result<BatchOutcome, StoreError>> + Send>>,
+    changed: Vec<(EntityType, EntityId)>,
+    count: u64,
+}
+
 /// A change handed to the network and not yet answered.
 struct Flight {
     change: Change,
@@ -212,6 +225,7 @@ enum Wake {
     ),
     Connected(Result<Socket, TransportError>),
     Batch(Result<(tokio::task::Id, BatchDone), tokio::task::JoinError>),
+    Page(Result<BatchOutcome, StoreError>),
     Timer,
 }
 
@@ -242,6 +256,8 @@ struct Engine {
     next_sweep: Instant,
 
     // Incoming.
+    /// Catch-up pages queued on the store, oldest first.
+    pages: VecDeque<PageJob>,
     cursor: u64,
     server_seq: Option<u64>,
     /// Seqs of this device's own acknowledged changes above the cursor: the server never
@@ -256,6 +272,8 @@ struct Engine {
     stopped_replies: Vec<tokio::sync::oneshot::Sender<()>>,
 
     // Reporting.
+    /// The last event only buffered a catch-up update: nothing to publish.
+    status_unchanged: bool,
     metrics: MetricsRecorder,
     counters: Counters,
     counts: StoreCounts,
@@ -304,6 +322,7 @@ impl Engine {
             plan_wake: None,
             retry_wake: None,
             next_sweep: now + config.retry_sweep,
+            pages: VecDeque::new(),
             cursor: 0,
             server_seq: None,
             own_seqs: BTreeSet::new(),
@@ -311,6 +330,7 @@ impl Engine {
             waiters: Vec::new(),
             stopping: false,
             stopped_replies: Vec::new(),
+            status_unchanged: false,
             metrics: MetricsRecorder::default(),
             counters: Counters::default(),
             counts: StoreCounts::default(),
@@ -337,6 +357,7 @@ impl Engine {
             let wake = tokio::select! {
                 biased;
                 command = commands.recv() => Wake::Command(command),
+                done = first_page(&mut self.pages), if !self.pages.is_empty() => Wake::Page(done),
                 wake = link_event(&mut self.link) => wake,
                 Some(done) = self.batches.join_next_with_id(), if !self.batches.is_empty() => Wake::Batch(done),
                 () = local_change.notified() => Wake::LocalChange,
@@ -355,6 +376,7 @@ impl Engine {
                 Wake::Frame(frame) => self.on_frame(frame).await,
                 Wake::Connected(socket) => self.on_connected(socket).await,
                 Wake::Batch(done) => self.on_batch_done(done).await,
+                Wake::Page(done) => self.on_page_done(done).await,
                 Wake::Timer => self.on_timer().await,
             }
             self.after_event().await;
@@ -453,6 +475,9 @@ impl Engine {
     /// After every event: send what the plan says, answer waiters, publish the status.
     async fn after_event(&mut self) {
         if self.stopping {
+            return;
+        }
+        if std::mem::take(&mut self.status_unchanged) {
             return;
         }
         if self.is_pushing() {
@@ -581,6 +606,15 @@ async fn link_event(link: &mut Link) -> Wake {
             Err(err) => Err(TransportError::Network(format!("connect task: {err}"))),
         }),
         Link::Down { .. } => std::future::pending().await,
+    }
+}
+
+/// The result of the oldest queued page. Cancel-safe: the page's future stays in the queue
+/// (and its job on the store) when another branch wins.
+async fn first_page(pages: &mut VecDeque<PageJob>) -> Result<BatchOutcome, StoreError> {
+    match pages.front_mut() {
+        Some(job) => job.done.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -16,7 +16,7 @@ use legato_protocol::{
     BatchItemStatus, BatchResponse, Change, ClientMessage, ConflictData, ErrorBody, ErrorCode,
     Fields, MAX_MESSAGE_BYTES,
 };
-use legato_store::{AckOutcome, ConflictOutcome, RejectionOutcome, RetryPolicy};
+use legato_store::{AckOutcome, ConflictOutcome, OutboxItem, RejectionOutcome, RetryPolicy};
 use tokio::time::Instant;
 
 use super::{Engine, Flight, Reason, Via, wall_ms};
@@ -73,22 +73,6 @@ impl Engine {
             return 0;
         }
         let now_wall = wall_ms();
-        let items = match self
-            .store
-            .call(move |store| store.next_pending(room, now_wall))
-            .await
-        {
-            Ok(items) => items,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read the outbox");
-                self.note_error(format!("local store: {err}"));
-                return 0;
-            }
-        };
-        if items.is_empty() {
-            self.plan_wake = None;
-            return 0;
-        }
         let now = Instant::now();
         let mut pending: Vec<Pending> = self
             .flights
@@ -99,72 +83,63 @@ impl Engine {
                 in_flight: true,
             })
             .collect();
-        pending.extend(items.iter().map(|item| Pending {
-            change_id: item.change.change_id.clone(),
-            entity_type: item.change.entity_type,
-            in_flight: false,
-        }));
         let state = PlanState {
             now_ms: self.mono_ms(now),
             last_sent_ms: self.last_sent_ms.clone(),
             last_send_ms: self.last_send_ms,
             flush: self.flushing() || self.is_pushing(),
         };
-        let plan = plan::plan(&pending, &state, &self.config.plan);
-        self.plan_wake = plan
-            .wake_at_ms
-            .map(|ms| self.epoch + Duration::from_millis(ms));
-        if plan.sends.is_empty() {
-            return 0;
-        }
-
-        let mut stored: HashMap<String, Change> = items
-            .into_iter()
-            .map(|item| (item.change.change_id.clone(), item.change))
-            .collect();
-        let mut too_large = Vec::new();
-        let mut singles: Vec<Change> = Vec::new();
-        let mut batches: Vec<Vec<Change>> = Vec::new();
-        for send in plan.sends {
-            match send {
-                Send::WebSocket(id) => singles.extend(stored.remove(&id)),
-                Send::Batch(ids) => {
-                    batches.push(ids.iter().filter_map(|id| stored.remove(id)).collect())
-                }
-            }
-        }
-        if self.http.is_none() {
-            singles.extend(batches.drain(..).flatten());
-        }
-        let compress = self.config.compress;
-        let fits = |change: &Change| {
-            serde_json::to_string(&wire_change(change, compress)).map_or(0, |text| text.len())
-                + ENVELOPE_BYTES
-                <= MAX_MESSAGE_BYTES
-        };
-        singles.retain(|change| fits(change) || keep_aside(&mut too_large, change));
-        for batch in &mut batches {
-            batch.retain(|change| fits(change) || keep_aside(&mut too_large, change));
-        }
-        self.dead_letter_too_large(too_large).await;
-
-        let ids: Vec<String> = singles
-            .iter()
-            .chain(batches.iter().flatten())
-            .map(|c| c.change_id.clone())
-            .collect();
-        if ids.is_empty() {
-            return 0;
-        }
-        let sent = ids.len();
-        // In flight before the bytes leave: from now on the change's content is frozen.
-        if let Err(err) = self
+        let config = self.config.plan.clone();
+        let (compress, http) = (self.config.compress, self.http.is_some());
+        // One trip to the store thread: read what is due, plan, and mark what goes now in
+        // flight (before the bytes leave: from then on the change's content is frozen).
+        let decided = self
             .store
-            .call(move |store| store.mark_in_flight(&ids))
-            .await
-        {
-            tracing::warn!(error = %err, "cannot mark changes in flight");
-            self.note_error(format!("local store: {err}"));
+            .call(move |store| {
+                let items = store.next_pending(room, now_wall)?;
+                if items.is_empty() {
+                    return Ok(None);
+                }
+                pending.extend(items.iter().map(|item| Pending {
+                    change_id: item.change.change_id.clone(),
+                    entity_type: item.change.entity_type,
+                    in_flight: false,
+                }));
+                let plan = plan::plan(&pending, &state, &config);
+                let sends = assign(items, plan.sends, http, compress);
+                let ids: Vec<&str> = sends
+                    .singles
+                    .iter()
+                    .chain(sends.batches.iter().flatten())
+                    .map(|c| c.change_id.as_str())
+                    .collect();
+                if !ids.is_empty() {
+                    store.mark_in_flight(&ids)?;
+                }
+                Ok(Some((plan.wake_at_ms, sends)))
+            })
+            .await;
+        let (wake_at_ms, sends) = match decided {
+            Ok(Some(decided)) => decided,
+            Ok(None) => {
+                self.plan_wake = None;
+                return 0;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the outbox or mark changes in flight");
+                self.note_error(format!("local store: {err}"));
+                return 0;
+            }
+        };
+        self.plan_wake = wake_at_ms.map(|ms| self.epoch + Duration::from_millis(ms));
+        let Sends {
+            singles,
+            batches,
+            too_large,
+        } = sends;
+        self.dead_letter_too_large(too_large).await;
+        let sent = singles.len() + batches.iter().map(Vec::len).sum::<usize>();
+        if sent == 0 {
             return 0;
         }
         let now_ms = self.mono_ms(now);
@@ -573,6 +548,50 @@ impl Engine {
     }
 }
 
+/// The changes of a plan, by way of sending.
+#[derive(Debug, Default)]
+struct Sends {
+    singles: Vec<Change>,
+    batches: Vec<Vec<Change>>,
+    /// Larger than any frame or body the server accepts: not sent, dead-lettered.
+    too_large: Vec<Change>,
+}
+
+/// Sorts the planned changes (`items` holds them) into WebSocket sends and batches; without
+/// an HTTP client everything goes over the WebSocket.
+fn assign(items: Vec<OutboxItem>, plan: Vec<Send>, http: bool, compress: bool) -> Sends {
+    let mut stored: HashMap<String, Change> = items
+        .into_iter()
+        .map(|item| (item.change.change_id.clone(), item.change))
+        .collect();
+    let mut sends = Sends::default();
+    for send in plan {
+        match send {
+            Send::WebSocket(id) => sends.singles.extend(stored.remove(&id)),
+            Send::Batch(ids) => sends
+                .batches
+                .push(ids.iter().filter_map(|id| stored.remove(id)).collect()),
+        }
+    }
+    if !http {
+        sends.singles.extend(sends.batches.drain(..).flatten());
+    }
+    let fits = |change: &Change| {
+        serde_json::to_string(&wire_change(change, compress)).map_or(0, |text| text.len())
+            + ENVELOPE_BYTES
+            <= MAX_MESSAGE_BYTES
+    };
+    let too_large = &mut sends.too_large;
+    sends
+        .singles
+        .retain(|change| fits(change) || keep_aside(too_large, change));
+    for batch in &mut sends.batches {
+        batch.retain(|change| fits(change) || keep_aside(too_large, change));
+    }
+    sends.batches.retain(|batch| !batch.is_empty());
+    sends
+}
+
 fn keep_aside(aside: &mut Vec<Change>, change: &Change) -> bool {
     aside.push(change.clone());
     false
@@ -670,6 +689,44 @@ mod tests {
             client_id: "d".into(),
             timestamp: 1,
         }
+    }
+
+    #[test]
+    fn planned_changes_are_sorted_by_way_of_sending() {
+        let item = |id: &str, notes_len: usize| OutboxItem {
+            seq: 0,
+            change: change(id, notes_len),
+            attempts: 0,
+            next_attempt_at: 0,
+            last_error: None,
+            in_flight: false,
+        };
+        let items = || {
+            vec![
+                item("a", 10),
+                item("b", 10),
+                item("c", 2 * MAX_MESSAGE_BYTES),
+            ]
+        };
+        let plan = || {
+            vec![
+                Send::WebSocket("a".into()),
+                Send::Batch(vec!["b".into(), "c".into()]),
+            ]
+        };
+        let ids = |changes: &[Change]| -> Vec<String> {
+            changes.iter().map(|c| c.change_id.clone()).collect()
+        };
+        let sends = assign(items(), plan(), true, true);
+        assert_eq!(ids(&sends.singles), ["a"]);
+        assert_eq!(sends.batches.len(), 1);
+        assert_eq!(ids(&sends.batches[0]), ["b"]);
+        assert_eq!(ids(&sends.too_large), ["c"]);
+        // Without an HTTP client everything goes over the WebSocket.
+        let sends = assign(items(), plan(), false, true);
+        assert_eq!(ids(&sends.singles), ["a", "b"]);
+        assert!(sends.batches.is_empty());
+        assert_eq!(ids(&sends.too_large), ["c"]);
     }
 
     #[test]

@@ -142,7 +142,12 @@ date: string, totalMinutes: number, entries: Array<Entry>, };
 /**
  * A change the server refused for good; it waits for the user to retry or discard it.
  */
-export type DeadLetterView = { changeId: string, entityType: EntityKind, entityId: string, operation: OperationKind, 
+export type DeadLetterView = { changeId: string, 
+/**
+ * What the change is about, as the lists name it: an entry's piece titles (or its type,
+ * `Practice`), an item's or a goal's title (else `Logbook entry`, ...).
+ */
+title: string, entityType: EntityKind, entityId: string, operation: OperationKind, 
 /**
  * The change's fields.
  */
@@ -229,7 +234,17 @@ tag?: string | null,
 /**
  * Free text in notes, piece titles and composers (case-insensitive).
  */
-search?: string | null, };
+search?: string | null, 
+/**
+ * Only local days before this one, `YYYY-MM-DD` (exclusive): the next page after a
+ * page whose last day this is.
+ */
+before?: string | null, 
+/**
+ * At most this many local days, the newest that match (a day is never split; at least
+ * 1). Absent: every matching day.
+ */
+days?: number | null, };
 
 /**
  * Every user-editable field of an entry, for `create_entry` and `update_entry` (an update
@@ -256,7 +271,20 @@ export type EntryKind = "practice" | "performance" | "lesson" | "rehearsal" | "t
 /**
  * `list_entries`: matching entries grouped by local day, newest day first.
  */
-export type EntryList = { days: Array<DayEntries>, totalMinutes: number, count: number, };
+export type EntryList = { days: Array<DayEntries>, 
+/**
+ * Minutes of the entries listed.
+ */
+totalMinutes: number, 
+/**
+ * Entries listed.
+ */
+count: number, 
+/**
+ * Older days match too (beyond the filter's `days`): ask with `before` = the last
+ * day's date, or with more `days`.
+ */
+more: boolean, };
 
 /**
  * Where an entity stands with the server (a badge in lists).
@@ -295,6 +323,11 @@ retryable: boolean, };
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
 
 /**
+ * Why the token cannot be kept in the OS keyring.
+ */
+export type KeyringProblem = "unavailable" | "refused" | "memory_only";
+
+/**
  * Whether the sign-in token can be kept in the OS keyring.
  */
 export type KeyringStatus = { 
@@ -303,9 +336,17 @@ export type KeyringStatus = {
  */
 persistent: boolean, 
 /**
- * Why not, for the user.
+ * Why not (null while `persistent`).
  */
-message: string | null, };
+problem: KeyringProblem | null, 
+/**
+ * Why not, as a plain sentence for the user.
+ */
+message: string | null, 
+/**
+ * The platform's own words (for the details and bug reports), when there are some.
+ */
+detail: string | null, };
 
 /**
  * How the session felt.
@@ -412,6 +453,24 @@ export type Strategies = { logbook: ConflictStrategy, repertoire: ConflictStrate
 export type SyncBadge = "synced" | "syncing" | "offline" | "conflict" | "error";
 
 /**
+ * What went wrong with sync, for people: a kind, a plain sentence and the raw detail.
+ */
+export type SyncProblem = { code: SyncProblemCode, 
+/**
+ * A plain sentence for the status bar.
+ */
+message: string, 
+/**
+ * The sync engine's own words (for the details and bug reports).
+ */
+detail: string, };
+
+/**
+ * The kinds of [`SyncProblem`].
+ */
+export type SyncProblemCode = "unreachable" | "unauthorized" | "rate_limited" | "server" | "refused" | "protocol" | "storage" | "other";
+
+/**
  * What `sync_now` achieved.
  */
 export type SyncReportView = { pushed: number, pulled: number, 
@@ -435,7 +494,11 @@ pending: number, deadLetters: number, conflicts: number,
 /**
  * Last successful sync, ms since the epoch.
  */
-lastSyncAt: number | null, lastError: string | null, health: Health, catchUp: CatchUp | null, 
+lastSyncAt: number | null, 
+/**
+ * The last thing that went wrong (cleared when a connection succeeds).
+ */
+lastError: SyncProblem | null, health: Health, catchUp: CatchUp | null, 
 /**
  * When the next reconnect attempt is due (ms since the epoch), while offline.
  */

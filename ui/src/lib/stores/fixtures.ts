@@ -56,6 +56,7 @@ export function listOf(...entries: Entry[]): EntryList {
     days: entries.length ? [{ date: "2026-11-25", totalMinutes: total, entries }] : [],
     totalMinutes: total,
     count: entries.length,
+    more: false,
   };
 }
 
@@ -83,7 +84,7 @@ export const settingsView: SettingsView = {
   syncPaused: false,
   strategies: { logbook: "merge", repertoire: "merge", goals: "merge" },
   account: null,
-  keyring: { persistent: true, message: null },
+  keyring: { persistent: true, problem: null, message: null, detail: null },
   dataDir: "/tmp/legato",
   clientId: "c1",
 };

@@ -8,6 +8,8 @@ import {
   emptyPiece,
   fieldKey,
   newDraft,
+  followMinutes,
+  startEdited,
   MAX_PIECES,
   type EntryDraft,
   type FieldErrors,
@@ -66,7 +68,7 @@ export type PaneMode = "view" | "new" | "edit";
 export const FILTER_DEBOUNCE_MS = 250;
 /** Change events within this many milliseconds make one re-read (a catch-up sends many). */
 export const CHANGE_COALESCE_MS = 150;
-/** Days rendered at first; `showMoreDays` adds as many again. */
+/** Days read (and rendered) at first; `showMoreDays` adds as many again. */
 export const DAYS_PAGE = 60;
 
 export class LogbookStore {
@@ -85,7 +87,7 @@ export class LogbookStore {
   /** The entry being edited changed elsewhere (another device, a sync) since the form opened. */
   changedElsewhere = $state(false);
 
-  /** How many days the list renders (a long history renders in pages). */
+  /** How many days the list reads and renders (a long history loads in pages of days). */
   visibleDays = $state(DAYS_PAGE);
 
   #notify: NotificationStore;
@@ -106,13 +108,15 @@ export class LogbookStore {
     return this.list?.days.slice(0, this.visibleDays) ?? [];
   }
 
-  /** Days listed but not rendered yet. */
-  get hiddenDays(): number {
-    return Math.max(0, (this.list?.days.length ?? 0) - this.visibleDays);
+  /** Older days match too: they are read by `showMoreDays`. */
+  get moreDays(): boolean {
+    return this.list?.more ?? false;
   }
 
-  showMoreDays(): void {
+  /** Reads the next page of older days (the list is re-read with as many days again). */
+  async showMoreDays(): Promise<void> {
     this.visibleDays += DAYS_PAGE;
+    await this.load();
   }
 
   /** Instruments, pieces and tags seen in the listed entries (suggestions for inputs). */
@@ -144,7 +148,7 @@ export class LogbookStore {
     this.loading = true;
     try {
       const [list, stats] = await Promise.all([
-        api.list(filterQuery(this.filter)),
+        api.list({ ...filterQuery(this.filter), days: this.visibleDays }),
         statsApi.get().catch(() => null),
       ]);
       if (seq !== this.#loadSeq) return;
@@ -232,9 +236,23 @@ export class LogbookStore {
     );
   }
 
-  /** Saves the form; field errors (ours or the shell's) land next to their fields. */
-  async save(): Promise<Entry | null> {
+  /** Minutes changed: a new entry's start follows (see `followMinutes`). */
+  minutesChanged(now: Date = new Date()): void {
+    if (this.draft) followMinutes(this.draft, now);
+  }
+
+  /** The user set Date or Time themselves: they no longer follow Minutes. */
+  startChanged(): void {
+    if (this.draft) startEdited(this.draft);
+  }
+
+  /**
+   * Saves the form; field errors (ours or the shell's) land next to their fields. A new
+   * entry whose start the user left alone ends `now`.
+   */
+  async save(now: Date = new Date()): Promise<Entry | null> {
     if (!this.draft || this.saving) return null;
+    followMinutes(this.draft, now);
     const checked = draftToInput(this.draft);
     if (checked.errors) {
       this.fieldErrors = checked.errors;

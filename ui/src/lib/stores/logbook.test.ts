@@ -36,15 +36,15 @@ describe("filters", () => {
     expect(shell.names()).toEqual([]);
     await vi.advanceTimersByTimeAsync(300);
     expect(shell.calls.filter(([c]) => c === "list_entries")).toEqual([
-      ["list_entries", { filter: { piece: "Clair" } }],
+      ["list_entries", { filter: { piece: "Clair", days: 60 } }],
     ]);
     logbook.setFilter({ type: "lesson" });
     await vi.advanceTimersByTimeAsync(0);
-    expect(shell.last("list_entries")).toEqual({ filter: { piece: "Clair", type: "lesson" } });
+    expect(shell.last("list_entries")).toEqual({ filter: { piece: "Clair", type: "lesson", days: 60 } });
     expect(logbook.filtered).toBe(true);
     logbook.clearFilters();
     await vi.advanceTimersByTimeAsync(0);
-    expect(shell.last("list_entries")).toEqual({ filter: {} });
+    expect(shell.last("list_entries")).toEqual({ filter: { days: 60 } });
     expect(logbook.filtered).toBe(false);
   });
 
@@ -107,6 +107,31 @@ describe("the entry form", () => {
     expect(logbook.mode).toBe("view");
     expect(logbook.draft).toBeNull();
     expect(notify.items.map((n) => n.text)).toEqual(["Entry added"]);
+  });
+
+  it("logs a new entry as ending when it is saved, unless its time was set", async () => {
+    const shell = mockShell({
+      create_entry: ({ input }) => entry({ id: "new", ...(input as object) }),
+      list_entries: () => listOf(),
+      get_stats: () => stats,
+    });
+    const { logbook } = store();
+    logbook.startNew(new Date(2026, 10, 25, 7, 0));
+    logbook.draft!.minutes = 25;
+    logbook.minutesChanged(new Date(2026, 10, 25, 7, 1));
+    expect(logbook.draft).toMatchObject({ date: "2026-11-25", time: "06:36" });
+    await logbook.save(new Date(2026, 10, 25, 7, 17));
+    const sent = shell.last("create_entry") as { input: { timestamp: string } };
+    expect(new Date(sent.input.timestamp).getTime()).toBe(new Date(2026, 10, 25, 6, 52).getTime());
+
+    logbook.startNew(new Date(2026, 10, 25, 7, 0));
+    logbook.draft!.time = "05:15";
+    logbook.startChanged();
+    logbook.draft!.minutes = 25;
+    logbook.minutesChanged(new Date(2026, 10, 25, 7, 1));
+    await logbook.save(new Date(2026, 10, 25, 7, 17));
+    const kept = shell.last("create_entry") as { input: { timestamp: string } };
+    expect(new Date(kept.input.timestamp).getTime()).toBe(new Date(2026, 10, 25, 5, 15).getTime());
   });
 
   it("edits the selected entry", async () => {
@@ -175,23 +200,34 @@ describe("delete and undo", () => {
 });
 
 describe("long histories", () => {
-  it("renders days in pages", async () => {
+  it("reads days in pages", async () => {
     const days = Array.from({ length: 130 }, (_, i) => ({
       date: `2026-01-${String(i).padStart(3, "0")}`,
       totalMinutes: 30,
       entries: [entry({ id: `e${i}` })],
     }));
-    mockShell({ list_entries: () => ({ days, totalMinutes: 3900, count: 130 }), get_stats: () => stats });
+    const shell = mockShell({
+      list_entries: ({ filter }) => {
+        const wanted = (filter as { days: number }).days;
+        const page = days.slice(0, wanted);
+        return { days: page, totalMinutes: 30 * page.length, count: page.length, more: wanted < days.length };
+      },
+      get_stats: () => stats,
+    });
     const { logbook } = store();
     await logbook.load();
+    expect(shell.last("list_entries")).toEqual({ filter: { days: 60 } });
     expect(logbook.shownDays).toHaveLength(60);
-    expect(logbook.hiddenDays).toBe(70);
-    logbook.showMoreDays();
-    logbook.showMoreDays();
+    expect(logbook.moreDays).toBe(true);
+    await logbook.showMoreDays();
+    await logbook.showMoreDays();
+    expect(shell.last("list_entries")).toEqual({ filter: { days: 180 } });
     expect(logbook.shownDays).toHaveLength(130);
-    expect(logbook.hiddenDays).toBe(0);
+    expect(logbook.moreDays).toBe(false);
     logbook.setFilter({ type: "lesson" });
-    expect(logbook.hiddenDays).toBe(70);
+    await settle();
+    expect(shell.last("list_entries")).toEqual({ filter: { type: "lesson", days: 60 } });
+    expect(logbook.moreDays).toBe(true);
   });
 });
 

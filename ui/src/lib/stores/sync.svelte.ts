@@ -21,6 +21,8 @@ export class SyncStore {
   busy = $state<string | null>(null);
 
   #notify: NotificationStore;
+  /** Counts the statuses applied, so a command's answer never overwrites a newer event. */
+  #applied = 0;
 
   constructor(notify: NotificationStore = notifications) {
     this.#notify = notify;
@@ -32,7 +34,7 @@ export class SyncStore {
 
   async load(): Promise<void> {
     try {
-      this.applyStatus(await api.status());
+      await this.#applyAnswer(() => api.status());
     } catch (err) {
       this.#notify.failure("Cannot read the sync status", toFailure(err));
     }
@@ -40,6 +42,7 @@ export class SyncStore {
 
   /** A new status (event or answer); re-reads the dead letters when their number moved. */
   applyStatus(status: SyncStatusView): void {
+    this.#applied += 1;
     const before = this.status;
     this.status = status;
     this.catchUp = status.catchUp;
@@ -106,12 +109,22 @@ export class SyncStore {
   ): Promise<void> {
     this.busy = name;
     try {
-      this.applyStatus(await run());
+      await this.#applyAnswer(run);
     } catch (err) {
       this.#notify.failure(what, toFailure(err));
     } finally {
       this.busy = null;
     }
+  }
+
+  /**
+   * Applies the status a command answered with, unless a `sync-status` event arrived while it
+   * ran: the event is at least as recent (the shell emits every change), the answer may not be.
+   */
+  async #applyAnswer(run: () => Promise<SyncStatusView>): Promise<void> {
+    const before = this.#applied;
+    const status = await run();
+    if (this.#applied === before) this.applyStatus(status);
   }
 
   async retry(changeId: string): Promise<void> {

@@ -13,6 +13,7 @@ afterEach(() => clearMocks());
 
 const letter: DeadLetterView = {
   changeId: "c1",
+  title: "Invention no. 8",
   entityType: "logbook",
   entityId: "e1",
   operation: "update",
@@ -121,5 +122,36 @@ describe("commands", () => {
     expect(sync.paused).toBe(true);
     await sync.resume();
     expect(sync.status?.connection).toBe("connecting");
+  });
+
+  it("keeps a status event that arrived while pause or resume ran", async () => {
+    const { sync } = store();
+    let during: () => void = () => {};
+    mockShell({
+      resume_sync: () => {
+        during();
+        return { ...syncStatus, connection: "connecting", badge: "syncing", pending: 1 };
+      },
+      pause_sync: () => ({ ...syncStatus, connection: "paused", badge: "offline" }),
+    });
+    await sync.pause();
+    expect(sync.paused).toBe(true);
+    // The engine connected and sent the pending change before resume_sync answered.
+    during = () => sync.applyStatus({ ...syncStatus, connection: "connected", badge: "synced", pending: 0 });
+    await sync.resume();
+    expect(sync.status).toMatchObject({ connection: "connected", pending: 0 });
+    expect(sync.busy).toBeNull();
+  });
+
+  it("keeps a status event that arrived while the first status was read", async () => {
+    const { sync } = store();
+    mockShell({
+      get_sync_status: () => {
+        sync.applyStatus({ ...syncStatus, connection: "connected" });
+        return { ...syncStatus, connection: "connecting" };
+      },
+    });
+    await sync.load();
+    expect(sync.status?.connection).toBe("connected");
   });
 });
