@@ -52,12 +52,13 @@ async fn a_manual_conflict_is_resolved_in_the_dialog_and_reaches_the_other_devic
     if skip_unless_runnable(TEST, &[Needs::WebDriver, Needs::SessionBus]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     let id = cli.add(&[
         "--duration",
         "30",
@@ -179,12 +180,13 @@ async fn a_refused_change_shows_as_a_dead_letter_and_can_be_discarded() {
     if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     let tags: Vec<String> = (0..45).map(|i| format!("t{i}")).collect();
     let mut add = vec!["--duration", "30", "--piece", "Tag-heavy etude"];
     for tag in &tags {

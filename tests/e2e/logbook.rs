@@ -8,11 +8,14 @@ use crate::support::*;
 const PIECE: &str = "Etude op. 10 no. 3";
 
 /// Whether a notification (toast) covers the account line at the bottom of the navigation;
-/// `null` while there is no notification.
+/// `null` while there is no notification, or while one is still sliding in (measured
+/// mid-animation it may overlap for a few frames).
 const TOAST_OVER_ACCOUNT: &str = r#"
 const account = document.querySelector('nav[aria-label="Main"] .account');
+const region = document.querySelector('[aria-label="Notifications"]');
 const notices = document.querySelectorAll('[aria-label="Notifications"] [role="status"], [aria-label="Notifications"] [role="alert"]');
-if (!account || notices.length === 0) return null;
+if (!account || !region || notices.length === 0) return null;
+if (region.getAnimations({ subtree: true }).some((a) => a.playState === 'running')) return null;
 const a = account.getBoundingClientRect();
 return Array.from(notices).some((n) => {
   const r = n.getBoundingClientRect();
@@ -27,12 +30,13 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
     if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     // Something already on the account, so the logbook has more than one day.
     cli.add(&[
         "--duration",

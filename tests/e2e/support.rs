@@ -159,6 +159,35 @@ pub fn free_port() -> u16 {
 }
 
 /// A unique account email per test.
+/// The common start of a scenario: one WebDriver session at a time, the artifacts dir, a
+/// real server, and a CLI device signed up to a fresh account (the app's other device).
+/// Destructure it with `_one` first: bindings drop last-first, so the lock goes last.
+pub struct Stage {
+    pub _one: tokio::sync::MutexGuard<'static, ()>,
+    pub art: PathBuf,
+    pub server: Server,
+    pub account: String,
+    pub cli: CliDevice,
+}
+
+impl Stage {
+    pub async fn new(test: &str) -> Stage {
+        let one = exclusive().await;
+        let art = artifacts(test);
+        let server = Server::start(&art.join("server.log"));
+        let account = email(test);
+        let cli = CliDevice::new(&server);
+        cli.register(&account);
+        Stage {
+            _one: one,
+            art,
+            server,
+            account,
+            cli,
+        }
+    }
+}
+
 pub fn email(test: &str) -> String {
     format!("{test}-{}@legato.test", uuid::Uuid::new_v4().simple())
 }

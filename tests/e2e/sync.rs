@@ -14,12 +14,13 @@ async fn an_entry_from_another_device_appears_live() {
     if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     let data = tempfile::tempdir().unwrap();
     let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
 
@@ -73,12 +74,13 @@ async fn edits_wait_as_pending_while_the_server_is_down_then_sync() {
     if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let mut server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        mut server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     let data = tempfile::tempdir().unwrap();
     let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
 
@@ -150,12 +152,13 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
     if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
         return;
     }
-    let _one = exclusive().await;
-    let art = artifacts(TEST);
-    let server = Server::start(&art.join("server.log"));
-    let account = email(TEST);
-    let cli = CliDevice::new(&server);
-    cli.register(&account);
+    let Stage {
+        _one,
+        art,
+        server,
+        account,
+        cli,
+    } = Stage::new(TEST).await;
     let data = tempfile::tempdir().unwrap();
     let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
 
