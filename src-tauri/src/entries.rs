@@ -132,16 +132,14 @@ fn piece_ref(piece: Piece, kept: Option<&PieceRef>) -> PieceRef {
     }
 }
 
-/// Parses an RFC 3339 time with any offset.
+/// Parses an RFC 3339 time with any offset (the model's parser, with the field named).
 pub fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, IpcError> {
-    DateTime::parse_from_rfc3339(value.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            IpcError::invalid(
-                field,
-                format!("`{value}` is not a date-time like 2026-11-25T18:30:00Z"),
-            )
-        })
+    model::datetime::parse(value.trim()).map_err(|_| {
+        IpcError::invalid(
+            field,
+            format!("`{value}` is not a date-time like 2026-11-25T18:30:00Z"),
+        )
+    })
 }
 
 /// Writes the user-editable fields of `input` into `entry` (normalised) and stamps

@@ -23,15 +23,7 @@ fn everything_survives_closing_and_reopening() {
         store
             .record_rejection(&dead, ErrorCode::Invalid, "no", NOW, &policy)
             .unwrap();
-        let change = store
-            .patch(
-                EntityType::Logbook,
-                &synced,
-                fields(json!({"notes": "mine"})),
-                NOW,
-            )
-            .unwrap()
-            .unwrap();
+        let change = patch_notes(&mut store, &synced, "mine");
         store.mark_in_flight(&[&change]).unwrap();
         let conflict = legato_protocol::ConflictData {
             change_id: change,

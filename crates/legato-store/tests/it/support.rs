@@ -56,6 +56,19 @@ pub fn synced_entry(store: &mut Store, notes: &str) -> EntityId {
 }
 
 /// Every outbox row in order, whatever its state (`next_pending` shows only what is due).
+/// Sets the notes of logbook entry `id` at [`NOW`]; the id of the queued change.
+pub fn patch_notes(store: &mut Store, id: &EntityId, notes: &str) -> String {
+    store
+        .patch(
+            EntityType::Logbook,
+            id,
+            fields(serde_json::json!({ "notes": notes })),
+            NOW,
+        )
+        .unwrap()
+        .expect("a change was queued")
+}
+
 pub fn outbox(store: &Store) -> Vec<OutboxItem> {
     let mut stmt = store
         .connection()

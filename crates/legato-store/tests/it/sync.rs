@@ -189,15 +189,7 @@ fn a_delete_ack_makes_the_base_a_tombstone() {
 fn rejections_back_off_then_dead_letter_on_the_third_attempt() {
     let mut store = store();
     let id = synced_entry(&mut store, "fine");
-    let change = store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "refused"})),
-            NOW,
-        )
-        .unwrap()
-        .unwrap();
+    let change = patch_notes(&mut store, &id, "refused");
     let policy = RetryPolicy::default();
     let mut now = NOW;
     for expected_delay in [1_000, 2_000] {
@@ -316,15 +308,7 @@ fn transient_rejections_back_off_exponentially_on_their_own_count() {
 fn only_permanent_rejections_count_towards_the_dead_letters() {
     let mut store = store();
     let id = synced_entry(&mut store, "fine");
-    let change = store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "refused"})),
-            NOW,
-        )
-        .unwrap()
-        .unwrap();
+    let change = patch_notes(&mut store, &id, "refused");
     let policy = RetryPolicy::default();
     for code in [ErrorCode::RateLimited, ErrorCode::Internal] {
         let outcome = store
@@ -385,15 +369,7 @@ fn dead_letter(store: &mut legato_store::Store, change_id: &str) {
 fn a_retried_dead_letter_returns_with_its_change_id_in_its_place() {
     let mut store = store();
     let id = synced_entry(&mut store, "v1");
-    let first = store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "v2"})),
-            NOW,
-        )
-        .unwrap()
-        .unwrap();
+    let first = patch_notes(&mut store, &id, "v2");
     store.mark_in_flight(&[&first]).unwrap();
     let later = store
         .patch(
@@ -444,15 +420,7 @@ fn a_retried_dead_letter_returns_with_its_change_id_in_its_place() {
 fn discarding_a_dead_letter_recomputes_the_local_state() {
     let mut store = store();
     let id = synced_entry(&mut store, "v1");
-    let first = store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "v2"})),
-            NOW,
-        )
-        .unwrap()
-        .unwrap();
+    let first = patch_notes(&mut store, &id, "v2");
     store.mark_in_flight(&[&first]).unwrap();
     store
         .patch(
