@@ -233,30 +233,78 @@ pub enum MessageError {
     InvalidFields { kind: String, detail: String },
 }
 
-fn parse_tagged<T: serde::de::DeserializeOwned>(
-    text: &str,
-    known: &[&str],
-) -> Result<T, MessageError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| MessageError::Malformed(e.to_string()))?;
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or(MessageError::MissingType)?
-        .to_owned();
-    if !known.contains(&kind.as_str()) {
-        return Err(MessageError::UnknownType(kind));
+/// The `type` of a frame, read without building the rest: the other fields are skipped
+/// (still checked to be JSON), so a frame is parsed into its message in one more pass only,
+/// instead of a `Value` tree plus serde's buffered copy of it.
+struct Tag(Option<Value>);
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Tag;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tag, A::Error> {
+                let mut kind = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "type" {
+                        // The last one wins, as in a `Value` parse.
+                        kind = Some(map.next_value::<Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Tag(kind))
+            }
+        }
+        deserializer.deserialize_map(Visit)
     }
-    serde_json::from_value(value).map_err(|e| MessageError::InvalidFields {
-        kind,
+}
+
+/// Checks the frame is JSON with a known `type`; returns the type.
+fn frame_type(text: &str, known: &[&'static str]) -> Result<&'static str, MessageError> {
+    let kind = match serde_json::from_str::<Tag>(text) {
+        Ok(Tag(kind)) => kind,
+        // Valid JSON that is not an object.
+        Err(e) if e.classify() == serde_json::error::Category::Data => None,
+        Err(e) => return Err(MessageError::Malformed(e.to_string())),
+    };
+    let kind = kind
+        .as_ref()
+        .and_then(Value::as_str)
+        .ok_or(MessageError::MissingType)?;
+    known
+        .iter()
+        .find(|k| **k == kind)
+        .copied()
+        .ok_or_else(|| MessageError::UnknownType(kind.to_owned()))
+}
+
+fn invalid(kind: &str) -> impl FnOnce(serde_json::Error) -> MessageError + '_ {
+    move |e| MessageError::InvalidFields {
+        kind: kind.to_owned(),
         detail: e.to_string(),
-    })
+    }
+}
+
+/// `{"type": ..., "data": ...}` frames parsed straight into their payload: the hot ones
+/// (`update` on clients, `sync` on the server) skip serde's buffering of tagged enums.
+#[derive(Deserialize)]
+struct DataFrame<T> {
+    data: T,
 }
 
 impl ClientMessage {
     /// Parses one text frame. Never panics; every failure is a typed [`MessageError`].
     pub fn parse(text: &str) -> Result<Self, MessageError> {
-        parse_tagged(text, CLIENT_TYPES)
+        let kind = frame_type(text, CLIENT_TYPES)?;
+        if kind == "sync" {
+            let frame: DataFrame<Change> = serde_json::from_str(text).map_err(invalid(kind))?;
+            return Ok(ClientMessage::Sync { data: frame.data });
+        }
+        serde_json::from_str(text).map_err(invalid(kind))
     }
 
     pub fn to_json(&self) -> String {
@@ -267,7 +315,12 @@ impl ClientMessage {
 impl ServerMessage {
     /// Parses one text frame. Never panics; every failure is a typed [`MessageError`].
     pub fn parse(text: &str) -> Result<Self, MessageError> {
-        parse_tagged(text, SERVER_TYPES)
+        let kind = frame_type(text, SERVER_TYPES)?;
+        if kind == "update" {
+            let frame: DataFrame<UpdateData> = serde_json::from_str(text).map_err(invalid(kind))?;
+            return Ok(ServerMessage::Update { data: frame.data });
+        }
+        serde_json::from_str(text).map_err(invalid(kind))
     }
 
     pub fn to_json(&self) -> String {

@@ -246,3 +246,54 @@ fn unknown_error_codes_parse() {
         }
     ));
 }
+
+#[test]
+fn frames_parse_whatever_the_key_order_and_reject_what_is_not_a_message() {
+    // `type` last, an unknown field: the same message as the canonical form.
+    let update = ServerMessage::parse(
+        r#"{"data":{"entityType":"logbook","entityId":"e1","data":{"duration":30},
+            "version":2,"deleted":false,"seq":7,"timestamp":1,"userId":"u","clientId":"c",
+            "changeId":"ch","full":false},"extra":[1,{"a":null}],"type":"update"}"#,
+    )
+    .unwrap();
+    assert_eq!(ServerMessage::parse(&update.to_json()), Ok(update.clone()));
+    let ServerMessage::Update { data } = &update else {
+        panic!("{update:?}")
+    };
+    assert_eq!((data.seq, data.version), (7, 2));
+
+    let sync = ClientMessage::parse(
+        r#"{"data":{"changeId":"c","entityType":"logbook","entityId":"e1","operation":"delete",
+            "clientId":"d","timestamp":1},"type":"sync"}"#,
+    )
+    .unwrap();
+    assert_eq!(ClientMessage::parse(&sync.to_json()), Ok(sync));
+
+    // A `type` that is not a string, or JSON that is not an object, has no type.
+    for text in [r#"{"type":7}"#, r#"["sync"]"#, r#""ping""#, "null"] {
+        assert_eq!(
+            ClientMessage::parse(text),
+            Err(MessageError::MissingType),
+            "{text}"
+        );
+    }
+    // Broken JSON anywhere in the frame, even after a good `type`.
+    for text in [r#"{"type":"ping","x":}"#, r#"{"type":"ping"} trailing"#, ""] {
+        assert!(
+            matches!(ClientMessage::parse(text), Err(MessageError::Malformed(_))),
+            "{text}"
+        );
+    }
+    // The hot paths name the message kind in their errors like the others.
+    let err =
+        ServerMessage::parse(r#"{"type":"update","data":{"entityType":"logbook"}}"#).unwrap_err();
+    assert!(
+        matches!(&err, MessageError::InvalidFields { kind, .. } if kind == "update"),
+        "{err}"
+    );
+    let err = ClientMessage::parse(r#"{"type":"sync"}"#).unwrap_err();
+    assert!(
+        matches!(&err, MessageError::InvalidFields { kind, detail } if kind == "sync" && detail.contains("data")),
+        "{err}"
+    );
+}
