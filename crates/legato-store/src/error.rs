@@ -47,6 +47,10 @@ pub enum StoreError {
     /// The [`crate::StoreHandle`]'s database thread is gone.
     #[error("the store is closed")]
     Closed,
+    /// The change was written, but the write-ahead log could not be synced, so it may not
+    /// survive a power cut (see [`crate::StoreHandle`]).
+    #[error("the change was saved but could not be confirmed on disk: {0}")]
+    NotDurable(String),
     /// A closure run on the database thread panicked; its transaction was rolled back.
     #[error("a store operation panicked: {0}")]
     Panicked(String),

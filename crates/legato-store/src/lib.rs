@@ -70,6 +70,19 @@
 //!   frozen" holds across power losses; an edit right after a restart may append a change
 //!   where it would have folded. A mark of any other change keeps the connection's level.
 //!
+//! **Group commit in [`StoreHandle`].** The handle's thread commits everything with
+//! `NORMAL` and a second thread fsyncs the log (through its own descriptor) before any
+//! answer of [`StoreHandle::call`] goes out, in order: a caller is answered only once all
+//! that was written up to its job is on disk, which is what `FULL` promised. The store thread
+//! meanwhile runs the next job, and saves that arrive together share one fsync. Only the sync
+//! engine's own jobs ([`StoreHandle::call_ahead`]: the two relaxed writes above, and reading
+//! the outbox to send) are answered without waiting; so a new edit may reach the server
+//! before it is on this disk, which is safe: lost here by a power cut, it comes back with the
+//! next catch-up, and its author was not yet told it was saved. Acks and rejections still
+//! wait for the fsync before the engine acts on them, so the argument for the in-flight mark
+//! holds: the commits a power loss can take are ones no answer was given for, plus marks and
+//! remote applies.
+//!
 //! [`StoreHandle`] checkpoints the log when idle, so a save does not pay for a checkpoint;
 //! under a steady stream of edits (never 500 ms idle) SQLite's automatic checkpoint (1000
 //! pages) still runs inside some commit. `benches/local_write.rs` measures the save path

@@ -319,8 +319,9 @@ fn all_oldest_of_their_entity<S: AsRef<str>>(conn: &Connection, change_ids: &[S]
 /// mark of a change whose id already reached the server. Only the oldest change of an
 /// entity can have been handed out (one change in flight per entity, in order), and the
 /// commits a power loss rolls back are only the last ones after the last fsync'd commit
-/// (WAL recovery keeps a prefix of the log; every edit, ack and rejection syncs it): in that
-/// lost tail the outbox only changed by such marks. So after any crash the changes that may
+/// (WAL recovery keeps a prefix of the log; every edit, ack and rejection syncs it before
+/// anyone acts on it, directly or through the group commit of `StoreHandle`): in that lost
+/// tail the outbox only changed by such marks, and by edits nobody was told were saved. So after any crash the changes that may
 /// have been sent without the mark surviving are among the oldest of each entity; marking
 /// them keeps the rule "never fold into a change that was ever sent". The cost: an edit
 /// after a restart may append a change where it would have folded into an unsent one.
@@ -430,18 +431,25 @@ impl Store {
     /// ack, which rebases it on the acknowledged version (no conflict with the device's own
     /// edit), and never overtakes an earlier one waiting for its retry time.
     pub fn next_pending(&self, limit: usize, now_ms: i64) -> Result<Vec<OutboxItem>> {
+        // No `LIMIT ?`: SQLite plans `ORDER BY … LIMIT ?` with the bound value, so every
+        // execution would parse and plan the statement again (about half the cost of this
+        // query). Rows stream in `seq` (rowid) order, so stopping after `limit` is as cheap.
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox o
              WHERE o.in_flight = 0 AND o.next_attempt_at <= ?1
                AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity_type = o.entity_type
                                AND p.entity_id = o.entity_id
                                AND (p.seq < o.seq OR p.in_flight = 1))
-             ORDER BY o.seq LIMIT ?2"
+             ORDER BY o.seq"
         );
-        Ok(query_rows(&self.conn, &sql, params![now_ms, limit])?
-            .into_iter()
-            .map(|row| row.item)
-            .collect())
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let raws = stmt
+            .query_map(params![now_ms], RawOutbox::from_row)?
+            .take(limit)
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter()
+            .map(|raw| raw.into_row().map(|row| row.item))
+            .collect()
     }
 
     /// Marks changes as handed to the network. From now on their content never changes

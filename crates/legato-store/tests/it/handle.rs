@@ -106,3 +106,96 @@ async fn the_log_is_checkpointed_when_the_store_is_idle() {
         "the idle worker copied the log into the database"
     );
 }
+
+/// A `call` write is answered only after the log sync; reads and `call_ahead` jobs do not
+/// sync; a read queued behind a write is not answered before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_answered_after_the_log_sync_in_order() {
+    use std::future::Future as _;
+    use std::task::{Context, Poll, Waker};
+
+    let dir = tempfile::tempdir().unwrap();
+    let handle = StoreHandle::open(dir.path().join("g.db")).await.unwrap();
+    let create = |n: u32| {
+        move |store: &mut legato_store::Store| {
+            store.create(
+                EntityType::Logbook,
+                entry("2025-11-25T18:00:00.000Z", 10 + n, "sync"),
+                NOW,
+            )
+        }
+    };
+    assert_eq!(handle.log_syncs(), 0);
+    handle.call(create(1)).await.unwrap();
+    assert_eq!(handle.log_syncs(), 1, "the edit's answer waited for a sync");
+
+    handle.call(|store| store.pending_count()).await.unwrap();
+    handle.call_ahead(create(2)).await.unwrap();
+    assert_eq!(handle.log_syncs(), 1, "reads and ahead jobs sync nothing");
+
+    for round in 0..20 {
+        let mut write = Box::pin(handle.call(create(3 + round)));
+        let read = handle.call(|store| store.pending_count());
+        let count = read.await.unwrap();
+        assert_eq!(count, 3 + u64::from(round), "the read saw the write");
+        let polled = write.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+        assert!(
+            matches!(polled, Poll::Ready(Ok(_))),
+            "the read was answered before the write it follows"
+        );
+    }
+    assert!(handle.log_syncs() >= 2);
+
+    // Durable means on disk for a reopened store as well.
+    drop(handle);
+    let reopened = StoreHandle::open(dir.path().join("g.db")).await.unwrap();
+    let count = reopened.call(|store| store.pending_count()).await.unwrap();
+    assert_eq!(count, 22);
+}
+
+/// The write hook fires for `call` jobs that wrote (before their answer), not for reads
+/// or `call_ahead` jobs, and is dropped once it returns `false`.
+#[tokio::test]
+async fn the_write_hook_sees_local_writes_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let handle = StoreHandle::open(dir.path().join("w.db")).await.unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    handle.on_write(move || seen.fetch_add(1, Ordering::SeqCst) < 1);
+    let write = |store: &mut legato_store::Store| {
+        store.create(
+            EntityType::Logbook,
+            entry("2025-11-25T18:00:00.000Z", 10, "hook"),
+            NOW,
+        )
+    };
+    handle.call(|store| store.pending_count()).await.unwrap();
+    handle.call_ahead(write).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    handle.call(write).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The hook said `false` the second time: it is gone after that.
+    handle.call(write).await.unwrap();
+    handle.call(write).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// An in-memory store has no log to sync: answers go out directly.
+#[tokio::test]
+async fn an_in_memory_store_needs_no_log_sync() {
+    let handle = StoreHandle::new(legato_store::Store::open_in_memory().unwrap()).unwrap();
+    handle
+        .call(|store| {
+            store.create(
+                EntityType::Logbook,
+                entry("2025-11-25T18:00:00.000Z", 10, "memory"),
+                NOW,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(handle.log_syncs(), 0);
+}

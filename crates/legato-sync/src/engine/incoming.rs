@@ -169,7 +169,7 @@ impl Engine {
         let count = updates.len() as u64;
         let done = Box::pin(
             self.store
-                .call(move |store| store.apply_remote_batch(&updates, Some(cursor))),
+                .call_ahead(move |store| store.apply_remote_batch(&updates, Some(cursor))),
         );
         self.pages.push_back(PageJob {
             done,
@@ -269,7 +269,7 @@ impl Engine {
         let count = updates.len() as u64;
         let result = self
             .store
-            .call(move |store| store.apply_remote_batch(&updates, new_cursor))
+            .call_ahead(move |store| store.apply_remote_batch(&updates, new_cursor))
             .await;
         self.settle_page(changed, count, result)
     }
@@ -312,7 +312,7 @@ impl Engine {
         }
         match self
             .store
-            .call(move |store| store.apply_remote_batch(&[], Some(target)))
+            .call_ahead(move |store| store.apply_remote_batch(&[], Some(target)))
             .await
         {
             Ok(outcome) => self.cursor = outcome.cursor,

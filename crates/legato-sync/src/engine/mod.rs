@@ -63,6 +63,15 @@ impl SyncEngine {
     pub fn spawn(store: StoreHandle, config: SyncConfig) -> SyncHandle {
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let local_change = Arc::new(Notify::new());
+        // Every local edit wakes the engine as soon as it is committed, while the store
+        // syncs it to disk: the change can be on its way before the edit's call returns.
+        let listener = Arc::downgrade(&local_change);
+        store.on_write(move || {
+            listener
+                .upgrade()
+                .map(|notify| notify.notify_one())
+                .is_some()
+        });
         let connection = if config.token.is_some() {
             ConnectionState::Connecting
         } else {

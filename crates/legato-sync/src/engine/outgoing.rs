@@ -93,9 +93,10 @@ impl Engine {
         let (compress, http) = (self.config.compress, self.http.is_some());
         // One trip to the store thread: read what is due, plan, and mark what goes now in
         // flight (before the bytes leave: from then on the change's content is frozen).
+        // Ahead of the log sync: a new edit goes out while the disk flushes it.
         let decided = self
             .store
-            .call(move |store| {
+            .call_ahead(move |store| {
                 let items = store.next_pending(room, now_wall)?;
                 if items.is_empty() {
                     return Ok(None);
