@@ -3,7 +3,10 @@
 //! (a) HTTP batch ingest: changes/s and per-request latency of `POST /api/sync/batch`
 //!     (500 changes a request, several users at once), against the same server answering
 //!     `GET /healthz` in the same run; the ratio is printed so figures compare across machines.
-//! (b) Idle WebSocket memory: N authenticated, subscribed, idle connections to a fresh server
+//! (b) Catch-up: after (a), each user's entries are read back from `since: 0` by a bare
+//!     WebSocket reader (no client store), with and without `compress`; entries/s of the
+//!     server's side of a fresh-device catch-up.
+//! (c) Idle WebSocket memory: N authenticated, subscribed, idle connections to a fresh server
 //!     process; the server's VmRSS before and after gives KB per connection (goal <= 16).
 //!
 //! The server is the real `legato-server` binary, run as a child process on 127.0.0.1:0.
@@ -281,12 +284,46 @@ async fn ingest() {
         batch_p99.as_secs_f64() / health_p99.as_secs_f64(),
         health_rps / changes_per_s
     );
+    catch_up(&server, &tokens).await;
     server.stop();
+}
+
+/// [b]: every user's entries read back in turn, by a reader that only counts the frames.
+async fn catch_up(server: &ServerProcess, tokens: &[String]) {
+    println!();
+    println!(
+        "[b] catch-up from since 0 to a bare WebSocket reader, {} users in turn x {} entries",
+        tokens.len(),
+        INGEST_BATCHES_PER_USER * BATCH_SIZE
+    );
+    for compress in [false, true] {
+        let started = Instant::now();
+        let mut entries = 0;
+        for (n, token) in tokens.iter().enumerate() {
+            let mut ws = connect(&server.addr, token, n, compress).await;
+            entries += read_until_complete(&mut ws, n).await;
+            let _ = ws.close(None).await;
+        }
+        assert_eq!(entries, tokens.len() * INGEST_BATCHES_PER_USER * BATCH_SIZE);
+        let elapsed = started.elapsed();
+        println!(
+            "    compress {compress:<5}:        {:.0} entries/s ({entries} in {:.2} s)",
+            entries as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn open_subscribed(addr: &str, token: &str, n: usize) -> Ws {
+    let mut ws = connect(addr, token, n, false).await;
+    read_until_complete(&mut ws, n).await;
+    ws
+}
+
+/// A connection that said `hello` and `subscribe` (all types, since 0).
+async fn connect(addr: &str, token: &str, n: usize, compress: bool) -> Ws {
     let mut request = format!("ws://{addr}/sync")
         .into_client_request()
         .expect("request");
@@ -297,7 +334,7 @@ async fn open_subscribed(addr: &str, token: &str, n: usize) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(request)
         .await
         .expect("handshake");
-    let hello = json!({"type": "hello", "clientId": format!("idle-{n}"), "protocol": 1});
+    let hello = json!({"type": "hello", "clientId": format!("idle-{n}"), "protocol": 1, "compress": compress});
     ws.send(Message::text(hello.to_string()))
         .await
         .expect("hello");
@@ -305,9 +342,18 @@ async fn open_subscribed(addr: &str, token: &str, n: usize) -> Ws {
     ws.send(Message::text(subscribe.to_string()))
         .await
         .expect("subscribe");
+    ws
+}
+
+/// Reads the catch-up up to `sync_complete`; the number of `update` frames.
+async fn read_until_complete(ws: &mut Ws, n: usize) -> usize {
+    let mut updates = 0;
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.contains("sync_complete") => return ws,
+            Some(Ok(Message::Text(text))) if text.starts_with(r#"{"type":"update""#) => {
+                updates += 1;
+            }
+            Some(Ok(Message::Text(text))) if text.contains("sync_complete") => return updates,
             Some(Ok(_)) => {}
             other => panic!("connection {n} ended during catch-up: {other:?}"),
         }
@@ -359,7 +405,7 @@ async fn idle_memory(connections: usize) {
 
     println!();
     println!(
-        "[b] idle WebSocket memory, {connections} authenticated + subscribed connections (opened in {:.1} s; server reports {open} open)",
+        "[c] idle WebSocket memory, {connections} authenticated + subscribed connections (opened in {:.1} s; server reports {open} open)",
         opened_in.as_secs_f64()
     );
     println!(

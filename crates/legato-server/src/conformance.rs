@@ -280,6 +280,8 @@ async fn apply_is_exactly_once<D: Database>(db: D) {
         .changes
         .iter()
         .find(|u| u.entity_id.as_str() == "g1")
+        .unwrap()
+        .to_update_data()
         .unwrap();
     assert_eq!(g1.data.get("x-new"), Some(&json!({"keep": 1})));
     assert!(g1.full);
@@ -387,7 +389,7 @@ async fn conflicts_and_tombstones<D: Database>(db: D) {
     }
     let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
     assert_eq!(page.changes.len(), 1);
-    let tomb = &page.changes[0];
+    let tomb = page.changes[0].to_update_data().unwrap();
     assert!(tomb.deleted && tomb.data.is_empty(), "{tomb:?}");
     assert_eq!((tomb.version, tomb.seq), (4, 4));
 
@@ -487,11 +489,16 @@ async fn users_never_interfere<D: Database>(db: D) {
     let ann_page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
     assert_eq!(ann_page.latest_seq, 1);
     assert_eq!(ann_page.changes.len(), 1);
-    assert_eq!(ann_page.changes[0].data.get("title"), Some(&json!("Ann's")));
+    let ann_g1 = ann_page.changes[0].to_update_data().unwrap();
+    assert_eq!(ann_g1.data.get("title"), Some(&json!("Ann's")));
     assert_eq!(ann_page.changes[0].user_id, ann.0);
     let bob_page = db.changes_since(&bob, &[], 0, 10).await.unwrap();
     assert_eq!(
-        bob_page.changes[0].data.get("title"),
+        bob_page.changes[0]
+            .to_update_data()
+            .unwrap()
+            .data
+            .get("title"),
         Some(&json!("Bob's v2"))
     );
 

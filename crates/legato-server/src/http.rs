@@ -13,8 +13,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use legato_protocol::{
-    AuthResponse, BatchItemStatus, BatchResult, Change, ChangesResponse, EntityType, ErrorBody,
-    ErrorCode, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES, RegisterRequest,
+    AuthResponse, BatchItemStatus, BatchResult, Change, EntityType, ErrorBody, ErrorCode,
+    MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES, RegisterRequest,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use crate::AppState;
 use crate::auth::{self, Token};
-use crate::db::{ChangeOutcome, Database, DbError, NewToken, NewUser, UserId};
+use crate::db::{ChangeOutcome, Database, DbError, FullUpdate, NewToken, NewUser, UserId};
 use crate::error::{ApiError, ErrorMarker};
 use crate::extract::{AuthUser, JsonBody, OriginAllowed};
 use crate::ratelimit::retry_after_secs;
@@ -332,7 +332,7 @@ async fn changes<D: Database>(
     State(state): State<AppState<D>>,
     user: AuthUser,
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ChangesResponse>, ApiError> {
+) -> Result<Json<ChangesReply>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::invalid(r.body_text()))?;
     let since = match query
         .get("since")
@@ -382,11 +382,21 @@ async fn changes<D: Database>(
         (true, Some(last)) => last.seq,
         _ => page.latest_seq,
     };
-    Ok(Json(ChangesResponse {
+    Ok(Json(ChangesReply {
         changes: page.changes,
         seq,
         has_more: page.has_more,
     }))
+}
+
+/// [`ChangesResponse`](legato_protocol::ChangesResponse) with the stored states passed
+/// through unparsed: same fields, same order.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangesReply {
+    changes: Vec<FullUpdate>,
+    seq: u64,
+    has_more: bool,
 }
 
 async fn websocket<D: Database>(
@@ -436,4 +446,43 @@ async fn metrics<D: Database>(State(state): State<AppState<D>>) -> Response {
         state.sync.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use legato_protocol::{ChangesResponse, EntityId, UpdateData};
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    #[test]
+    fn changes_reply_serializes_as_changes_response() {
+        let stored = FullUpdate {
+            entity_type: EntityType::Goals,
+            entity_id: EntityId::new("g1").unwrap(),
+            data: RawValue::from_string(r#"{"a":[1,2.5],"title":"é"}"#.to_owned()).unwrap(),
+            version: 2,
+            deleted: false,
+            seq: 7,
+            timestamp: 1,
+            user_id: "ann".into(),
+            client_id: "dev".into(),
+            change_id: "c1".into(),
+        };
+        let update: UpdateData = stored.to_update_data().unwrap();
+        let reply = ChangesReply {
+            changes: vec![stored],
+            seq: 7,
+            has_more: true,
+        };
+        let expected = ChangesResponse {
+            changes: vec![update],
+            seq: 7,
+            has_more: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
+    }
 }

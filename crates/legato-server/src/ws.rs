@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::apply::MAX_ID_CHARS;
-use crate::db::{ChangeOutcome, ChangesPage, Database, DbError, UserId};
+use crate::db::{ChangeOutcome, ChangesPage, Database, DbError, FullUpdate, UserId};
 use crate::hub::Subscription;
 use crate::ratelimit::retry_after_secs;
 use crate::sync::{SyncService, now_ms};
@@ -294,6 +294,7 @@ where
                 .await?;
             return Ok(Flow::Continue);
         };
+        let compress = hello.compress;
         // Register before reading, so a change committed during the catch-up is either in a
         // page or in the queue (or both: then the seq filter drops the second copy).
         self.subscription = None;
@@ -338,8 +339,18 @@ where
                 );
             }
             // A page goes out as one write: the frames are queued, then flushed together.
-            for update in page.changes {
-                self.queue_update(update, false).await?;
+            for update in &page.changes {
+                let text = match catch_up_frame(update, compress) {
+                    Ok(text) => text,
+                    Err(err) => {
+                        tracing::error!(error = %err, "catch-up frame failed");
+                        self.send_error(ErrorCode::Internal, "catch-up failed; reconnect", None)
+                            .await?;
+                        return Ok(Flow::Close(CLOSE_INTERNAL_ERROR, "catch-up failed"));
+                    }
+                };
+                self.last_sent_seq = self.last_sent_seq.max(update.seq);
+                self.write(Some(Message::Text(text.into())), false).await?;
             }
             self.flush().await?;
             if !more {
@@ -425,21 +436,18 @@ where
         Ok(Flow::Continue)
     }
 
+    /// Sends a live update (unless a catch-up page already covered it).
     async fn forward(&mut self, update: &UpdateData) -> Result<Flow, Gone> {
         if update.seq > self.last_sent_seq {
-            self.queue_update(update.clone(), true).await?;
+            let mut update = update.clone();
+            if self.hello.as_ref().is_some_and(|h| h.compress) {
+                compress_fields(&mut update.data);
+            }
+            self.last_sent_seq = update.seq;
+            let text = ServerMessage::Update { data: update }.to_json();
+            self.send_raw(Message::Text(text.into())).await?;
         }
         Ok(Flow::Continue)
-    }
-
-    /// Writes an `update`; `flush`: now (a live update), else with the next flush (a page).
-    async fn queue_update(&mut self, mut update: UpdateData, flush: bool) -> Result<(), Gone> {
-        if self.hello.as_ref().is_some_and(|h| h.compress) {
-            compress_fields(&mut update.data);
-        }
-        self.last_sent_seq = self.last_sent_seq.max(update.seq);
-        let text = ServerMessage::Update { data: update }.to_json();
-        self.write(Some(Message::Text(text.into())), flush).await
     }
 
     async fn send_error(
@@ -583,6 +591,27 @@ fn describe_parse_error(text: &str, err: &MessageError) -> (String, Option<Strin
         _ => err.to_string(),
     };
     (message, change_id)
+}
+
+/// The `update` frame of a catch-up entry, as `ServerMessage::Update` would write it.
+///
+/// The stored state is embedded as is. Only when the connection compresses and the state is
+/// long enough to hold a string over the threshold (a string of more than N characters takes
+/// more than N bytes) is it parsed, so that [`compress_fields`] can rewrite it.
+fn catch_up_frame(update: &FullUpdate, compress: bool) -> Result<String, DbError> {
+    if compress && update.data.get().len() > DEFLATE_THRESHOLD_CHARS {
+        let mut update = update.to_update_data()?;
+        compress_fields(&mut update.data);
+        return Ok(ServerMessage::Update { data: update }.to_json());
+    }
+    /// `ServerMessage::Update`'s shape: internally tagged, `type` first.
+    #[derive(serde::Serialize)]
+    #[serde(tag = "type", rename = "update")]
+    struct Frame<'a> {
+        data: &'a FullUpdate,
+    }
+    serde_json::to_string(&Frame { data: update })
+        .map_err(|e| DbError::Corrupt(format!("serializing an update: {e}")))
 }
 
 /// Replaces top-level string values longer than the threshold by `{"$deflate": ...}` when
@@ -785,6 +814,70 @@ mod tests {
         assert_eq!(inflate_string(encoded).unwrap(), long);
         assert_eq!(data["title"], json!("short"));
         assert_eq!(data["n"], json!(5));
+    }
+
+    /// A catch-up frame with the stored state embedded raw is the frame the parsing path
+    /// wrote: byte for byte, with and without `compress`.
+    #[test]
+    fn catch_up_frames_match_the_parsing_path() {
+        let long = "slow practice ".repeat(100);
+        let random: String = (0..1500)
+            .map(|i| char::from(b'!' + ((i * 7919 + i / 3) % 90) as u8))
+            .collect();
+        let states = [
+            (
+                json!({"title": "Scales", "bpm": 72.5, "x": {"z": [1, "é \"q\"\n</"], "a": null}}),
+                false,
+            ),
+            (json!({"notes": long, "duration": 5, "tags": ["a"]}), false),
+            (json!({"notes": random}), false),
+            (json!({}), true),
+        ];
+        let mut compressed = 0;
+        for (i, (state, deleted)) in states.into_iter().enumerate() {
+            let update = UpdateData {
+                entity_type: EntityType::Logbook,
+                entity_id: legato_protocol::EntityId::new(format!("e{i}")).unwrap(),
+                data: state.as_object().unwrap().clone(),
+                version: 3,
+                deleted,
+                seq: 10 + i as u64,
+                timestamp: -5,
+                user_id: "ann".into(),
+                client_id: "dev \"1\"".into(),
+                change_id: "c".into(),
+                full: true,
+            };
+            // As `store_entity` writes the state and `changes_page` reads it back.
+            let stored = FullUpdate {
+                entity_type: update.entity_type,
+                entity_id: update.entity_id.clone(),
+                data: serde_json::value::RawValue::from_string(
+                    serde_json::to_string(&update.data).unwrap(),
+                )
+                .unwrap(),
+                version: update.version,
+                deleted,
+                seq: update.seq,
+                timestamp: update.timestamp,
+                user_id: update.user_id.clone(),
+                client_id: update.client_id.clone(),
+                change_id: update.change_id.clone(),
+            };
+            for compress in [false, true] {
+                let mut old = update.clone();
+                if compress {
+                    compress_fields(&mut old.data);
+                }
+                let old = ServerMessage::Update { data: old };
+                let text = catch_up_frame(&stored, compress).unwrap();
+                assert_eq!(text, old.to_json(), "state {i}, compress {compress}");
+                assert_eq!(ServerMessage::parse(&text).unwrap(), old);
+                assert!(compress || !text.contains("$deflate"));
+                compressed += usize::from(text.contains("$deflate"));
+            }
+        }
+        assert!(compressed >= 1, "the long notes go out deflated");
     }
 
     #[test]

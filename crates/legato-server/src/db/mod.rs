@@ -14,7 +14,9 @@ pub mod sqlite;
 use std::fmt;
 use std::future::Future;
 
-use legato_protocol::{Change, ConflictData, EntityType, ErrorCode, Fields, UpdateData};
+use legato_protocol::{Change, ConflictData, EntityId, EntityType, ErrorCode, Fields, UpdateData};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::auth::TokenHash;
 
@@ -88,13 +90,90 @@ pub enum ChangeOutcome {
 }
 
 /// A page of the change stream: one `full: true` update per entity, in `seq` order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ChangesPage {
-    pub changes: Vec<UpdateData>,
+    pub changes: Vec<FullUpdate>,
     /// More entities changed after the last one in `changes`.
     pub has_more: bool,
     /// The user's latest seq, read in the same transaction as `changes`.
     pub latest_seq: u64,
+}
+
+/// A `full: true` update as stored: `data` is the stored state's JSON text, unparsed.
+///
+/// Catch-up sends these by the thousand; parsing each state into [`Fields`] only to serialize
+/// it again was a large share of the server's time. Serializes exactly as the [`UpdateData`]
+/// of [`FullUpdate::to_update_data`] does (same fields, same order).
+#[derive(Debug, Clone)]
+pub struct FullUpdate {
+    pub entity_type: EntityType,
+    pub entity_id: EntityId,
+    /// A JSON object: the whole state, `{}` for a tombstone.
+    pub data: Box<RawValue>,
+    pub version: u64,
+    pub deleted: bool,
+    pub seq: u64,
+    pub timestamp: i64,
+    pub user_id: String,
+    pub client_id: String,
+    pub change_id: String,
+}
+
+impl FullUpdate {
+    /// The parsed form (for rewriting `data`, e.g. compressing long strings).
+    pub fn to_update_data(&self) -> Result<UpdateData, DbError> {
+        let data: Fields = serde_json::from_str(self.data.get())
+            .map_err(|e| DbError::Corrupt(format!("entities.state: {e}")))?;
+        Ok(UpdateData {
+            entity_type: self.entity_type,
+            entity_id: self.entity_id.clone(),
+            data,
+            version: self.version,
+            deleted: self.deleted,
+            seq: self.seq,
+            timestamp: self.timestamp,
+            user_id: self.user_id.clone(),
+            client_id: self.client_id.clone(),
+            change_id: self.change_id.clone(),
+            full: true,
+        })
+    }
+}
+
+impl Serialize for FullUpdate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// Mirrors [`UpdateData`] field for field.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            entity_type: EntityType,
+            entity_id: &'a str,
+            data: &'a RawValue,
+            version: u64,
+            deleted: bool,
+            seq: u64,
+            timestamp: i64,
+            user_id: &'a str,
+            client_id: &'a str,
+            change_id: &'a str,
+            full: bool,
+        }
+        Wire {
+            entity_type: self.entity_type,
+            // As a plain string: `EntityId` serializes through a clone.
+            entity_id: self.entity_id.as_str(),
+            data: &self.data,
+            version: self.version,
+            deleted: self.deleted,
+            seq: self.seq,
+            timestamp: self.timestamp,
+            user_id: &self.user_id,
+            client_id: &self.client_id,
+            change_id: &self.change_id,
+            full: true,
+        }
+        .serialize(serializer)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -18,18 +18,23 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use legato_core::EntityRecord;
-use legato_protocol::{Change, EntityId, EntityType, Fields, UpdateData};
+use legato_protocol::{Change, EntityId, EntityType, Fields};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
+use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{
-    ChangeOutcome, ChangesPage, Credentials, Database, DbError, NewToken, NewUser, UserId,
+    ChangeOutcome, ChangesPage, Credentials, Database, DbError, FullUpdate, NewToken, NewUser,
+    UserId,
 };
 use crate::apply::{Evaluation, Stored, evaluate, live_update};
 use crate::auth::TokenHash;
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(include_str!("sqlite_migrations/0001_initial.sql"))];
+const MIGRATION_SLICE: &[M<'static>] = &[
+    M::up(include_str!("sqlite_migrations/0001_initial.sql")),
+    M::up(include_str!("sqlite_migrations/0002_entities_rowid.sql")),
+];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
@@ -566,6 +571,15 @@ fn record_change(
     Ok(())
 }
 
+/// A stored state as raw JSON, checked to be one JSON object by a syntax scan that builds
+/// nothing (unlike parsing into [`Fields`]).
+fn raw_state(state: String) -> Result<Box<RawValue>, DbError> {
+    if !state.starts_with('{') {
+        return Err(corrupt("entities.state", "not a JSON object"));
+    }
+    RawValue::from_string(state).map_err(|e| corrupt("entities.state", e))
+}
+
 fn changes_page(
     conn: &mut Connection,
     user: &UserId,
@@ -606,22 +620,24 @@ fn changes_page(
             has_more = true;
             break;
         }
-        let entity_type: String = row.get(0)?;
+        let entity_type: EntityType = row
+            .get_ref(0)?
+            .as_str()
+            .map_err(|e| corrupt("entities.entity_type", e))?
+            .parse()
+            .map_err(|e| corrupt("entities.entity_type", e))?;
         let entity_id: String = row.get(1)?;
         let deleted: bool = row.get(4)?;
-        let data: Fields = if deleted {
-            // A tombstone travels as `deleted: true` with no fields.
-            Fields::new()
+        // A tombstone travels as `deleted: true` with no fields.
+        let state = if deleted {
+            "{}".to_owned()
         } else {
-            let state: String = row.get(2)?;
-            serde_json::from_str(&state).map_err(|e| corrupt("entities.state", e))?
+            row.get(2)?
         };
-        changes.push(UpdateData {
-            entity_type: entity_type
-                .parse()
-                .map_err(|e| corrupt("entities.entity_type", e))?,
+        changes.push(FullUpdate {
+            entity_type,
             entity_id: EntityId::new(entity_id).map_err(|e| corrupt("entities.entity_id", e))?,
-            data,
+            data: raw_state(state)?,
             version: row.get(3)?,
             deleted,
             seq: row.get(5)?,
@@ -629,7 +645,6 @@ fn changes_page(
             user_id: user.0.clone(),
             client_id: row.get(7)?,
             change_id: row.get(8)?,
-            full: true,
         });
     }
     drop(rows);
@@ -661,6 +676,117 @@ mod tests {
             async move { SqliteDatabase::open(path).await.unwrap() }
         })
         .await;
+    }
+
+    /// Migration 2 rebuilds `entities` as a rowid table: rows written by schema 1 survive it,
+    /// page in seq order, and take upserts afterwards.
+    #[tokio::test]
+    async fn migration_2_keeps_schema_1_entities() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 1).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 3, 0),
+                                            ('bob', 'bob@example.com', 'x', 1, 0);
+                   INSERT INTO entities VALUES
+                     ('ann', 'logbook', 'l1', '{"duration":5,"notes":"é \"q\""}', 1,
+                      '{"duration":1,"notes":1}', 0, 3, 'c3', 'dev', 30, 31),
+                     ('ann', 'goals', 'g1', '{"title":"Scales"}', 1, '{"title":1}', 0, 1,
+                      'c1', 'dev', 10, 11),
+                     ('ann', 'goals', 'g2', '{"title":"Gone"}', 2, '{"title":1}', 1, 2,
+                      'c2', 'dev', 20, 21),
+                     ('bob', 'goals', 'g1', '{"title":"Bob''s"}', 1, '{"title":1}', 0, 1,
+                      'b1', 'bdev', 10, 11);"#,
+            )
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let ann = UserId("ann".into());
+
+        let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+        let seen: Vec<_> = page
+            .changes
+            .iter()
+            .map(|u| (u.entity_id.as_str(), u.seq, u.deleted, u.data.get()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("g1", 1, false, r#"{"title":"Scales"}"#),
+                ("g2", 2, true, "{}"),
+                ("l1", 3, false, r#"{"duration":5,"notes":"é \"q\""}"#),
+            ]
+        );
+        assert_eq!(page.latest_seq, 3);
+        let l1 = page.changes[2].to_update_data().unwrap();
+        assert_eq!(
+            (
+                l1.entity_type,
+                l1.version,
+                l1.timestamp,
+                l1.client_id.as_str()
+            ),
+            (EntityType::Logbook, 1, 30, "dev")
+        );
+        assert_eq!(l1.data["notes"], "é \"q\"");
+
+        // The upsert finds the migrated row by its id (conflict target) and updates it.
+        let update = crate::conformance::change(
+            "c4",
+            "g1",
+            legato_protocol::Operation::Update,
+            serde_json::json!({"title": "Arpeggios"}),
+            1,
+        );
+        let outcomes = db.apply_changes(&ann, vec![update], 40).await.unwrap();
+        assert!(
+            matches!(
+                outcomes[..],
+                [ChangeOutcome::Applied {
+                    version: 2,
+                    seq: 4,
+                    ..
+                }]
+            ),
+            "{outcomes:?}"
+        );
+        let page = db.changes_since(&ann, &[], 3, 10).await.unwrap();
+        assert_eq!(page.changes.len(), 1);
+        assert_eq!(page.changes[0].data.get(), r#"{"title":"Arpeggios"}"#);
+        let bob = db
+            .changes_since(&UserId("bob".into()), &[], 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(bob.changes[0].data.get(), r#"{"title":"Bob's"}"#);
+
+        let (table_sql, plan, fk_violations): (String, String, usize) = db
+            .read(|conn| {
+                let table_sql = conn.query_row(
+                    "SELECT sql FROM sqlite_schema WHERE name = 'entities'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let mut stmt = conn.prepare(
+                    "EXPLAIN QUERY PLAN SELECT state FROM entities
+                     WHERE user_id = 'ann' AND last_seq > 0 ORDER BY last_seq LIMIT 10",
+                )?;
+                let plan: Vec<String> = stmt
+                    .query_map([], |r| r.get(3))?
+                    .collect::<Result<_, _>>()?;
+                let fk = conn
+                    .prepare("PRAGMA foreign_key_check")?
+                    .query_map([], |_| Ok(()))?
+                    .count();
+                Ok((table_sql, plan.join("; "), fk))
+            })
+            .await
+            .unwrap();
+        assert!(!table_sql.contains("WITHOUT ROWID"), "{table_sql}");
+        assert!(plan.contains("USING INDEX entities_by_seq"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        assert_eq!(fk_violations, 0);
     }
 
     #[tokio::test]
