@@ -608,11 +608,13 @@ fn changes_page(
         "SELECT entity_type, entity_id, state, version, deleted, last_seq, last_timestamp,
                 last_client_id, last_change_id
          FROM entities WHERE user_id = ?1 AND last_seq > ?2 {type_filter}
-         ORDER BY last_seq LIMIT ?3"
+         ORDER BY last_seq"
     );
-    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    // No `LIMIT ?`: SQLite plans `ORDER BY … LIMIT ?` with the bound value and so parses
+    // the statement again at every execution. The index streams rows in `last_seq` order;
+    // the loop stops after one row past the page.
     let mut stmt = tx.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![user.0, seq_to_sql(since), fetch])?;
+    let mut rows = stmt.query(params![user.0, seq_to_sql(since)])?;
     let mut changes = Vec::with_capacity(limit.min(1024));
     let mut has_more = false;
     while let Some(row) = rows.next()? {
