@@ -70,6 +70,10 @@
 //!   frozen" holds across power losses; an edit right after a restart may append a change
 //!   where it would have folded. A mark of any other change keeps the connection's level.
 //!
+//! A catch-up page for a device with nothing unsettled writes each full state with one
+//! upsert, without reading the row (the version rules are in its `WHERE`), and a base equal
+//! to the local state is stored once (schema version 4).
+//!
 //! [`StoreHandle`] checkpoints the log when idle, so a save does not pay for a checkpoint;
 //! under a steady stream of edits (never 500 ms idle) SQLite's automatic checkpoint (1000
 //! pages) still runs inside some commit. `benches/local_write.rs` measures the save path
