@@ -184,7 +184,7 @@ impl Store {
         let outcome = if conflict.remote_deleted {
             recreate(&tx, entity_type, resolved_state, &self.client_id, now_ms)?
         } else {
-            let remote = decode_remote(&conflict.remote)?;
+            let remote = decode_remote(&conflict.remote)?.into_owned();
             let mut data = diff_fields(&remote, &resolved_state);
             if data.is_empty() {
                 ConflictOutcome::AcceptedRemote
@@ -348,7 +348,7 @@ fn settle(
 
 /// The server's state in a conflict, inflated.
 fn remote_state(conflict: &ConflictData) -> Result<Fields> {
-    decode_remote(&conflict.remote)
+    Ok(decode_remote(&conflict.remote)?.into_owned())
 }
 
 /// The conflict carries the server's full current state: a fresher base than ours unless a
@@ -358,7 +358,7 @@ fn refreshed_base(base: Base, conflict: &ConflictData) -> Result<Base> {
         return Ok(base);
     }
     Ok(Base {
-        state: Some(decode_remote(&conflict.remote)?),
+        state: Some(decode_remote(&conflict.remote)?.into_owned()),
         version: conflict.remote_version,
         deleted: conflict.remote_deleted,
     })

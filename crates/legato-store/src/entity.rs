@@ -6,9 +6,11 @@
 //! User edits write the new local state directly (it is the old one plus the edit); anything
 //! that changes the base or removes a change calls [`write_with_base`], which recomputes it.
 
+use std::borrow::Cow;
+
 use legato_core::{apply_patch, decode_deflated};
 use legato_protocol::{EntityType, FieldValue, Fields, Operation};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::error::{Result, StoreError};
@@ -61,16 +63,6 @@ pub(crate) fn parse_entity_type(text: &str) -> Result<EntityType> {
         .map_err(|_| StoreError::Corrupt(format!("unknown entity type `{text}`")))
 }
 
-fn row_to_entity(row: &Row<'_>) -> rusqlite::Result<(String, bool, Option<String>, u64, bool)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
 /// Reads one entity row, tombstones included.
 pub(crate) fn load(
     conn: &Connection,
@@ -79,19 +71,35 @@ pub(crate) fn load(
 ) -> Result<Option<EntityRow>> {
     let raw = conn
         .prepare_cached(
-            "SELECT state, deleted, base_state, base_version, base_deleted
+            "SELECT state, deleted, base_state, base_version, base_deleted, base_is_state
              FROM entities WHERE entity_type = ?1 AND entity_id = ?2",
         )?
-        .query_row(params![entity_type.as_str(), id], row_to_entity)
+        .query_row(params![entity_type.as_str(), id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get::<_, bool>(5)?,
+            ))
+        })
         .optional()?;
-    let Some((state, deleted, base_state, base_version, base_deleted)) = raw else {
+    let Some((state, deleted, base_state, base_version, base_deleted, base_is_state)) = raw else {
         return Ok(None);
     };
+    let state = parse_fields(&state)?;
+    let base_state = if base_is_state {
+        // Stored once (migration 4): parsed once.
+        Some(state.clone())
+    } else {
+        base_state.as_deref().map(parse_fields).transpose()?
+    };
     Ok(Some(EntityRow {
-        state: parse_fields(&state)?,
+        state,
         deleted,
         base: Base {
-            state: base_state.as_deref().map(parse_fields).transpose()?,
+            state: base_state,
             version: base_version,
             deleted: base_deleted,
         },
@@ -168,7 +176,8 @@ pub(crate) fn write(
     )
 }
 
-/// [`write`] with the local state and the base state already serialized.
+/// [`write`] with the local state and the base state already serialized. A base whose text
+/// is the state's is stored as `base_is_state` rather than a second copy (migration 4).
 fn write_json(
     conn: &Connection,
     (entity_type, id): (EntityType, &str),
@@ -182,22 +191,25 @@ fn write_json(
     } else {
         derive(entity_type, state)
     };
+    let base_is_state = base_json == Some(state_json);
     conn.prepare_cached(
-        "INSERT INTO entities (entity_type, entity_id, state, deleted, base_state, base_version,
-                               base_deleted, ts_ms, duration_min, search_text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO entities (entity_type, entity_id, state, deleted, base_state, base_is_state,
+                               base_version, base_deleted, ts_ms, duration_min, search_text)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (entity_type, entity_id) DO UPDATE SET
              state = excluded.state, deleted = excluded.deleted,
-             base_state = excluded.base_state, base_version = excluded.base_version,
-             base_deleted = excluded.base_deleted, ts_ms = excluded.ts_ms,
-             duration_min = excluded.duration_min, search_text = excluded.search_text",
+             base_state = excluded.base_state, base_is_state = excluded.base_is_state,
+             base_version = excluded.base_version, base_deleted = excluded.base_deleted,
+             ts_ms = excluded.ts_ms, duration_min = excluded.duration_min,
+             search_text = excluded.search_text",
     )?
     .execute(params![
         entity_type.as_str(),
         id,
         state_json,
         deleted,
-        base_json,
+        base_json.filter(|_| !base_is_state),
+        base_is_state,
         base.version,
         base.deleted,
         derived.ts_ms,
@@ -205,6 +217,66 @@ fn write_json(
         derived.search_text,
     ])?;
     Ok(())
+}
+
+/// Writes the server's full states into entities the caller knows have no unsettled change,
+/// one upsert per entity without reading the row first, prepared once for a whole page (the
+/// catch-up of a fresh device writes thousands of rows this way).
+pub(crate) struct ServerStateWriter<'conn> {
+    upsert: CachedStatement<'conn>,
+}
+
+impl<'conn> ServerStateWriter<'conn> {
+    pub(crate) fn new(conn: &'conn Connection) -> Result<Self> {
+        // The rules of a full update, decided by SQLite on the stored row: nothing is written
+        // when the stored base is newer, or when it is already exactly this one (same
+        // version, same `deleted`, same state text).
+        let upsert = conn.prepare_cached(
+            "INSERT INTO entities (entity_type, entity_id, state, deleted, base_state,
+                                   base_is_state, base_version, base_deleted, ts_ms,
+                                   duration_min, search_text)
+             VALUES (?1, ?2, ?3, ?4, NULL, 1, ?5, ?4, ?6, ?7, ?8)
+             ON CONFLICT (entity_type, entity_id) DO UPDATE SET
+                 state = excluded.state, deleted = excluded.deleted, base_state = NULL,
+                 base_is_state = 1, base_version = excluded.base_version,
+                 base_deleted = excluded.base_deleted, ts_ms = excluded.ts_ms,
+                 duration_min = excluded.duration_min, search_text = excluded.search_text
+             WHERE excluded.base_version > entities.base_version
+                OR (excluded.base_version = entities.base_version
+                    AND NOT (excluded.base_deleted = entities.base_deleted
+                             AND excluded.state IS (CASE WHEN entities.base_is_state
+                                                         THEN entities.state
+                                                         ELSE entities.base_state END)))",
+        )?;
+        Ok(ServerStateWriter { upsert })
+    }
+
+    /// Makes `state` at `version` the entity's base and its local state, unless the rules
+    /// above say no. Returns whether the row was written.
+    pub(crate) fn write(
+        &mut self,
+        (entity_type, id): (EntityType, &str),
+        state: &Fields,
+        version: u64,
+        deleted: bool,
+    ) -> Result<bool> {
+        let derived = if deleted {
+            Derived::default()
+        } else {
+            derive(entity_type, state)
+        };
+        let written = self.upsert.execute(params![
+            entity_type.as_str(),
+            id,
+            to_json(state),
+            deleted,
+            version,
+            derived.ts_ms,
+            derived.duration_min,
+            derived.search_text,
+        ])?;
+        Ok(written > 0)
+    }
 }
 
 /// Inserts a new entity the server has never seen, with `state_json` the serialized
@@ -286,12 +358,13 @@ pub(crate) fn all_plain(data: &Fields) -> bool {
 }
 
 /// Field values received from the server, with `$deflate` values inflated (the server
-/// sends them compressed when this client asked for it in `hello`).
-pub(crate) fn decode_remote(data: &Fields) -> Result<Fields> {
+/// sends them compressed when this client asked for it in `hello`). Borrowed when there is
+/// nothing to inflate.
+pub(crate) fn decode_remote(data: &Fields) -> Result<Cow<'_, Fields>> {
     if all_plain(data) {
-        Ok(data.clone())
+        Ok(Cow::Borrowed(data))
     } else {
-        Ok(decode_deflated(data)?)
+        Ok(Cow::Owned(decode_deflated(data)?))
     }
 }
 
@@ -347,8 +420,8 @@ pub(crate) fn write_with_base(
 
 /// [`write_with_base`] for an entity the caller knows has no unsettled change (no outbox
 /// row, dead letter or stored conflict): the local state is the base itself, so the query
-/// for the changes is skipped and the state is serialized once for both columns (the
-/// catch-up of a device with nothing pending writes thousands of rows this way).
+/// for the changes is skipped and the state is serialized and stored once. (A full update
+/// in that case takes [`ServerStateWriter`], which does not even read the row.)
 pub(crate) fn write_settled(
     conn: &Connection,
     entity_type: EntityType,

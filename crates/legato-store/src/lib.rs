@@ -83,6 +83,10 @@
 //! holds: the commits a power loss can take are ones no answer was given for, plus marks and
 //! remote applies.
 //!
+//! A catch-up page for a device with nothing unsettled writes each full state with one
+//! upsert, without reading the row (the version rules are in its `WHERE`), and a base equal
+//! to the local state is stored once (schema version 4).
+//!
 //! [`StoreHandle`] checkpoints the log when idle, so a save does not pay for a checkpoint;
 //! under a steady stream of edits (never 500 ms idle) SQLite's automatic checkpoint (1000
 //! pages) still runs inside some commit. `benches/local_write.rs` measures the save path

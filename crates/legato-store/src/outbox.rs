@@ -735,7 +735,7 @@ fn acked_base(mut base: Base, change: &Change, version: u64, data: &Fields) -> R
                     .filter(|(_, v)| entity::all_plain_value(v))
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
-            state.extend(entity::decode_remote(data)?);
+            state.extend(entity::decode_remote(data)?.into_owned());
         }
     }
     base.version = version;

@@ -3,7 +3,7 @@
 use legato_protocol::UpdateData;
 use rusqlite::Connection;
 
-use crate::entity::{self, Base};
+use crate::entity::{self, Base, ServerStateWriter};
 use crate::error::Result;
 use crate::store::{Store, advance_cursor, with_relaxed_sync, write_tx};
 
@@ -45,7 +45,7 @@ impl Store {
     /// does not move: see [`Store::apply_remote_batch`].
     pub fn apply_remote(&mut self, update: &UpdateData) -> Result<RemoteOutcome> {
         let tx = write_tx(&mut self.conn)?;
-        let outcome = apply_update(&tx, update, false)?;
+        let outcome = apply_update(&tx, update, None)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -72,8 +72,9 @@ impl Store {
             let settled = updates.len() > 1 && nothing_unsettled(&tx)?;
             let mut outcome = BatchOutcome::default();
             let mut first_gap: Option<u64> = None;
+            let mut writer = settled.then(|| ServerStateWriter::new(&tx)).transpose()?;
             for update in updates {
-                match apply_update(&tx, update, settled)? {
+                match apply_update(&tx, update, writer.as_mut())? {
                     RemoteOutcome::Applied => outcome.applied += 1,
                     RemoteOutcome::Ignored => outcome.ignored += 1,
                     RemoteOutcome::NeedsCatchUp => {
@@ -82,6 +83,8 @@ impl Store {
                     }
                 }
             }
+            // The statement borrows the transaction.
+            drop(writer);
             // Only as far as the caller vouches for, and never past an update that waits for
             // a catch-up.
             let target =
@@ -106,51 +109,67 @@ fn nothing_unsettled(conn: &Connection) -> Result<bool> {
         .query_row([], |row| row.get(0))?)
 }
 
-/// Applies one update inside the caller's transaction. `settled`: the caller checked that no
-/// entity has an unsettled change, so the local state is the new base itself.
-fn apply_update(conn: &Connection, update: &UpdateData, settled: bool) -> Result<RemoteOutcome> {
+/// Applies one update inside the caller's transaction. `settled`: given when the caller
+/// checked that no entity has an unsettled change, so the local state is the new base itself.
+fn apply_update(
+    conn: &Connection,
+    update: &UpdateData,
+    settled: Option<&mut ServerStateWriter<'_>>,
+) -> Result<RemoteOutcome> {
     let (entity_type, id) = (update.entity_type, update.entity_id.as_str());
-    let stored = entity::load(conn, entity_type, id)?.map(|row| row.base);
-    let current = stored.clone().unwrap_or_default();
-    let Some(base) = next_base(current, update)? else {
-        return Ok(
-            if update.full || update.version <= stored_version(stored.as_ref()) {
+    let data = entity::decode_remote(&update.data)?;
+    if update.full
+        && let Some(writer) = settled
+    {
+        // The common case of a catch-up page: no read, no copy of the state; the same rules
+        // as below, checked by the upsert.
+        let written = writer.write((entity_type, id), &data, update.version, update.deleted)?;
+        return Ok(if written {
+            RemoteOutcome::Applied
+        } else {
+            RemoteOutcome::Ignored
+        });
+    }
+    // No row reads as the default base (never seen, version 0), which no update equals.
+    let stored = entity::load(conn, entity_type, id)?
+        .map(|row| row.base)
+        .unwrap_or_default();
+    let base = if update.full {
+        if update.version < stored.version {
+            return Ok(RemoteOutcome::Ignored);
+        }
+        if update.version == stored.version
+            && update.deleted == stored.deleted
+            && stored.state.as_ref() == Some(&*data)
+        {
+            return Ok(RemoteOutcome::Ignored);
+        }
+        Base {
+            state: Some(data.into_owned()),
+            version: update.version,
+            deleted: update.deleted,
+        }
+    } else {
+        if update.version != stored.version + 1 {
+            return Ok(if update.version <= stored.version {
                 RemoteOutcome::Ignored
             } else {
                 RemoteOutcome::NeedsCatchUp
-            },
-        );
+            });
+        }
+        // A new version: never equal to the stored base.
+        let mut base = stored;
+        base.state
+            .get_or_insert_with(Default::default)
+            .extend(data.into_owned());
+        base.version = update.version;
+        base.deleted = update.deleted;
+        base
     };
-    if stored.as_ref() == Some(&base) {
-        return Ok(RemoteOutcome::Ignored);
-    }
-    if settled {
+    if settled.is_some() {
         entity::write_settled(conn, entity_type, id, &base)?;
     } else {
         entity::write_with_base(conn, entity_type, id, base)?;
     }
     Ok(RemoteOutcome::Applied)
-}
-
-fn stored_version(base: Option<&Base>) -> u64 {
-    base.map_or(0, |b| b.version)
-}
-
-/// The base after `update`, or `None` when it does not apply (stale, or a gap).
-fn next_base(mut base: Base, update: &UpdateData) -> Result<Option<Base>> {
-    let data = entity::decode_remote(&update.data)?;
-    if update.full {
-        if update.version < base.version {
-            return Ok(None);
-        }
-        base.state = Some(data);
-    } else {
-        if update.version != base.version + 1 {
-            return Ok(None);
-        }
-        base.state.get_or_insert_with(Default::default).extend(data);
-    }
-    base.version = update.version;
-    base.deleted = update.deleted;
-    Ok(Some(base))
 }

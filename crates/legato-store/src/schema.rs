@@ -14,9 +14,9 @@ use crate::error::Result;
 /// - `entities`: one row per entity, tombstones included. `state`/`deleted` are what the user
 ///   sees: the base overlaid with the entity's unsettled changes (outbox rows, dead letters,
 ///   stored conflicts, in `seq` order). `base_*` is the last state the server acknowledged
-///   (`base_state` NULL: the server has never seen this entity).
-///   `ts_ms`, `duration_min` and `search_text` are derived from `state` by the one function
-///   that writes this table (`entity::write_entity`); they exist so the UI queries are plain
+///   (`base_state` NULL: the server has never seen this entity; but see version 4).
+///   `ts_ms`, `duration_min` and `search_text` are derived from `state` by the functions
+///   that write this table (`entity.rs`); they exist so the UI queries are plain
 ///   integer range scans on an index instead of JSON parsing per row.
 /// - `outbox`: changes not yet acknowledged, in `seq` order. `sent` is set once a row has
 ///   been handed to the network: its change id may be recorded by the server even if the
@@ -148,10 +148,71 @@ CREATE TABLE trash (
 ) STRICT;
 "#;
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(SCHEMA_V1), M::up(SCHEMA_V2), M::up(SCHEMA_V3)];
+/// Version 4: `entities` rebuilt, same rows and columns plus `base_is_state`.
+///
+/// - `base_is_state` set: `base_state` is NULL and the base state is `state` itself, the usual
+///   case of an entity with nothing unsettled, which used to store the same JSON twice (twice
+///   the pages to write during a catch-up). Unset: `base_state` means what it always did
+///   (NULL: the server has never seen this entity). Rows whose base text equals their state
+///   are converted.
+/// - The `entity_type` check is written with `=` rather than `IN (...)`: SQLite evaluates an
+///   `IN` of three or more values by building a temporary b-tree, on every write of a row
+///   (about a fifth of the time of a catch-up page's upsert).
+///
+/// Rebuilding a table others reference needs `foreign_keys` OFF (the drop would otherwise
+/// fail on the outbox rows): [`migrate`] turns them off around the migrations, and this one
+/// checks them before it commits.
+const SCHEMA_V4: &str = r#"
+CREATE TABLE entities_v4 (
+    entity_type   TEXT    NOT NULL CHECK (entity_type = 'logbook' OR entity_type = 'repertoire'
+                                          OR entity_type = 'goals'),
+    entity_id     TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    deleted       INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),
+    base_state    TEXT,
+    base_is_state INTEGER NOT NULL DEFAULT 0
+                  CHECK (base_is_state IN (0, 1) AND (base_is_state = 0 OR base_state IS NULL)),
+    base_version  INTEGER NOT NULL DEFAULT 0,
+    base_deleted  INTEGER NOT NULL DEFAULT 0 CHECK (base_deleted IN (0, 1)),
+    ts_ms         INTEGER,
+    duration_min  INTEGER,
+    search_text   TEXT,
+    PRIMARY KEY (entity_type, entity_id)
+) STRICT;
+
+INSERT INTO entities_v4 (entity_type, entity_id, state, deleted, base_state, base_is_state,
+                         base_version, base_deleted, ts_ms, duration_min, search_text)
+SELECT entity_type, entity_id, state, deleted,
+       CASE WHEN base_state = state THEN NULL ELSE base_state END,
+       base_state IS NOT NULL AND base_state = state,
+       base_version, base_deleted, ts_ms, duration_min, search_text
+FROM entities;
+
+DROP TABLE entities;
+ALTER TABLE entities_v4 RENAME TO entities;
+
+CREATE INDEX entities_logbook_time ON entities (ts_ms, duration_min)
+    WHERE entity_type = 'logbook' AND deleted = 0;
+"#;
+
+const MIGRATION_SLICE: &[M<'static>] = &[
+    M::up(SCHEMA_V1),
+    M::up(SCHEMA_V2),
+    M::up(SCHEMA_V3),
+    M::up(SCHEMA_V4).foreign_key_check(),
+];
 
 /// Every schema version, oldest first.
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
+
+/// Brings the schema to the latest version, with `foreign_keys` off meanwhile (see version 4)
+/// and on again afterwards, also when a migration fails.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = MIGRATIONS.to_latest(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(migrated?)
+}
 
 /// How hard SQLite works to make a commit durable (`PRAGMA synchronous`).
 ///

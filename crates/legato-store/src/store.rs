@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::Result;
-use crate::schema::{MIGRATIONS, StoreOptions, configure_connection};
+use crate::schema::{StoreOptions, configure_connection};
 
 const CLIENT_ID_KEY: &str = "client_id";
 const CURSOR_KEY: &str = "cursor";
@@ -44,7 +44,7 @@ impl Store {
     fn from_connection(mut conn: Connection, options: &StoreOptions) -> Result<Self> {
         configure_connection(&conn, options)?;
         crate::query::register_functions(&conn)?;
-        MIGRATIONS.to_latest(&mut conn)?;
+        crate::schema::migrate(&mut conn)?;
         let client_id = ensure_client_id(&mut conn)?;
         crate::outbox::freeze_possibly_sent(&mut conn)?;
         Ok(Store { conn, client_id })

@@ -7,6 +7,7 @@ mod edits;
 mod filter;
 mod handle;
 mod invariant;
+mod migrations;
 mod queries;
 mod remote;
 mod support;

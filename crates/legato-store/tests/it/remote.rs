@@ -1,8 +1,9 @@
 //! Remote updates and catch-up pages.
 
-use legato_protocol::{EntityId, EntityType, deflate_string};
+use legato_protocol::{EntityId, EntityType, Fields, UpdateData, deflate_string};
 use legato_store::{RemoteOutcome, Store, StoreError, SyncState};
-use serde_json::json;
+use proptest::prelude::*;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -329,4 +330,294 @@ fn pages_commit_without_an_fsync_and_keep_local_edits_on_top() {
     // Everything is there after reopening.
     let store = Store::open(dir.path().join("store.db")).unwrap();
     assert_eq!(store.cursor().unwrap(), 5);
+}
+
+// A page of more than one update for a device with nothing unsettled takes the fast path for
+// full updates (one upsert, no read). The tests below pin it to the same rules as the
+// update-by-update path.
+
+/// `(applied, ignored, needs_catch_up)` of a page.
+fn page(store: &mut Store, updates: &[UpdateData]) -> (usize, usize, usize) {
+    let outcome = store.apply_remote_batch(updates, None).unwrap();
+    (outcome.applied, outcome.ignored, outcome.needs_catch_up)
+}
+
+/// The derived query columns of an entity row: (ts_ms, duration_min, search_text).
+fn derived(store: &Store, id: &EntityId) -> (Option<i64>, Option<i64>, Option<String>) {
+    store
+        .connection()
+        .query_row(
+            "SELECT ts_ms, duration_min, search_text FROM entities WHERE entity_id = ?1",
+            [id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+}
+
+#[test]
+fn settled_pages_never_take_an_older_full_state_and_refresh_at_the_same_version() {
+    let mut store = store();
+    let (a, b) = (
+        EntityId::new("fast-a").unwrap(),
+        EntityId::new("fast-b").unwrap(),
+    );
+    let first = [
+        update(&a, remote_entry("a v5"), 5, 1, true),
+        update(&b, remote_entry("b v1"), 1, 2, true),
+    ];
+    assert_eq!(page(&mut store, &first), (2, 0, 0));
+    assert_eq!(
+        derived(&store, &a),
+        (Some(1_764_057_600_000), Some(20), Some("a v5".to_owned()))
+    );
+
+    let second = [
+        // Older: ignored, also within one page.
+        update(&a, remote_entry("a v4"), 4, 3, true),
+        // The same version and state: ignored.
+        update(&b, remote_entry("b v1"), 1, 4, true),
+    ];
+    assert_eq!(page(&mut store, &second), (0, 2, 0));
+    assert_eq!(state(&store, EntityType::Logbook, &a)["notes"], "a v5");
+
+    let third = [
+        // The same version with another state: the server's word wins.
+        update(&a, remote_entry("a v5 as the server has it"), 5, 5, true),
+        update(&b, remote_entry("b v2"), 2, 6, true),
+        // Two updates of one entity in one page: the later one counts.
+        update(&b, remote_entry("b v3"), 3, 7, true),
+        update(&b, remote_entry("b v2 again"), 2, 8, true),
+    ];
+    assert_eq!(page(&mut store, &third), (3, 1, 0));
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a),
+        (
+            Some(fields(remote_entry("a v5 as the server has it"))),
+            5,
+            false
+        )
+    );
+    assert_eq!(
+        derived(&store, &a).2.as_deref(),
+        Some("a v5 as the server has it")
+    );
+    let b_now = store.get(EntityType::Logbook, &b).unwrap().unwrap();
+    assert_eq!(
+        (b_now.state["notes"].clone(), b_now.base_version, b_now.sync),
+        (json!("b v3"), 3, SyncState::Synced)
+    );
+}
+
+#[test]
+fn settled_pages_bury_and_revive_entities() {
+    let mut store = store();
+    let (a, b) = (
+        EntityId::new("tomb-a").unwrap(),
+        EntityId::new("tomb-b").unwrap(),
+    );
+    let mut buried = update(&a, json!({}), 2, 2, true);
+    buried.deleted = true;
+    let first = [
+        update(&a, remote_entry("alive"), 1, 1, true),
+        buried.clone(),
+        update(&b, remote_entry("b"), 1, 3, true),
+    ];
+    assert_eq!(page(&mut store, &first), (3, 0, 0));
+    let local = store.get(EntityType::Logbook, &a).unwrap().unwrap();
+    assert!(local.deleted);
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a),
+        (Some(Fields::new()), 2, true)
+    );
+    assert_eq!(
+        derived(&store, &a),
+        (None, None, None),
+        "a tombstone is in no query"
+    );
+    assert_eq!(store.list(EntityType::Logbook).unwrap().len(), 1);
+    assert!(store.search("alive").unwrap().is_empty());
+
+    // The same tombstone again is known; the live state at the same version is not.
+    let mut revived = update(&a, remote_entry("revived"), 2, 5, true);
+    revived.deleted = false;
+    assert_eq!(page(&mut store, &[buried, revived]), (1, 1, 0));
+    let local = store.get(EntityType::Logbook, &a).unwrap().unwrap();
+    assert!(!local.deleted);
+    assert_eq!(store.search("revived").unwrap().len(), 1);
+}
+
+#[test]
+fn local_edits_and_partial_updates_build_on_a_settled_page() {
+    let mut store = store();
+    let (a, b) = (
+        EntityId::new("on-a").unwrap(),
+        EntityId::new("on-b").unwrap(),
+    );
+    let first = [
+        update(&a, remote_entry("a v1"), 1, 1, true),
+        update(&b, remote_entry("b v1"), 1, 2, true),
+    ];
+    assert_eq!(page(&mut store, &first), (2, 0, 0));
+
+    // Partial updates on top of the fast path's rows, in a settled page too: one follows,
+    // one repeats, one leaves a gap.
+    let partials = [
+        update(&a, json!({"notes": "a v2"}), 2, 3, false),
+        update(&b, json!({"notes": "b v1 again"}), 1, 4, false),
+        update(&b, json!({"notes": "b v3"}), 3, 5, false),
+    ];
+    assert_eq!(page(&mut store, &partials), (1, 1, 1));
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a),
+        (
+            Some(fields(json!({"timestamp": "2025-11-25T08:00:00.000Z",
+                              "duration": 20, "notes": "a v2"}))),
+            2,
+            false
+        )
+    );
+    assert_eq!(derived(&store, &a).2.as_deref(), Some("a v2"));
+    assert_eq!(state(&store, EntityType::Logbook, &b)["notes"], "b v1");
+
+    // A local edit on a row written by the fast path: queued on the right version, with the
+    // base untouched.
+    let change = store
+        .patch(
+            EntityType::Logbook,
+            &a,
+            fields(json!({"duration": 45})),
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(outbox_item(&store, &change).change.base_version, 2);
+    let local = store.get(EntityType::Logbook, &a).unwrap().unwrap();
+    assert_eq!(
+        (local.state["duration"].clone(), local.sync),
+        (json!(45), SyncState::Pending)
+    );
+    assert_eq!(derived(&store, &a).1, Some(45));
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a).0.unwrap()["duration"],
+        20,
+        "the base is still the server's"
+    );
+
+    // Something is unsettled now: the next page takes the overlaying path and keeps the
+    // edit on top.
+    let next = [
+        update(&a, remote_entry("a v3"), 3, 6, true),
+        update(&b, remote_entry("b v3"), 3, 7, true),
+    ];
+    assert_eq!(page(&mut store, &next), (2, 0, 0));
+    let local = state(&store, EntityType::Logbook, &a);
+    assert_eq!(
+        (local["notes"].clone(), local["duration"].clone()),
+        (json!("a v3"), json!(45))
+    );
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a).0.unwrap()["duration"],
+        20
+    );
+
+    // Acknowledged: settled again, and the base is the acknowledged state.
+    store.mark_in_flight(&[&change]).unwrap();
+    assert!(
+        store
+            .apply_ack(&change, 4, &Fields::new())
+            .unwrap()
+            .is_acked()
+    );
+    let local = store.get(EntityType::Logbook, &a).unwrap().unwrap();
+    assert_eq!((local.base_version, local.sync), (4, SyncState::Synced));
+    assert_eq!(
+        base(&store, EntityType::Logbook, &a).0.map(Value::Object),
+        Some(Value::Object(local.state))
+    );
+}
+
+#[test]
+fn settled_pages_inflate_compressed_values() {
+    let mut store = store();
+    let notes = "legato ".repeat(300);
+    let data = json!({"timestamp": "2025-11-25T08:00:00.000Z", "duration": 20,
+                      "notes": {"$deflate": deflate_string(&notes)}});
+    let (a, b) = (EntityId::new("z-a").unwrap(), EntityId::new("z-b").unwrap());
+    let first = [
+        update(&a, data.clone(), 1, 1, true),
+        update(&b, remote_entry("plain"), 1, 2, true),
+    ];
+    assert_eq!(page(&mut store, &first), (2, 0, 0));
+    assert_eq!(
+        state(&store, EntityType::Logbook, &a)["notes"],
+        notes.as_str()
+    );
+    assert_eq!(
+        derived(&store, &a).2.as_deref(),
+        Some(notes.to_lowercase().as_str())
+    );
+    // The inflated text is what is compared: the same compressed state again is known.
+    assert_eq!(page(&mut store, &first), (0, 2, 0));
+}
+
+/// Every column of every entity row, in a stable order.
+fn raw_rows(store: &Store) -> Vec<Vec<rusqlite::types::Value>> {
+    let mut stmt = store
+        .connection()
+        .prepare(
+            "SELECT entity_type, entity_id, state, deleted, base_state, base_is_state,
+                    base_version, base_deleted, ts_ms, duration_min, search_text
+             FROM entities ORDER BY entity_type, entity_id",
+        )
+        .unwrap();
+    stmt.query_map([], |r| (0..11).map(|i| r.get(i)).collect())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn remote_update() -> impl Strategy<Value = UpdateData> {
+    (0..2usize, 1..6u64, any::<bool>(), 0..8u8, 0..3u8).prop_map(
+        |(slot, version, full, deleted, notes)| {
+            let id = EntityId::new(format!("diff-{slot}")).unwrap();
+            let data = match (full, notes) {
+                (true, _) => json!({"timestamp": "2025-11-25T08:00:00.000Z",
+                                    "duration": 10 + u64::from(notes), "notes": format!("n{notes}")}),
+                (false, 0) => json!({"duration": 40}),
+                (false, _) => json!({"notes": format!("p{notes}")}),
+            };
+            let mut update = update(&id, data, version, 0, full);
+            update.deleted = deleted == 0;
+            update
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Settled pages (the fast path for full updates) end in the same rows, column for
+    /// column, and the same counts as the same updates applied one by one.
+    #[test]
+    fn settled_pages_match_updates_applied_one_by_one(
+        updates in prop::collection::vec(remote_update(), 1..24),
+        page_len in 2..5usize,
+    ) {
+        let (mut paged, mut single) = (store(), store());
+        let mut counts = (0, 0, 0);
+        for chunk in updates.chunks(page_len) {
+            let (a, i, n) = page(&mut paged, chunk);
+            counts = (counts.0 + a, counts.1 + i, counts.2 + n);
+        }
+        let mut expected = (0, 0, 0);
+        for update in &updates {
+            match single.apply_remote(update).unwrap() {
+                RemoteOutcome::Applied => expected.0 += 1,
+                RemoteOutcome::Ignored => expected.1 += 1,
+                RemoteOutcome::NeedsCatchUp => expected.2 += 1,
+            }
+        }
+        prop_assert_eq!(counts, expected);
+        prop_assert_eq!(raw_rows(&paged), raw_rows(&single));
+    }
 }

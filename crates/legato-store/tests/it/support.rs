@@ -127,13 +127,19 @@ pub fn deferrals(store: &Store, change_id: &str) -> u32 {
         .unwrap()
 }
 
+/// The SQL expression for an `entities` row's base state (JSON text; NULL: the server never
+/// saw the entity). Since migration 4 a base equal to `state` is stored as a flag.
+pub const BASE_STATE: &str = "CASE WHEN base_is_state THEN state ELSE base_state END";
+
 /// The stored base of an entity: (state, version, deleted).
 pub fn base(store: &Store, entity_type: EntityType, id: &EntityId) -> (Option<Fields>, u64, bool) {
     store
         .connection()
         .query_row(
-            "SELECT base_state, base_version, base_deleted FROM entities
-             WHERE entity_type = ?1 AND entity_id = ?2",
+            &format!(
+                "SELECT {BASE_STATE}, base_version, base_deleted FROM entities
+                 WHERE entity_type = ?1 AND entity_id = ?2"
+            ),
             [entity_type.as_str(), id.as_str()],
             |r| {
                 let state: Option<String> = r.get(0)?;
