@@ -109,24 +109,13 @@ fn text(value: Option<String>) -> Option<String> {
     value.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// Trimmed labels without empty ones and repeats (first spelling kept, compared
-/// case-insensitively).
-fn labels(values: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    values
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty() && seen.insert(v.to_lowercase()))
-        .collect()
-}
-
 fn piece_ref(piece: Piece, kept: Option<&PieceRef>) -> PieceRef {
     PieceRef {
-        title: piece.title.trim().to_owned(),
-        composer: text(piece.composer),
-        measures: text(piece.measures),
+        title: piece.title,
+        composer: piece.composer,
+        measures: piece.measures,
         tempo: piece.tempo,
-        score_id: text(piece.score_id),
+        score_id: piece.score_id,
         // Keys this version does not know survive an edit of the same piece.
         extra: kept.map(|p| p.extra.clone()).unwrap_or_default(),
     }
@@ -153,7 +142,7 @@ pub fn apply_input(
     entry.timestamp = parse_time("timestamp", &input.timestamp)?;
     entry.duration = input.duration;
     entry.entry_type = input.kind.into();
-    entry.instrument = text(input.instrument).map(|i| i.to_lowercase());
+    entry.instrument = input.instrument;
     let old_pieces = std::mem::take(&mut entry.pieces);
     entry.pieces = input
         .pieces
@@ -165,10 +154,11 @@ pub fn apply_input(
             piece_ref(piece, kept)
         })
         .collect();
-    entry.techniques = labels(input.techniques);
+    entry.techniques = input.techniques;
     entry.mood = input.mood.map(model::Mood::from);
-    entry.notes = text(input.notes);
-    entry.tags = labels(input.tags);
+    entry.notes = input.notes;
+    entry.tags = input.tags;
+    entry.normalise();
     entry.created_at.get_or_insert(now);
     entry.updated_at = Some(now);
     Ok(())

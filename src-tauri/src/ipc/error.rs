@@ -119,6 +119,7 @@ impl From<StoreError> for IpcError {
             | StoreError::Migration(_)
             | StoreError::Json(_)
             | StoreError::Corrupt(_)
+            | StoreError::NotDurable(_)
             | StoreError::Closed => {
                 tracing::error!(%message, "store failure");
                 IpcError::new(ErrorCode::Storage, message)

@@ -28,6 +28,7 @@ fn add(ctx: &Context, args: LogAdd) -> Result<()> {
     let id = new_id();
     let mut entry = LogbookEntry::new(id.clone(), time_of_ms(now), args.duration);
     apply(args.fields, &mut entry, false)?;
+    entry.normalise();
     store.save(&entry, now).map_err(explain)?;
     println!("{id}");
     Ok(())
@@ -47,6 +48,7 @@ fn edit(ctx: &Context, args: LogEdit) -> Result<()> {
         }
     }
     entry.tags.retain(|tag| !args.remove_tag.contains(tag));
+    entry.normalise();
     save_and_report(&mut store, &entry, now_ms())
 }
 
@@ -56,10 +58,7 @@ fn apply(mut fields: LogFields, entry: &mut LogbookEntry, editing: bool) -> Resu
     if let Some(entry_type) = fields.entry_type {
         entry.entry_type = entry_type;
     }
-    text_flag(
-        fields.instrument.map(|i| i.to_lowercase()),
-        &mut entry.instrument,
-    );
+    text_flag(fields.instrument, &mut entry.instrument);
     if let Some(pieces) = pieces(piece_flags, editing)? {
         entry.pieces = pieces;
     }

@@ -42,6 +42,8 @@ fn add_edit_list_round_trip_with_every_flag() {
         "exam",
         "--tag",
         "morning",
+        "--tag",
+        " Exam ",
         "--at",
         "2026-11-25T19:30:00+01:00",
     ]);
@@ -56,6 +58,7 @@ fn add_edit_list_round_trip_with_every_flag() {
     assert_eq!(e["techniques"], json!(["scales", "arpeggios"]));
     assert_eq!(e["mood"], "satisfied");
     assert_eq!(e["notes"], "slow practice, then tempo");
+    // Repeats differing only in case or spaces are one tag (the app's rule, in core).
     assert_eq!(e["tags"], json!(["exam", "morning"]));
     assert_eq!(e["timestamp"], "2026-11-25T18:30:00.000Z");
     assert!(e["createdAt"].is_string() && e["updatedAt"].is_string());

@@ -148,6 +148,38 @@ impl LogbookEntry {
         }
     }
 
+    /// Puts user input in the stored form, the same whichever client typed it: texts trimmed
+    /// (blank ones removed), the instrument in lower case, piece titles trimmed, and
+    /// techniques and tags without blanks or repeats (compared case-insensitively, the first
+    /// spelling kept: they merge as sets, section 4).
+    pub fn normalise(&mut self) {
+        fn text(value: &mut Option<String>) {
+            *value = value
+                .take()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty());
+        }
+        fn labels(values: &mut Vec<String>) {
+            let mut seen = std::collections::HashSet::new();
+            *values = std::mem::take(values)
+                .into_iter()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty() && seen.insert(v.to_lowercase()))
+                .collect();
+        }
+        text(&mut self.instrument);
+        self.instrument = self.instrument.take().map(|i| i.to_lowercase());
+        text(&mut self.notes);
+        for piece in &mut self.pieces {
+            piece.title = piece.title.trim().to_owned();
+            text(&mut piece.composer);
+            text(&mut piece.measures);
+            text(&mut piece.score_id);
+        }
+        labels(&mut self.techniques);
+        labels(&mut self.tags);
+    }
+
     /// The entity state: every known field (`null` for an empty optional one, date-times in
     /// the canonical `...000Z` form), then the unknown fields of `extra`.
     pub fn to_fields(&self) -> Fields {

@@ -249,3 +249,37 @@ fn dates_are_normalized_to_utc_milliseconds() {
         json!("2026-11-25T18:30:00.123Z")
     );
 }
+
+#[test]
+fn normalise_gives_one_stored_form_for_any_client() {
+    let mut entry = LogbookEntry::new(id("e1"), at(9), 30);
+    entry.instrument = Some("  Piano ".into());
+    entry.notes = Some("   ".into());
+    let mut piece = PieceRef::new("  Ballade No. 1 ");
+    piece.composer = Some(" ".into());
+    piece.measures = Some(" 1-32 ".into());
+    entry.pieces = vec![piece];
+    entry.techniques = vec![
+        "Scales".into(),
+        "scales ".into(),
+        "".into(),
+        "arpeggios".into(),
+    ];
+    entry.tags = vec![
+        " Morning".into(),
+        "MORNING".into(),
+        "  ".into(),
+        "exam".into(),
+    ];
+    entry.normalise();
+    assert_eq!(entry.instrument.as_deref(), Some("piano"));
+    assert_eq!(entry.notes, None);
+    assert_eq!(entry.pieces[0].title, "Ballade No. 1");
+    assert_eq!(entry.pieces[0].composer, None);
+    assert_eq!(entry.pieces[0].measures.as_deref(), Some("1-32"));
+    assert_eq!(entry.techniques, ["Scales", "arpeggios"]);
+    assert_eq!(entry.tags, ["Morning", "exam"]);
+    let again = entry.clone();
+    entry.normalise();
+    assert_eq!(entry, again, "normalising twice changes nothing");
+}
