@@ -8,7 +8,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::auth::{self, Token};
+use crate::auth::{self, Token, TokenHash};
 use crate::db::{ChangeOutcome, Database, DbError, FullUpdate, NewToken, NewUser, UserId};
 use crate::error::{ApiError, ErrorMarker};
 use crate::extract::{AuthUser, JsonBody, OriginAllowed};
@@ -440,7 +440,15 @@ async fn healthz<D: Database>(State(state): State<AppState<D>>) -> Response {
     }
 }
 
-async fn metrics<D: Database>(State(state): State<AppState<D>>) -> Response {
+async fn metrics<D: Database>(State(state): State<AppState<D>>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.settings.metrics_token {
+        // Compared as SHA-256 digests: the time taken says nothing about the token.
+        match crate::extract::bearer_token(&headers) {
+            Ok(token) if TokenHash::of(token) == *expected => {}
+            Ok(_) => return ApiError::unauthorized("wrong metrics token").into_response(),
+            Err(err) => return err.into_response(),
+        }
+    }
     (
         [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         state.sync.metrics.render(),

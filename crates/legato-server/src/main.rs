@@ -87,6 +87,9 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && settings.metrics_token.is_none() {
+        tracing::warn!(%addr, "GET /metrics is open to anyone who reaches this address; set metrics_token (LEGATO_METRICS_TOKEN) to require a bearer token");
+    }
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "listening on http://{addr}")?;
     stdout.flush()?;

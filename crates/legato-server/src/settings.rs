@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::auth::TokenHash;
+
 /// Origins a browser-hosted client (the Tauri webview) may open `/sync` from.
 pub const DEFAULT_ALLOWED_ORIGINS: [&str; 3] = [
     "tauri://localhost",
@@ -38,6 +40,10 @@ pub struct Settings {
     pub outbound_queue: usize,
     /// How long shutdown waits for WebSocket connections to drain.
     pub shutdown_grace: Duration,
+    /// When set, `GET /metrics` wants `Authorization: Bearer <token>` (kept as its hash, so
+    /// the settings can be logged). Unset, anyone who reaches the port may read the counters
+    /// (they hold no user data; the default listen address is loopback).
+    pub metrics_token: Option<TokenHash>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -64,6 +70,7 @@ impl Settings {
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.map(str::to_owned).to_vec(),
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            metrics_token: None,
         }
     }
 
@@ -126,6 +133,15 @@ impl Settings {
         if let Some(queue) = merged.outbound_queue {
             settings.outbound_queue = queue.max(1);
         }
+        if let Some(token) = merged.metrics_token {
+            if token.trim().is_empty() {
+                return Err(SettingsError::Value {
+                    key: "metrics_token",
+                    value: "(empty)".into(),
+                });
+            }
+            settings.metrics_token = Some(TokenHash::of(token.trim()));
+        }
         Ok(settings)
     }
 }
@@ -147,6 +163,7 @@ pub struct Overrides {
     pub rate_limit_burst: Option<u32>,
     pub allowed_origins: Option<Vec<String>>,
     pub outbound_queue: Option<usize>,
+    pub metrics_token: Option<String>,
 }
 
 impl Overrides {
@@ -161,12 +178,14 @@ impl Overrides {
             rate_limit_burst: over.rate_limit_burst.or(self.rate_limit_burst),
             allowed_origins: over.allowed_origins.or(self.allowed_origins),
             outbound_queue: over.outbound_queue.or(self.outbound_queue),
+            metrics_token: over.metrics_token.or(self.metrics_token),
         }
     }
 
     /// `LEGATO_LISTEN`, `LEGATO_DATABASE_URL`, `LEGATO_CATCHUP_PAGE_SIZE`,
     /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
-    /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`.
+    /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
+    /// `LEGATO_METRICS_TOKEN`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -197,6 +216,7 @@ impl Overrides {
                     .collect()
             }),
             outbound_queue: num("LEGATO_OUTBOUND_QUEUE", get("LEGATO_OUTBOUND_QUEUE"))?,
+            metrics_token: get("LEGATO_METRICS_TOKEN"),
         })
     }
 }
@@ -375,6 +395,27 @@ mod tests {
         assert!(matches!(
             Settings::load(None, env_of(&[("HOME", "/h")]), flags),
             Err(SettingsError::Value { key: "listen", .. })
+        ));
+    }
+
+    #[test]
+    fn the_metrics_token_is_kept_as_a_hash_and_may_not_be_blank() {
+        let env = env_of(&[("HOME", "/h"), ("LEGATO_METRICS_TOKEN", " s3cret ")]);
+        let s = Settings::load(None, &env, Overrides::default()).unwrap();
+        assert_eq!(s.metrics_token, Some(TokenHash::of("s3cret")));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let s = Settings::load(None, env_of(&[("HOME", "/h")]), Overrides::default()).unwrap();
+        assert_eq!(s.metrics_token, None);
+        assert!(matches!(
+            Settings::load(
+                Some("metrics_token = \"  \""),
+                env_of(&[("HOME", "/h")]),
+                Overrides::default()
+            ),
+            Err(SettingsError::Value {
+                key: "metrics_token",
+                ..
+            })
         ));
     }
 

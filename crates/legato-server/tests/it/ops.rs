@@ -22,6 +22,44 @@ async fn healthz_answers() {
 }
 
 #[tokio::test]
+async fn a_metrics_token_guards_the_counters() {
+    let server = TestServer::start_with(|s| {
+        s.metrics_token = Some(legato_server::auth::TokenHash::of("scrape-me"));
+    })
+    .await;
+    let get = |token: Option<&'static str>| {
+        let mut request = server.http.get(server.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for token in [None, Some("wrong")] {
+        let response = get(token).await.unwrap();
+        assert_eq!(response.status(), 401, "{token:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    let response = get(Some("scrape-me")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("legato_ws_connections")
+    );
+    // Health checks stay open: load balancers do not carry tokens.
+    let health = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
 async fn metrics_counters_move() {
     let server = TestServer::start().await;
     let before = server.metrics().await;
