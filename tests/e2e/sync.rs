@@ -177,6 +177,28 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
         app.wait_status("1 pending", |t| pending(t) == Some(1))
             .await?;
         app.open("Settings").await?;
+        // The theme only picks the colour scheme; every token resolves for it (app.css uses
+        // `light-dark()`), on the page background as on the rest.
+        let theme =
+            thirtyfour::components::SelectElement::new(&app.find("combobox", "Theme").await?)
+                .await?;
+        for (value, background) in [("dark", "rgb(22, 23, 29)"), ("light", "rgb(245, 245, 248)")] {
+            theme.select_by_value(value).await?;
+            eventually(&format!("the {value} background"), || async {
+                let color = app
+                    .driver
+                    .execute(
+                        "return getComputedStyle(document.documentElement).backgroundColor",
+                        vec![],
+                    )
+                    .await?
+                    .json()
+                    .clone();
+                Ok((color == background).then_some(()))
+            })
+            .await?;
+        }
+        theme.select_by_value("system").await?;
         app.button("Resume sync").await?;
         app.find("button", "Pause sync").await?;
         app.wait_status("Synced, nothing pending", synced_idle)
