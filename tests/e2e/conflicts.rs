@@ -177,25 +177,17 @@ async fn a_manual_conflict_is_resolved_in_the_dialog_and_reaches_the_other_devic
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn a_refused_change_shows_as_a_dead_letter_and_can_be_discarded() {
     const TEST: &str = "dead_letter";
-    if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
+    let Some(stage) = Stage::start(TEST).await else {
         return;
-    }
-    let Stage {
-        _one,
-        art,
-        server,
-        account,
-        cli,
-    } = Stage::new(TEST).await;
+    };
     let tags: Vec<String> = (0..45).map(|i| format!("t{i}")).collect();
     let mut add = vec!["--duration", "30", "--piece", "Tag-heavy etude"];
     for tag in &tags {
         add.extend(["--tag", tag]);
     }
-    let id = cli.add(&add);
-    cli.sync();
-    let data = tempfile::tempdir().unwrap();
-    let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
+    let id = stage.cli.add(&add);
+    stage.cli.sync();
+    let (mut app, _data) = stage.launch().await;
 
     let outcome = async {
         app.wait_status("Synced", |t| t.starts_with("Synced"))
@@ -216,8 +208,8 @@ async fn a_refused_change_shows_as_a_dead_letter_and_can_be_discarded() {
         for tag in &extra {
             edit.extend(["--add-tag", tag]);
         }
-        cli.ok(&edit);
-        cli.sync();
+        stage.cli.ok(&edit);
+        stage.cli.sync();
         set_paused(&app, false).await?;
 
         let status = eventually_for(Duration::from_secs(90), "a dead letter", || async {

@@ -27,18 +27,11 @@ return Array.from(notices).some((n) => {
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn creates_edits_deletes_and_undoes_an_entry() {
     const TEST: &str = "logbook_crud";
-    if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
+    let Some(stage) = Stage::start(TEST).await else {
         return;
-    }
-    let Stage {
-        _one,
-        art,
-        server,
-        account,
-        cli,
-    } = Stage::new(TEST).await;
+    };
     // Something already on the account, so the logbook has more than one day.
-    cli.add(&[
+    stage.cli.add(&[
         "--duration",
         "45",
         "--piece",
@@ -50,9 +43,8 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
         "--at",
         "2026-11-20T17:30:00Z",
     ]);
-    cli.sync();
-    let data = tempfile::tempdir().unwrap();
-    let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
+    stage.cli.sync();
+    let (mut app, _data) = stage.launch().await;
 
     let outcome = async {
         app.wait_status("Synced", |t| t.starts_with("Synced"))
@@ -127,8 +119,9 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
         // The other device gets it.
         app.wait_status("Synced", |t| t.starts_with("Synced"))
             .await?;
-        cli.sync();
-        let id = cli
+        stage.cli.sync();
+        let id = stage
+            .cli
             .entries()
             .into_iter()
             .find(|e| e["pieces"][0]["title"] == PIECE)
@@ -161,8 +154,11 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
             "details after edit: {shown}"
         );
         app.wait_status("Synced", synced_idle).await?;
-        cli.sync();
-        let edited = cli.entry(&id).context("the entry on the CLI device")?;
+        stage.cli.sync();
+        let edited = stage
+            .cli
+            .entry(&id)
+            .context("the entry on the CLI device")?;
         ensure!(edited["duration"] == 40, "{edited}");
         ensure!(edited["notes"] == "hands together now", "{edited}");
 
@@ -175,9 +171,9 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
             .await?;
         app.shot("entry-deleted").await?;
         app.wait_status("Synced", synced_idle).await?;
-        cli.sync();
+        stage.cli.sync();
         ensure!(
-            cli.entry(&id).is_none(),
+            stage.cli.entry(&id).is_none(),
             "the CLI device still has the deleted entry"
         );
 
@@ -186,8 +182,9 @@ async fn creates_edits_deletes_and_undoes_an_entry() {
         let text = back.text().await?;
         ensure!(text.contains("40 min"), "restored entry: {text}");
         app.wait_status("Synced", synced_idle).await?;
-        cli.sync();
-        let restored = cli
+        stage.cli.sync();
+        let restored = stage
+            .cli
             .entries()
             .into_iter()
             .find(|e| e["pieces"][0]["title"] == PIECE)

@@ -158,16 +158,43 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+impl Stage {
+    /// [`Stage::new`] for a test that drives the app; `None` when it cannot run here (see
+    /// [`skip_unless_runnable`]).
+    pub async fn start(test: &str) -> Option<Stage> {
+        if skip_unless_runnable(test, &[Needs::WebDriver]) {
+            return None;
+        }
+        Some(Stage::new(test).await)
+    }
+
+    /// The app signed in to the stage's account on a fresh data dir (returned too: it must
+    /// live as long as the app).
+    pub async fn launch(&self) -> (App, tempfile::TempDir) {
+        let data = tempfile::tempdir().unwrap();
+        let env = AppEnv::new(data.path(), &self.server, &self.account);
+        (App::launch(env, &self.art).await, data)
+    }
+
+    /// [`Stage::start`], then [`Stage::launch`]: the usual scenario.
+    pub async fn with_app(test: &str) -> Option<(Stage, App, tempfile::TempDir)> {
+        let stage = Stage::start(test).await?;
+        let (app, data) = stage.launch().await;
+        Some((stage, app, data))
+    }
+}
+
 /// A unique account email per test.
 /// The common start of a scenario: one WebDriver session at a time, the artifacts dir, a
 /// real server, and a CLI device signed up to a fresh account (the app's other device).
-/// Destructure it with `_one` first: bindings drop last-first, so the lock goes last.
+/// The lock is the last field and, when destructuring, goes first in the pattern: fields
+/// drop in order, bindings last-first, so either way it is released last.
 pub struct Stage {
-    pub _one: tokio::sync::MutexGuard<'static, ()>,
     pub art: PathBuf,
     pub server: Server,
     pub account: String,
     pub cli: CliDevice,
+    pub _one: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Stage {
@@ -179,11 +206,11 @@ impl Stage {
         let cli = CliDevice::new(&server);
         cli.register(&account);
         Stage {
-            _one: one,
             art,
             server,
             account,
             cli,
+            _one: one,
         }
     }
 }

@@ -11,18 +11,9 @@ use crate::support::*;
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn an_entry_from_another_device_appears_live() {
     const TEST: &str = "live_sync";
-    if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
+    let Some((stage, mut app, _data)) = Stage::with_app(TEST).await else {
         return;
-    }
-    let Stage {
-        _one,
-        art,
-        server,
-        account,
-        cli,
-    } = Stage::new(TEST).await;
-    let data = tempfile::tempdir().unwrap();
-    let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
+    };
 
     let outcome = async {
         app.wait_status("Synced", |t| t.starts_with("Synced"))
@@ -30,7 +21,7 @@ async fn an_entry_from_another_device_appears_live() {
         app.shot("empty-logbook").await?;
 
         // Added on the other device and pushed: the app shows it without being touched.
-        let id = cli.add(&[
+        let id = stage.cli.add(&[
             "--duration",
             "35",
             "--piece",
@@ -42,15 +33,15 @@ async fn an_entry_from_another_device_appears_live() {
             "--notes",
             "from the CLI device",
         ]);
-        cli.sync();
+        stage.cli.sync();
         let entry = app.entry("Clair de lune").await?;
         let text = entry.text().await?;
         ensure!(text.contains("35 min"), "listed entry: {text}");
         app.shot("entry-from-cli").await?;
 
         // An edit there shows up here too, and so does a delete.
-        cli.ok(&["log", "edit", &id, "--duration", "50"]);
-        cli.sync();
+        stage.cli.ok(&["log", "edit", &id, "--duration", "50"]);
+        stage.cli.sync();
         eventually("the other device's edit", || async {
             Ok(match app.entry_now("Clair de lune").await? {
                 Some(e) => e.text().await?.contains("50 min").then_some(()),
@@ -58,8 +49,8 @@ async fn an_entry_from_another_device_appears_live() {
             })
         })
         .await?;
-        cli.ok(&["log", "delete", &id]);
-        cli.sync();
+        stage.cli.ok(&["log", "delete", &id]);
+        stage.cli.sync();
         app.no_entry("Clair de lune").await?;
         Ok(())
     }
@@ -71,24 +62,15 @@ async fn an_entry_from_another_device_appears_live() {
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn edits_wait_as_pending_while_the_server_is_down_then_sync() {
     const TEST: &str = "offline_pending";
-    if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
+    let Some((mut stage, mut app, _data)) = Stage::with_app(TEST).await else {
         return;
-    }
-    let Stage {
-        _one,
-        art,
-        mut server,
-        account,
-        cli,
-    } = Stage::new(TEST).await;
-    let data = tempfile::tempdir().unwrap();
-    let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
+    };
 
     let outcome = async {
         app.wait_status("Synced", |t| t.starts_with("Synced"))
             .await?;
 
-        server.stop();
+        stage.server.stop();
         app.wait_status("Offline", |t| {
             t.starts_with("Offline") || t.starts_with("Connecting")
         })
@@ -116,7 +98,7 @@ async fn edits_wait_as_pending_while_the_server_is_down_then_sync() {
         app.shot("offline-pending").await?;
 
         // Back on the same port and database: the app reconnects by itself and sends them.
-        server.restart();
+        stage.server.restart();
         let status = eventually_for(
             Duration::from_secs(90),
             "Synced with nothing pending after the restart",
@@ -128,8 +110,9 @@ async fn edits_wait_as_pending_while_the_server_is_down_then_sync() {
         .await?;
         ensure!(status.contains("Last sync"), "{status}");
         app.shot("synced-after-restart").await?;
-        cli.sync();
-        let titles: Vec<String> = cli
+        stage.cli.sync();
+        let titles: Vec<String> = stage
+            .cli
             .entries()
             .iter()
             .filter_map(|e| e["pieces"][0]["title"].as_str().map(str::to_owned))
@@ -149,18 +132,9 @@ async fn edits_wait_as_pending_while_the_server_is_down_then_sync() {
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn pausing_and_resuming_in_settings_sends_what_waited() {
     const TEST: &str = "settings_pause";
-    if skip_unless_runnable(TEST, &[Needs::WebDriver]) {
+    let Some((stage, mut app, _data)) = Stage::with_app(TEST).await else {
         return;
-    }
-    let Stage {
-        _one,
-        art,
-        server,
-        account,
-        cli,
-    } = Stage::new(TEST).await;
-    let data = tempfile::tempdir().unwrap();
-    let mut app = App::launch(AppEnv::new(data.path(), &server, &account), &art).await;
+    };
 
     let outcome = async {
         app.wait_status("Synced", |t| t.starts_with("Synced"))
@@ -204,9 +178,11 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
         app.wait_status("Synced, nothing pending", synced_idle)
             .await?;
         app.shot("resumed").await?;
-        cli.sync();
+        stage.cli.sync();
         ensure!(
-            cli.entries()
+            stage
+                .cli
+                .entries()
                 .iter()
                 .any(|e| e["pieces"][0]["title"] == "Partita no. 2"),
             "the CLI device lacks the entry"
