@@ -169,7 +169,9 @@ impl Store {
 
     /// The user's decision on a stored conflict: `resolved_state` becomes the local state and
     /// an update with its differences from the server's state is queued on `remoteVersion`,
-    /// in the conflicted change's place. If the server had deleted the entity, the resolved
+    /// in the conflicted change's place. The entity's later unsent changes lose the
+    /// conflicting fields (the decision was made on a view that holds them) and keep the
+    /// rest. If the server had deleted the entity, the resolved
     /// state is re-created under a new id instead. Nothing differs: nothing is queued.
     pub fn resolve_conflict(
         &mut self,
@@ -181,6 +183,15 @@ impl Store {
         let taken = take_conflict(&tx, conflict_id)?;
         let conflict = &taken.stored.conflict;
         let (entity_type, id) = (conflict.entity_type, &conflict.entity_id);
+        // The user decided the conflicting fields on the local state, which shows the
+        // entity's later unsent changes too. Sent after the decision, those would put back
+        // values the user turned down: they keep only their other fields. (A re-creation
+        // carries the whole local state; the changes of the deleted id go.)
+        if conflict.remote_deleted {
+            outbox::remove_later_unsent(&tx, entity_type, id.as_str(), taken.seq)?;
+        } else {
+            outbox::strip_later_unsent(&tx, entity_type, id.as_str(), taken.seq, &conflict.fields)?;
+        }
         let outcome = if conflict.remote_deleted {
             recreate(&tx, entity_type, resolved_state, &self.client_id, now_ms)?
         } else {

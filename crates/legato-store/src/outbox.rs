@@ -281,6 +281,45 @@ pub(crate) fn remove_later_unsent(
         .execute(params![entity_type.as_str(), id, seq])?)
 }
 
+/// Takes `fields` out of the entity's updates after `seq` that were never handed to the
+/// network; one left with nothing but bookkeeping fields (`updatedAt`) goes. For a decision
+/// on those fields that must not be overwritten by edits queued before it.
+pub(crate) fn strip_later_unsent(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    seq: i64,
+    fields: &[String],
+) -> Result<()> {
+    let later: Vec<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT seq, data FROM outbox WHERE entity_type = ?1 AND entity_id = ?2
+               AND seq > ?3 AND sent = 0 AND in_flight = 0 AND operation = 'update'",
+        )?
+        .query_map(params![entity_type.as_str(), id, seq], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (later_seq, data) in later {
+        let mut data = parse_fields(&data)?;
+        if !fields.iter().any(|f| data.contains_key(f)) {
+            continue;
+        }
+        data.retain(|key, _| !fields.contains(key));
+        if data
+            .keys()
+            .all(|key| legato_core::merge::BOOKKEEPING_FIELDS.contains(&key.as_str()))
+        {
+            conn.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?
+                .execute([later_seq])?;
+        } else {
+            conn.prepare_cached("UPDATE outbox SET data = ?2 WHERE seq = ?1")?
+                .execute(params![later_seq, to_json(&data)])?;
+        }
+    }
+    Ok(())
+}
+
 fn mark<S: AsRef<str>>(conn: &mut Connection, change_ids: &[S]) -> Result<usize> {
     let tx = write_tx(conn)?;
     let mut marked = 0;

@@ -453,3 +453,71 @@ fn an_ack_behind_the_base_keeps_the_older_base_state() {
     let base_state: Value = serde_json::from_str(&base_state).unwrap();
     assert_eq!(base_state["notes"], "base notes");
 }
+
+/// The same history under `manual`: the dialog shows the local state, later unsent edit
+/// included, and the user takes their notes. The later edit must not be sent after the
+/// decision and put back the notes the user turned down.
+#[test]
+fn later_unsent_edits_do_not_undo_a_manual_decision() {
+    let mut store = store();
+    let (id, first, base) = pending_notes_edit(&mut store);
+    store.mark_in_flight(&[&first]).unwrap();
+    let theirs = json!({"notes": "their notes", "updatedAt": "2025-11-25T18:30:30.000Z"});
+    remote_edit(&mut store, &id, theirs.clone(), 2);
+    store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "my notes, more", "duration": 35})),
+            NOW + 2 * MINUTE,
+        )
+        .unwrap()
+        .unwrap();
+    let item = outbox_item(&store, &first);
+    let conflict = ConflictData {
+        change_id: first.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: item.change.data,
+        remote: with(base, theirs),
+        fields: vec!["notes".into(), "updatedAt".into()],
+    };
+    let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
+    else {
+        panic!("not stored")
+    };
+    // Mine, as the dialog shows it: the later edit is part of it.
+    let mine = state(&store, EntityType::Logbook, &id);
+    assert_eq!(
+        (mine["notes"].clone(), mine["duration"].clone()),
+        (json!("my notes, more"), json!(35))
+    );
+    let mut decided = mine.as_object().unwrap().clone();
+    decided.insert("notes".into(), json!("their notes"));
+    let ConflictOutcome::Pushed { change_id } = store
+        .resolve_conflict(conflict_id, decided, NOW + 3 * MINUTE)
+        .unwrap()
+    else {
+        panic!("nothing pushed")
+    };
+    // The later edit keeps its duration and loses the decided notes.
+    let queued = outbox(&store);
+    assert_eq!(queued[0].change.change_id, change_id);
+    assert!(
+        queued.iter().all(|i| !i.change.data.contains_key("notes")),
+        "{queued:?}"
+    );
+    assert!(
+        queued
+            .iter()
+            .any(|i| i.change.data.get("duration") == Some(&json!(35)))
+    );
+    let now = state(&store, EntityType::Logbook, &id);
+    assert_eq!(
+        (now["notes"].clone(), now["duration"].clone()),
+        (json!("their notes"), json!(35))
+    );
+}

@@ -199,8 +199,8 @@ fn an_edit_of_a_remotely_deleted_entity_lives_on_under_a_new_id() {
 
 #[test]
 fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
-    // Nothing later was sent: the resolution takes the conflicted change's place, ahead of
-    // the user's later edit, which then still wins locally and on the server.
+    // Nothing later was sent: the resolution takes the conflicted change's place. The later
+    // edit only set a conflicting field, which the decision covers: it goes.
     let mut store = store();
     let (id, conflict) = conflicted(&mut store);
     let later = store
@@ -227,12 +227,12 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
         .into_iter()
         .map(|i| i.change.change_id)
         .collect();
-    assert_eq!(order, [change_id.clone(), later.clone()]);
+    assert_eq!(order, [change_id.clone()]);
     assert_eq!(
         outbox_item(&store, &change_id).change.data["notes"],
         "resolved"
     );
-    assert_eq!(state(&store, EntityType::Logbook, &id)["notes"], "newer");
+    assert_eq!(state(&store, EntityType::Logbook, &id)["notes"], "resolved");
 
     // The later edit went out first: the resolution follows it, without the field the
     // later edit set (the user's newer value must not be overwritten on the server).
