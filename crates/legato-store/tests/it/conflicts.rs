@@ -227,7 +227,11 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
         .into_iter()
         .map(|i| i.change.change_id)
         .collect();
-    assert_eq!(order, [change_id.clone()]);
+    assert_eq!(
+        order,
+        std::slice::from_ref(&change_id),
+        "the later edit {later} is covered by the decision"
+    );
     assert_eq!(
         outbox_item(&store, &change_id).change.data["notes"],
         "resolved"
