@@ -320,12 +320,7 @@ where
             }
             let page = match next.finish().await {
                 Ok(page) => page,
-                Err(err) => {
-                    tracing::error!(error = %err, "catch-up read failed");
-                    self.send_error(ErrorCode::Internal, "catch-up failed; reconnect", None)
-                        .await?;
-                    return Ok(Flow::Close(CLOSE_INTERNAL_ERROR, "catch-up failed"));
-                }
+                Err(err) => return self.catch_up_failed("read", &err).await,
             };
             // (An empty page never has more: the loop could not move on.)
             let more = page.has_more && !page.changes.is_empty();
@@ -342,12 +337,7 @@ where
             for update in &page.changes {
                 let text = match catch_up_frame(update, compress) {
                     Ok(text) => text,
-                    Err(err) => {
-                        tracing::error!(error = %err, "catch-up frame failed");
-                        self.send_error(ErrorCode::Internal, "catch-up failed; reconnect", None)
-                            .await?;
-                        return Ok(Flow::Close(CLOSE_INTERNAL_ERROR, "catch-up failed"));
-                    }
+                    Err(err) => return self.catch_up_failed("frame", &err).await,
                 };
                 self.last_sent_seq = self.last_sent_seq.max(update.seq);
                 self.write(Some(Message::Text(text.into())), false).await?;
@@ -434,6 +424,15 @@ where
         };
         self.send(&reply).await?;
         Ok(Flow::Continue)
+    }
+
+    /// A catch-up that cannot go on: the client is told, and reconnects to start over from
+    /// its cursor.
+    async fn catch_up_failed(&mut self, step: &str, err: &DbError) -> Result<Flow, Gone> {
+        tracing::error!(error = %err, step, "catch-up failed");
+        self.send_error(ErrorCode::Internal, "catch-up failed; reconnect", None)
+            .await?;
+        Ok(Flow::Close(CLOSE_INTERNAL_ERROR, "catch-up failed"))
     }
 
     /// Sends a live update (unless a catch-up page already covered it).

@@ -57,6 +57,38 @@ fn send_and_conflict(
     }
 }
 
+/// A change in flight, another device's notes applied meanwhile, then a later local edit of
+/// the notes and the duration (made without seeing theirs in the local view, where ours
+/// overlay them); the server's `conflict` answer on the notes.
+fn conflict_with_a_later_edit(store: &mut Store) -> (EntityId, ConflictData) {
+    let (id, first, base) = pending_notes_edit(store);
+    let theirs = json!({"notes": "their notes", "updatedAt": "2025-11-25T18:30:30.000Z"});
+    store.mark_in_flight(&[&first]).unwrap();
+    remote_edit(store, &id, theirs.clone(), 2);
+    let later = store
+        .patch(
+            EntityType::Logbook,
+            &id,
+            fields(json!({"notes": "my notes, more", "duration": 35})),
+            NOW + 2 * MINUTE,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(outbox_item(store, &later).change.base_version, 2);
+    let conflict = ConflictData {
+        change_id: first.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: outbox_item(store, &first).change.data,
+        remote: with(base, theirs),
+        fields: vec!["notes".into(), "updatedAt".into()],
+    };
+    (id, conflict)
+}
+
 fn with(mut state: Fields, data: Value) -> Fields {
     state.extend(fields(data));
     state
@@ -361,39 +393,12 @@ fn a_remotely_deleted_entity_is_recreated_with_the_whole_local_state() {
     );
 }
 
-/// A change in flight, another device's notes applied meanwhile, then a later local edit of
-/// the notes (made without seeing theirs in the local view, where ours overlay them). The
-/// merge carries the later edit too; sent after the merge it would overwrite the joined
+/// The merge carries the later edit too; sent after the merge it would overwrite the joined
 /// notes with its own, so it is folded into the resolution.
 #[test]
 fn later_unsent_edits_fold_into_a_merged_resolution() {
     let mut store = store();
-    let (id, first, base) = pending_notes_edit(&mut store);
-    store.mark_in_flight(&[&first]).unwrap();
-    let theirs = json!({"notes": "their notes", "updatedAt": "2025-11-25T18:30:30.000Z"});
-    remote_edit(&mut store, &id, theirs.clone(), 2);
-    let later = store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "my notes, more", "duration": 35})),
-            NOW + 2 * MINUTE,
-        )
-        .unwrap()
-        .unwrap();
-    assert_eq!(outbox_item(&store, &later).change.base_version, 2);
-    let item = outbox_item(&store, &first);
-    let conflict = ConflictData {
-        change_id: first.clone(),
-        entity_type: EntityType::Logbook,
-        entity_id: id.clone(),
-        base_version: 1,
-        remote_version: 2,
-        remote_deleted: false,
-        local: item.change.data,
-        remote: with(base, theirs),
-        fields: vec!["notes".into(), "updatedAt".into()],
-    };
+    let (id, conflict) = conflict_with_a_later_edit(&mut store);
     let outcome = store
         .settle_conflict(&conflict, Strategy::Merge, NOW + 3 * MINUTE)
         .unwrap();
@@ -460,31 +465,7 @@ fn an_ack_behind_the_base_keeps_the_older_base_state() {
 #[test]
 fn later_unsent_edits_do_not_undo_a_manual_decision() {
     let mut store = store();
-    let (id, first, base) = pending_notes_edit(&mut store);
-    store.mark_in_flight(&[&first]).unwrap();
-    let theirs = json!({"notes": "their notes", "updatedAt": "2025-11-25T18:30:30.000Z"});
-    remote_edit(&mut store, &id, theirs.clone(), 2);
-    store
-        .patch(
-            EntityType::Logbook,
-            &id,
-            fields(json!({"notes": "my notes, more", "duration": 35})),
-            NOW + 2 * MINUTE,
-        )
-        .unwrap()
-        .unwrap();
-    let item = outbox_item(&store, &first);
-    let conflict = ConflictData {
-        change_id: first.clone(),
-        entity_type: EntityType::Logbook,
-        entity_id: id.clone(),
-        base_version: 1,
-        remote_version: 2,
-        remote_deleted: false,
-        local: item.change.data,
-        remote: with(base, theirs),
-        fields: vec!["notes".into(), "updatedAt".into()],
-    };
+    let (id, conflict) = conflict_with_a_later_edit(&mut store);
     let ConflictOutcome::Stored { conflict_id } = store.store_conflict(&conflict, NOW).unwrap()
     else {
         panic!("not stored")
