@@ -171,6 +171,7 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
                 Ok((color == background).then_some(()))
             })
             .await?;
+            app.shot(&format!("theme-{value}")).await?;
         }
         theme.select_by_value("system").await?;
         app.button("Resume sync").await?;
