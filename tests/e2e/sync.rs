@@ -171,6 +171,15 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
                 Ok((color == background).then_some(()))
             })
             .await?;
+            // The settings are saved by then (controls are disabled while they are).
+            eventually("the settings saved", || async {
+                let buttons = app.all("button", "Resume sync", Match::Exact, None).await?;
+                Ok(match buttons.first() {
+                    Some(button) => button.is_enabled().await?.then_some(()),
+                    None => None,
+                })
+            })
+            .await?;
             app.shot(&format!("theme-{value}")).await?;
         }
         theme.select_by_value("system").await?;
