@@ -317,12 +317,13 @@ impl LogSyncer {
     }
 }
 
-/// fsync of the write-ahead log through a descriptor of our own (SQLite's `FULL` does the
-/// same at each commit). A missing log was checkpointed into the database, synced, and
+/// fdatasync of the write-ahead log through a descriptor of our own (SQLite's `FULL` syncs
+/// the log at each commit; the data and the file size are what recovery reads, so the
+/// inode's times need no journal commit). A missing log was checkpointed into the database, synced, and
 /// removed: nothing is left to sync.
 fn sync_log(wal: &std::path::Path) -> io::Result<()> {
     match std::fs::OpenOptions::new().write(true).open(wal) {
-        Ok(file) => file.sync_all(),
+        Ok(file) => file.sync_data(),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(err) => Err(err),
     }

@@ -151,9 +151,11 @@ impl Engine {
 
     /// Re-reads the counts shown in the status.
     pub(super) async fn refresh_counts(&mut self) {
+        // Ahead of the log sync: counts that include an edit still being flushed are right
+        // for the status, and the engine does not wait out a local save's fsync here.
         let counts = self
             .store
-            .call(|store| {
+            .call_ahead(|store| {
                 Ok(StoreCounts {
                     pending: store.pending_count()?,
                     dead_letters: store.dead_letter_count()?,
