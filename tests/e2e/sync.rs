@@ -180,6 +180,8 @@ async fn pausing_and_resuming_in_settings_sends_what_waited() {
                 })
             })
             .await?;
+            // Buttons fade their colours (0.12 s) and the frame is composited after that.
+            tokio::time::sleep(Duration::from_millis(400)).await;
             app.shot(&format!("theme-{value}")).await?;
         }
         theme.select_by_value("system").await?;
