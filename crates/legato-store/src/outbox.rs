@@ -677,22 +677,26 @@ impl Store {
 
     /// Changes in the outbox (pending or in flight).
     pub fn pending_count(&self) -> Result<u64> {
+        // Cached: the sync engine reads these after every burst of activity.
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?)
+            .prepare_cached("SELECT COUNT(*) FROM outbox")?
+            .query_row([], |row| row.get(0))?)
     }
 
     /// Edit time of the oldest change still in the outbox, if any.
     pub fn oldest_pending_ms(&self) -> Result<Option<i64>> {
         Ok(self
             .conn
-            .query_row("SELECT MIN(timestamp) FROM outbox", [], |row| row.get(0))?)
+            .prepare_cached("SELECT MIN(timestamp) FROM outbox")?
+            .query_row([], |row| row.get(0))?)
     }
 
     pub fn dead_letter_count(&self) -> Result<u64> {
         Ok(self
             .conn
-            .query_row("SELECT COUNT(*) FROM dead_letters", [], |row| row.get(0))?)
+            .prepare_cached("SELECT COUNT(*) FROM dead_letters")?
+            .query_row([], |row| row.get(0))?)
     }
 }
 

@@ -100,7 +100,10 @@ pub(crate) fn with_relaxed_sync<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> Result<T>,
 ) -> Result<T> {
-    let level: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+    // Cached: this runs for every remote apply and in-flight mark.
+    let level: i64 = conn
+        .prepare_cached("PRAGMA synchronous")?
+        .query_row([], |row| row.get(0))?;
     if level <= 1 {
         // Already OFF or NORMAL.
         return f(conn);
