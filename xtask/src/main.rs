@@ -5,7 +5,7 @@ mod invariants;
 mod run;
 mod setup;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
@@ -73,9 +73,13 @@ fn run_task(args: Vec<String>) -> Result<()> {
     }
 }
 
-/// The workspace root: xtask lives one level below it.
+/// The workspace root: xtask lives one level below it. Read at run time (`cargo run` sets
+/// `CARGO_MANIFEST_DIR` for the process): with a target dir shared between checkouts (CI's
+/// persistent one), cargo reuses an xtask binary built in another clone, and its compile-time
+/// path would run that clone's code.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
         .parent()
         .expect("xtask is inside the workspace")
         .to_path_buf()
