@@ -25,6 +25,7 @@ where
     rejected_changes_write_nothing(make_db().await).await;
     users_never_interfere(make_db().await).await;
     pages_follow_seq_order(make_db().await).await;
+    the_commit_hook_sees_committed_outcomes_only(make_db().await).await;
     closed_database_refuses(make_db().await).await;
 }
 
@@ -602,6 +603,76 @@ async fn pages_follow_seq_order<D: Database>(db: D) {
         .await
         .unwrap();
     assert_eq!(both.changes.len(), 7);
+}
+
+/// `on_commit` gets the outcomes after the commit (what it takes out of them is gone from
+/// the returned ones), and never runs for a transaction that failed.
+async fn the_commit_hook_sees_committed_outcomes_only<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let outcomes = db
+        .apply_changes_then(
+            &ann,
+            vec![
+                change("c1", "g1", Operation::Create, json!({"title": "t"}), 0),
+                change("c2", "g2", Operation::Update, json!({"title": "t"}), 1),
+            ],
+            NOW,
+            Box::new(move |outcomes: &mut [ChangeOutcome]| {
+                let updates: Vec<_> = outcomes
+                    .iter_mut()
+                    .map(|o| match o {
+                        ChangeOutcome::Applied { update, .. } => update.take(),
+                        _ => None,
+                    })
+                    .collect();
+                seen_tx.send(updates).unwrap();
+            }),
+        )
+        .await
+        .unwrap();
+    let updates = seen_rx
+        .try_recv()
+        .expect("the hook ran before the call returned");
+    assert_eq!(updates.len(), 2);
+    let update = updates[0].as_ref().expect("the create's live update");
+    assert_eq!((update.seq, update.entity_id.as_str()), (1, "g1"));
+    assert!(updates[1].is_none(), "a rejected change has no update");
+    assert!(matches!(
+        outcomes[0],
+        ChangeOutcome::Applied { update: None, .. }
+    ));
+    assert!(matches!(
+        outcomes[1],
+        ChangeOutcome::Rejected {
+            code: ErrorCode::NotFound,
+            ..
+        }
+    ));
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.latest_seq, 1);
+
+    let (ran_tx, ran_rx) = std::sync::mpsc::channel::<()>();
+    let unknown = UserId::generate();
+    let result = db
+        .apply_changes_then(
+            &unknown,
+            vec![change(
+                "c3",
+                "g3",
+                Operation::Create,
+                json!({"title": "t"}),
+                0,
+            )],
+            NOW,
+            Box::new(move |_: &mut [ChangeOutcome]| ran_tx.send(()).unwrap()),
+        )
+        .await;
+    assert!(matches!(result, Err(DbError::UnknownUser)), "{result:?}");
+    assert!(
+        ran_rx.try_recv().is_err(),
+        "the hook ran for a failed apply"
+    );
 }
 
 async fn closed_database_refuses<D: Database>(db: D) {

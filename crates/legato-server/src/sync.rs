@@ -2,8 +2,10 @@
 //!
 //! Both transports (WebSocket `sync` and HTTP batch) go through [`SyncService::apply`]. A
 //! user's changes are applied one call at a time (a per-user async mutex, held across the
-//! store transaction and the fan-out), so live updates reach other devices in `seq` order.
-//! Different users never wait for each other here.
+//! store transaction), and the fan-out runs right after each commit on the committing thread
+//! ([`crate::db::OnCommit`]), so live updates reach other devices in `seq` order, with no
+//! hand-off back to this task first, and even when the sender's connection went away
+//! meanwhile. Different users never wait for each other here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use legato_protocol::{Change, ErrorCode};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::db::{ChangeOutcome, Database, DbError, UserId};
+use crate::db::{ChangeOutcome, Database, DbError, OnCommit, UserId};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -67,15 +69,19 @@ impl<D: Database> SyncService<D> {
             for change in &mut changes {
                 change.timestamp = change.timestamp.min(now);
             }
-            let mut outcomes = self.db.apply_changes(user, changes, now).await?;
-            for outcome in &mut outcomes {
-                if let ChangeOutcome::Applied { update, .. } = outcome
-                    && let Some(update) = update.take()
-                {
-                    self.hub.publish(user, &Arc::new(update));
+            let (hub, publisher) = (Arc::clone(&self.hub), user.clone());
+            let publish: OnCommit = Box::new(move |outcomes| {
+                for outcome in outcomes {
+                    if let ChangeOutcome::Applied { update, .. } = outcome
+                        && let Some(update) = update.take()
+                    {
+                        hub.publish(&publisher, &Arc::new(update));
+                    }
                 }
-            }
-            outcomes
+            });
+            self.db
+                .apply_changes_then(user, changes, now, publish)
+                .await?
         };
         self.metrics.observe_apply(started.elapsed());
         for outcome in &outcomes {

@@ -89,6 +89,13 @@ pub enum ChangeOutcome {
     },
 }
 
+/// Run by a backend right after the commit of [`Database::apply_changes_then`] and before
+/// that call returns, on whichever thread committed, in commit order. It must be quick and
+/// must not block: the server fans live updates out from here, so another device hears of a
+/// change without waiting for the committing thread to hand the result back first, and
+/// whether or not the caller still waits for it (a committed change is always fanned out).
+pub type OnCommit = Box<dyn FnOnce(&mut [ChangeOutcome]) + Send>;
+
 /// A page of the change stream: one `full: true` update per entity, in `seq` order.
 #[derive(Debug, Clone)]
 pub struct ChangesPage {
@@ -236,6 +243,18 @@ pub trait Database: Clone + Send + Sync + 'static {
         user: &UserId,
         changes: Vec<Change>,
         now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<ChangeOutcome>, DbError>> + Send {
+        self.apply_changes_then(user, changes, now_ms, Box::new(|_| {}))
+    }
+
+    /// [`Database::apply_changes`], running `on_commit` on the outcomes once the transaction
+    /// committed (not when it fails).
+    fn apply_changes_then(
+        &self,
+        user: &UserId,
+        changes: Vec<Change>,
+        now_ms: i64,
+        on_commit: OnCommit,
     ) -> impl Future<Output = Result<Vec<ChangeOutcome>, DbError>> + Send;
 
     /// Entities of `types` (all types when empty) whose last change has `seq > since`, in

@@ -26,7 +26,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, FullUpdate, NewToken, NewUser,
-    UserId,
+    OnCommit, UserId,
 };
 use crate::apply::{Evaluation, Stored, evaluate, live_update};
 use crate::auth::TokenHash;
@@ -278,15 +278,20 @@ impl Database for SqliteDatabase {
         .await
     }
 
-    async fn apply_changes(
+    async fn apply_changes_then(
         &self,
         user: &UserId,
         changes: Vec<Change>,
         now_ms: i64,
+        on_commit: OnCommit,
     ) -> Result<Vec<ChangeOutcome>, DbError> {
         let user = user.clone();
-        self.write(move |conn| apply_in_transaction(conn, &user, changes, now_ms))
-            .await
+        self.write(move |conn| {
+            let mut outcomes = apply_in_transaction(conn, &user, changes, now_ms)?;
+            on_commit(&mut outcomes);
+            Ok(outcomes)
+        })
+        .await
     }
 
     async fn changes_since(
