@@ -246,7 +246,7 @@ impl Engine {
                 // results (the cursor moved with them).
                 while let Some(job) = self.pages.pop_front() {
                     let result = job.done.await;
-                    if let Err(err) = self.settle_page(job.changed, job.count, result) {
+                    if let Err(err) = self.settle_page(job.count, result) {
                         tracing::warn!(error = %err, "could not apply a catch-up page");
                     }
                 }

@@ -163,7 +163,6 @@ const PAGES_IN_STORE: usize = 2;
 /// thread in the order pages were queued, while the loop goes on reading frames.
 struct PageJob {
     done: Pin<Box<dyn Future<Output = Result<BatchOutcome, StoreError>> + Send>>,
-    changed: Vec<(EntityType, EntityId)>,
     count: u64,
 }
 
@@ -584,17 +583,8 @@ impl Engine {
 
     /// One `EntitiesChanged` per entity type.
     fn emit_changed(&self, changed: impl IntoIterator<Item = (EntityType, EntityId)>) {
-        let mut by_type: HashMap<EntityType, Vec<EntityId>> = HashMap::new();
-        for (entity_type, id) in changed {
-            let ids = by_type.entry(entity_type).or_default();
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        let mut types: Vec<_> = by_type.into_iter().collect();
-        types.sort_by_key(|(t, _)| *t);
-        for (entity_type, ids) in types {
-            self.emit(SyncEvent::EntitiesChanged { entity_type, ids });
+        for event in changed_events(changed) {
+            self.emit(event);
         }
     }
 
@@ -603,6 +593,23 @@ impl Engine {
         tracing::debug!(error = %message, "sync error");
         self.last_error = Some(message);
     }
+}
+
+/// One `EntitiesChanged` per entity type, in type order, each id once.
+fn changed_events(changed: impl IntoIterator<Item = (EntityType, EntityId)>) -> Vec<SyncEvent> {
+    let mut by_type: HashMap<EntityType, Vec<EntityId>> = HashMap::new();
+    for (entity_type, id) in changed {
+        let ids = by_type.entry(entity_type).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let mut types: Vec<_> = by_type.into_iter().collect();
+    types.sort_by_key(|(t, _)| *t);
+    types
+        .into_iter()
+        .map(|(entity_type, ids)| SyncEvent::EntitiesChanged { entity_type, ids })
+        .collect()
 }
 
 /// The next frame of an open connection, or the result of a connection attempt.
