@@ -11,8 +11,11 @@
 //!     Baseline: a WebSocket echo round trip (tokio-tungstenite server on loopback) with a
 //!     text message of the size of the change A sends.
 //!     Everything shares one machine: A's log sync and the server's commit fsync queue on
-//!     the same disk, and about ten thread hand-offs share its cores (with the server's
-//!     fsync turned off, p50 drops by only ~0.3 ms: the rest is hand-offs and CPU).
+//!     the same disk, and the path's thread hand-offs share its cores. Where a p50 of ~1.8 ms
+//!     went on a 2-core VM (timestamps at each step): A's save ~0.25 ms and its in-flight
+//!     mark ~0.1 ms, the server's transaction with its fsync ~0.5 ms, B's apply ~0.13 ms,
+//!     and eight thread wake-ups at ~0.05-0.1 ms each (the first one, the caller handing
+//!     the save to A's store thread, alone ~0.09 ms).
 //! (b) **Fresh-device catch-up**: the server is seeded with `LEGATO_BENCH_ENTRIES` logbook
 //!     creates (default 100 000) through `POST /api/sync/batch`, 500 per request (untimed);
 //!     then a fresh device's engine is timed from `SyncEngine::spawn` to its `SyncComplete`
