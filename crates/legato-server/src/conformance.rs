@@ -58,7 +58,7 @@ pub fn change(
     }
 }
 
-async fn new_user<D: Database>(db: &D, email: &str) -> (UserId, Token) {
+pub(crate) async fn new_user<D: Database>(db: &D, email: &str) -> (UserId, Token) {
     let id = UserId::generate();
     let token = Token::generate();
     db.create_user(
@@ -605,8 +605,9 @@ async fn pages_follow_seq_order<D: Database>(db: D) {
     assert_eq!(both.changes.len(), 7);
 }
 
-/// `on_commit` gets the outcomes after the commit (what it takes out of them is gone from
-/// the returned ones), and never runs for a transaction that failed.
+/// `on_commit` gets the outcomes before the call returns (what it takes out of them is gone
+/// from the returned ones), and never runs for a transaction that failed. That it runs only
+/// after the commit is backend-specific (SQLite: `the_commit_hook_runs_after_the_commit`).
 async fn the_commit_hook_sees_committed_outcomes_only<D: Database>(db: D) {
     let (ann, _) = new_user(&db, "ann@example.com").await;
     let (seen_tx, seen_rx) = std::sync::mpsc::channel();
@@ -637,7 +638,6 @@ async fn the_commit_hook_sees_committed_outcomes_only<D: Database>(db: D) {
     assert_eq!(updates.len(), 2);
     let update = updates[0].as_ref().expect("the create's live update");
     assert_eq!((update.seq, update.entity_id.as_str()), (1, "g1"));
-    assert!(updates[1].is_none(), "a rejected change has no update");
     assert!(matches!(
         outcomes[0],
         ChangeOutcome::Applied { update: None, .. }

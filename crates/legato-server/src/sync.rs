@@ -152,7 +152,38 @@ impl Drop for UserTurn<'_> {
 
 #[cfg(test)]
 mod tests {
+    use legato_protocol::Operation;
+
     use super::*;
+    use crate::SqliteDatabase;
+    use crate::conformance;
+
+    /// The sender's task may be dropped while its change is applied (its connection went
+    /// away): the change still commits, and the other devices must hear of it live.
+    #[tokio::test]
+    async fn a_committed_change_fans_out_even_when_its_sender_stopped_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(dir.path().join("fanout.db"))
+            .await
+            .unwrap();
+        let (ann, _) = conformance::new_user(&db, "ann@example.com").await;
+        let sync = SyncService::new(db, Arc::new(Metrics::new()), RateLimiter::new(0.0, 1));
+        let mut other = sync.hub.subscribe(&ann, "other-device", &[], 8);
+        let change = conformance::change(
+            "c1",
+            "g1",
+            Operation::Create,
+            serde_json::json!({"title": "t"}),
+            0,
+        );
+        // Polled exactly once (the write is queued on the writer thread), then dropped.
+        let _ = futures_util::FutureExt::now_or_never(sync.apply(&ann, vec![change]));
+        let update = tokio::time::timeout(Duration::from_secs(10), other.updates.recv())
+            .await
+            .expect("the committed change was never fanned out")
+            .expect("subscription open");
+        assert_eq!((update.seq, update.entity_id.as_str()), (1, "g1"));
+    }
 
     #[tokio::test]
     async fn user_locks_serialise_one_user_and_clean_up() {

@@ -685,6 +685,47 @@ mod tests {
         .await;
     }
 
+    /// The fan-out hook runs once the data is visible to every other connection: a fresh
+    /// connection opened from inside it reads the new seq (before the commit it would read
+    /// the old one, WAL readers see committed data only).
+    #[tokio::test]
+    async fn the_commit_hook_runs_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hook.db");
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let (ann, _) = crate::conformance::new_user(&db, "ann@example.com").await;
+        let (seen_tx, seen_rx) = std_mpsc::channel();
+        let (probe_path, probe_user) = (path.clone(), ann.0.clone());
+        let change = crate::conformance::change(
+            "c1",
+            "g1",
+            legato_protocol::Operation::Create,
+            serde_json::json!({"title": "t"}),
+            0,
+        );
+        db.apply_changes_then(
+            &ann,
+            vec![change],
+            40,
+            Box::new(move |_| {
+                let reader = Connection::open(&probe_path).unwrap();
+                let seq: i64 = reader
+                    .query_row("SELECT seq FROM users WHERE id = ?1", [&probe_user], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                seen_tx.send(seq).unwrap();
+            }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            seen_rx.try_recv().unwrap(),
+            1,
+            "the hook ran before the commit"
+        );
+    }
+
     /// Migration 2 rebuilds `entities` as a rowid table: rows written by schema 1 survive it,
     /// page in seq order, and take upserts afterwards.
     #[tokio::test]

@@ -143,7 +143,7 @@ async fn a_device_that_was_away_catches_up_from_its_cursor() {
     let server = TestServer::start().await;
     let token = server.register().await;
     let a = Device::connected(&server, &token).await;
-    let b = Device::connected(&server, &token).await;
+    let mut b = Device::connected(&server, &token).await;
     b.sync.pause().await.unwrap();
     let cursor_before = b.cursor().await;
     let mut ids = Vec::new();
@@ -151,6 +151,8 @@ async fn a_device_that_was_away_catches_up_from_its_cursor() {
         ids.push(a.entry(&format!("while B was away {i}")).await);
     }
     a.sync.sync_now().await.unwrap();
+    // Only the catch-up's events from here on.
+    while b.events.try_recv().is_ok() {}
     b.sync.resume().await.unwrap();
     let report = b.sync.sync_now().await.unwrap();
     assert!(report.pulled >= 20, "{report:?}");
@@ -159,4 +161,32 @@ async fn a_device_that_was_away_catches_up_from_its_cursor() {
     }
     assert!(b.cursor().await >= cursor_before + 20);
     assert_eq!(b.status().server_seq, Some(b.cursor().await));
+
+    // Every caught-up entry was announced (from the store thread as its page committed),
+    // and all of it before the catch-up's `SyncComplete`.
+    let mut announced = std::collections::HashSet::new();
+    let mut complete_at = None;
+    let mut events = 0;
+    while let Ok(event) = b.events.try_recv() {
+        events += 1;
+        match event {
+            SyncEvent::EntitiesChanged {
+                entity_type: EntityType::Logbook,
+                ids,
+            } => announced.extend(ids),
+            SyncEvent::SyncComplete { .. } if complete_at.is_none() => {
+                complete_at = Some(announced.len());
+            }
+            _ => {}
+        }
+    }
+    assert!(events > 0);
+    for id in &ids {
+        assert!(announced.contains(id), "{id} was never announced");
+    }
+    assert_eq!(
+        complete_at,
+        Some(announced.len()),
+        "SyncComplete came before some EntitiesChanged"
+    );
 }
