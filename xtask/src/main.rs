@@ -116,7 +116,10 @@ fn cargo_with_app(args: &[&str]) -> Result<()> {
 }
 
 /// Builds the UI into `dist/` (the app embeds it at compile time).
+/// Builds the UI, installing its npm packages first if they are missing or stale (so
+/// `lint` and the other tasks that skip the full set-up work on a fresh clone too).
 pub(crate) fn build_ui() -> Result<()> {
+    setup::npm_packages()?;
     cmd("npm", &["run", "--silent", "build"])
 }
 

@@ -146,7 +146,7 @@ fn package_installed(package: &str) -> bool {
 
 /// `npm ci` when `node_modules/` is missing or older than `package-lock.json` (npm records
 /// what it installed in `node_modules/.package-lock.json`).
-fn npm_packages() -> Result<()> {
+pub(crate) fn npm_packages() -> Result<()> {
     if !succeeds("npm", &["--version"]) {
         bail!("npm is missing: install Node.js 20 or newer (the UI is built with Vite)");
     }
