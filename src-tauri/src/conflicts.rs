@@ -205,8 +205,12 @@ pub fn resolve(
     let data = conflict.conflict;
     let entity_id = data.entity_id.to_string();
     let (outcome, result_id) = match outcome {
-        ConflictOutcome::Pushed { .. } => (ResolveOutcome::Pushed, entity_id.clone()),
-        ConflictOutcome::AcceptedRemote | ConflictOutcome::Unknown => {
+        ConflictOutcome::Pushed { .. } | ConflictOutcome::DeleteOverruled { pushed: Some(_) } => {
+            (ResolveOutcome::Pushed, entity_id.clone())
+        }
+        ConflictOutcome::AcceptedRemote
+        | ConflictOutcome::Unknown
+        | ConflictOutcome::DeleteOverruled { pushed: None } => {
             (ResolveOutcome::AcceptedRemote, entity_id.clone())
         }
         ConflictOutcome::Recreated { entity_id: new, .. } => {

@@ -65,6 +65,9 @@ pub enum Forward {
     Conflict(ConflictNeedsUser),
     DeadLettered(DeadLettered),
     CatchUp(CatchUp),
+    /// A delete of this device lost to an edit made elsewhere: a notification (the entity's
+    /// change reaches the UI through `EntitiesChanged`).
+    DeleteOverruled(EntityKind),
 }
 
 /// Maps an engine event; connection changes need nothing (the status covers them).
@@ -98,6 +101,9 @@ pub fn forward(event: SyncEvent) -> Option<Forward> {
             message,
         }),
         SyncEvent::CatchUpProgress(progress) => Forward::CatchUp(progress.into()),
+        SyncEvent::DeleteOverruled { entity_type, .. } => {
+            Forward::DeleteOverruled(entity_type.into())
+        }
         SyncEvent::Connected | SyncEvent::Disconnected { .. } | SyncEvent::SyncComplete { .. } => {
             return None;
         }
@@ -197,6 +203,9 @@ fn deliver(state: &AppState, forward: Forward) {
             state.emit(&payload);
         }
         Forward::CatchUp(payload) => state.emit(&payload),
+        Forward::DeleteOverruled(kind) => {
+            state.notifier.send(notify::delete_overruled_note(kind));
+        }
     }
 }
 
@@ -260,6 +269,13 @@ mod tests {
         );
         assert_eq!(forward(SyncEvent::Connected), None);
         assert_eq!(forward(SyncEvent::SyncComplete { seq: 4 }), None);
+        assert_eq!(
+            forward(SyncEvent::DeleteOverruled {
+                entity_type: legato_protocol::EntityType::Goals,
+                entity_id: legato_protocol::EntityId::new("g1").unwrap(),
+            }),
+            Some(Forward::DeleteOverruled(EntityKind::Goals))
+        );
     }
 
     #[test]

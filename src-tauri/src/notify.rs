@@ -51,6 +51,18 @@ pub fn dead_letter_note(event: &DeadLettered) -> Note {
     }
 }
 
+/// A delete made here lost to an edit made on another device meanwhile (the `merge` and
+/// `remote` rule of `docs/core-choices.md`).
+pub fn delete_overruled_note(kind: EntityKind) -> Note {
+    Note {
+        summary: "Legato: a deleted item was kept".to_owned(),
+        body: format!(
+            "You deleted {} that another device changed meanwhile, so it was kept with that change. Delete it again if you still mean to.",
+            kind_name(kind)
+        ),
+    }
+}
+
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
@@ -119,5 +131,8 @@ mod tests {
         });
         assert!(dead.body.contains("a goal (field `title`: is required)"));
         assert!(dead.body.contains("retry or discard"));
+        let kept = delete_overruled_note(EntityKind::Logbook);
+        assert!(kept.body.contains("You deleted a logbook entry"));
+        assert!(kept.body.contains("Delete it again"));
     }
 }

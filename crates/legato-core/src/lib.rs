@@ -12,7 +12,10 @@ pub mod validate;
 
 pub use apply::{ApplyError, ApplyOutcome, EntityRecord, apply_change};
 pub use fields::{apply_patch, decode_deflated, diff_fields, same_value};
-pub use merge::{Resolution, Strategy, merge_three_way, resolve_conflict, write_time_ms};
+pub use merge::{
+    DeleteRule, Resolution, Strategy, delete_against_edit, merge_three_way, resolve_conflict,
+    write_time_ms,
+};
 pub use model::{Goal, LogbookEntry, ModelError, RepertoireItem};
 pub use validate::{ValidationError, validate_change, validate_state};
 

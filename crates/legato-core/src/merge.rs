@@ -12,7 +12,7 @@
 //!   local edit wins (the user's edit is the one we are sure of).
 
 use chrono::DateTime;
-use legato_protocol::{ConflictData, Fields};
+use legato_protocol::{ConflictData, FieldValue, Fields};
 use serde_json::Value;
 
 use crate::fields::{ValueSet, apply_patch, diff_fields, same_value};
@@ -43,6 +43,9 @@ pub enum Resolution {
     Recreate { state: Fields },
     /// Store the conflict and ask the user.
     Manual,
+    /// This device's delete wins over the other device's edit: push the delete again, on
+    /// `baseVersion = remoteVersion` (see [`delete_against_edit`]).
+    Delete,
 }
 
 /// Fields merged as sets when both sides changed them (section 4, plus the goals'
@@ -113,11 +116,16 @@ pub const BOOKKEEPING_FIELDS: [&str; 1] = ["updatedAt"];
 /// - `Manual` leaves the decision to the user.
 /// - A conflict only on [`BOOKKEEPING_FIELDS`] is merged whatever the strategy.
 /// - Nothing to push resolves to `AcceptRemote`.
+/// - Commutative operations (`$inc`, `$addToSet`, `$pull`) of the change commute, whatever
+///   the strategy: they are pushed again as operations, applied to the remote value, and
+///   never replaced by a value computed from one side (that would lose the other side's
+///   increment). Section 3: they never conflict.
 ///
 /// When the remote entity was deleted, there is nothing to merge with: `Remote` accepts the
 /// delete, `Manual` asks, and `Local` and `Merge` return [`Resolution::Recreate`] with the
 /// local state, because an edit the user made must never be lost silently and the deleted
-/// id cannot be brought back (section 2: no resurrection).
+/// id cannot be brought back (section 2: no resurrection). A conflicted *delete* is settled
+/// by [`delete_against_edit`] instead.
 pub fn resolve_conflict(
     strategy: Strategy,
     base: Option<&Fields>,
@@ -126,35 +134,118 @@ pub fn resolve_conflict(
     local_ts_ms: i64,
 ) -> Resolution {
     let remote = &conflict.remote;
-    let bookkeeping_only = conflict
-        .fields
-        .iter()
-        .all(|field| BOOKKEEPING_FIELDS.contains(&field.as_str()));
-    let strategy = if bookkeeping_only && !conflict.remote_deleted {
+    let strategy = if is_bookkeeping_only(conflict) && !conflict.remote_deleted {
         Strategy::Merge
     } else {
         strategy
     };
-    match strategy {
-        Strategy::Manual => Resolution::Manual,
-        Strategy::Remote if conflict.remote_deleted => Resolution::AcceptRemote,
-        Strategy::Local | Strategy::Merge if conflict.remote_deleted => Resolution::Recreate {
-            state: local.clone(),
-        },
-        Strategy::Local => push_on_remote(remote, conflict.local.clone()),
+    let (ops, plain) = split_commutative(&conflict.local);
+    let resolution = match strategy {
+        Strategy::Manual => return Resolution::Manual,
+        Strategy::Remote if conflict.remote_deleted => return Resolution::AcceptRemote,
+        Strategy::Local | Strategy::Merge if conflict.remote_deleted => {
+            return Resolution::Recreate {
+                state: local.clone(),
+            };
+        }
+        Strategy::Local => push_on_remote(remote, plain),
         Strategy::Remote => {
-            let mut data = conflict.local.clone();
+            let mut data = plain;
             data.retain(|field, _| !conflict.fields.contains(field));
             push_on_remote(remote, data)
         }
         Strategy::Merge => {
             let empty = Fields::new();
             let base = base.unwrap_or(&empty);
+            // An operator's field is not a local value to merge: it takes the remote value,
+            // and the operator is applied to it below.
+            let mut local = local.clone();
+            for name in ops.keys() {
+                match base.get(name) {
+                    Some(value) => local.insert(name.clone(), value.clone()),
+                    None => local.remove(name),
+                };
+            }
             let remote_ts_ms = write_time_ms(remote).unwrap_or(i64::MIN);
-            let merged = merge_three_way(base, local, remote, local_ts_ms, remote_ts_ms);
+            let merged = merge_three_way(base, &local, remote, local_ts_ms, remote_ts_ms);
             push_difference(remote, merged)
         }
+    };
+    reapply_commutative(resolution, remote, ops)
+}
+
+/// True when every conflicting field of `conflict` is a [`BOOKKEEPING_FIELDS`] field.
+pub fn is_bookkeeping_only(conflict: &ConflictData) -> bool {
+    conflict
+        .fields
+        .iter()
+        .all(|field| BOOKKEEPING_FIELDS.contains(&field.as_str()))
+}
+
+/// True for the commutative operators of section 3 (`$inc`, `$addToSet`, `$pull`).
+pub fn is_commutative(value: &Value) -> bool {
+    matches!(
+        FieldValue::classify(value),
+        FieldValue::Inc(_) | FieldValue::AddToSet(_) | FieldValue::Pull(_)
+    )
+}
+
+/// `data` split into its commutative operations and the rest.
+fn split_commutative(data: &Fields) -> (Fields, Fields) {
+    data.iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .partition(|(_, value)| is_commutative(value))
+}
+
+/// Adds the change's commutative operations to a resolution: pushed as operations, and the
+/// local state shows them applied to the remote value.
+fn reapply_commutative(resolution: Resolution, remote: &Fields, ops: Fields) -> Resolution {
+    if ops.is_empty() {
+        return resolution;
     }
+    let (mut data, mut state) = match resolution {
+        Resolution::Push { data, state } => (data, state),
+        Resolution::AcceptRemote => (Fields::new(), remote.clone()),
+        other => return other,
+    };
+    // An operator that does not apply to the remote value (a field whose type changed) is
+    // still pushed: the server judges it, and a refusal ends in the dead letters, visible.
+    let mut applied = state.clone();
+    if apply_patch(&mut applied, &ops).is_ok() {
+        state = applied;
+    }
+    data.extend(ops);
+    Resolution::Push { data, state }
+}
+
+/// What a delete made on this device does against an edit another device made
+/// concurrently (the server answered the delete, or an edit queued before it, with a
+/// conflict). `None`: the user decides (`Manual`).
+///
+/// - `Local` ("keep mine"): the delete wins; it is pushed again on the remote version.
+/// - `Remote`: the other device's edit wins; the entity stays.
+/// - `Merge`: the edit wins too, and the user is told (an edit carries information a
+///   delete does not; the user can delete again, while a lost edit is gone for good). See
+///   `docs/core-choices.md`.
+/// - A conflict only on [`BOOKKEEPING_FIELDS`] is no edit: the delete wins.
+pub fn delete_against_edit(strategy: Strategy, conflict: &ConflictData) -> Option<DeleteRule> {
+    if is_bookkeeping_only(conflict) {
+        return Some(DeleteRule::DeleteWins);
+    }
+    match strategy {
+        Strategy::Local => Some(DeleteRule::DeleteWins),
+        Strategy::Remote | Strategy::Merge => Some(DeleteRule::EditWins),
+        Strategy::Manual => None,
+    }
+}
+
+/// The outcome of [`delete_against_edit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteRule {
+    /// Push the delete again on the remote version.
+    DeleteWins,
+    /// Drop the delete; the entity stays with the other device's edit.
+    EditWins,
 }
 
 /// Pushes `data` (a change's fields, operators allowed) on top of `remote`; only the fields

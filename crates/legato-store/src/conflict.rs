@@ -2,8 +2,11 @@
 //! the user decides. Either way the conflicted change leaves the outbox in the same
 //! transaction that records what replaces it, so the user's edit is never in limbo.
 
-use legato_core::merge::BOOKKEEPING_FIELDS;
-use legato_core::{Resolution, Strategy, diff_fields, resolve_conflict, validate_state};
+use legato_core::merge::{is_bookkeeping_only, is_commutative};
+use legato_core::{
+    DeleteRule, Resolution, Strategy, delete_against_edit, diff_fields, resolve_conflict,
+    validate_state,
+};
 use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -48,6 +51,10 @@ pub enum ConflictOutcome {
     },
     /// Stored for the user ([`Store::conflicts`]).
     Stored { conflict_id: i64 },
+    /// This device's delete lost to another device's concurrent edit (strategies `remote`
+    /// and `merge`): the entity stays, and the user should be told. `pushed`: the change
+    /// that carries this device's other edits of the entity, if any.
+    DeleteOverruled { pushed: Option<String> },
 }
 
 impl Store {
@@ -62,7 +69,8 @@ impl Store {
     }
 
     /// Settles a conflict with `strategy` in one transaction: reads the stored base and local
-    /// state, asks `legato_core::resolve_conflict`, and applies the answer.
+    /// state, asks `legato_core::resolve_conflict` (or, when this device deleted the entity,
+    /// `legato_core::delete_against_edit`), and applies the answer.
     pub fn settle_conflict(
         &mut self,
         conflict: &ConflictData,
@@ -73,26 +81,71 @@ impl Store {
         let Some(row) = outbox::by_change_id(&tx, &conflict.change_id)? else {
             return Ok(ConflictOutcome::Unknown);
         };
-        let stored = load_entity(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        let (entity_type, id) = (conflict.entity_type, conflict.entity_id.as_str());
+        let later = outbox::later_unsent(&tx, entity_type, id, row.item.seq)?;
+        let deletes = row.item.change.operation == Operation::Delete
+            || later
+                .iter()
+                .any(|r| r.item.change.operation == Operation::Delete);
+        // Under `manual` the user decides, unless there is nothing to decide: both sides
+        // deleted it, or the other side changed nothing but bookkeeping.
+        let decided = strategy != Strategy::Manual
+            || conflict.remote_deleted
+            || is_bookkeeping_only(conflict);
+        let overruled = if deletes && decided {
+            match settle_delete(&tx, &self.client_id, conflict, &row, strategy, now_ms)? {
+                DeleteSettled::Done(outcome) => {
+                    tx.commit()?;
+                    return Ok(outcome);
+                }
+                // The delete went; the conflicted update is settled below.
+                DeleteSettled::UpdateLeft => true,
+            }
+        } else {
+            false
+        };
+        let stored = load_entity(&tx, entity_type, id)?;
         let (base, local) = merge_sides(&tx, conflict, &row, &stored)?;
+        let merged = strategy == Strategy::Merge || is_bookkeeping_only(conflict);
+        // The change as this device sent it (the outbox row is the authority), without the
+        // operators that a later unsent plain value of the same field overrides when the
+        // resolution folds those values in.
+        let mut sent = conflict.clone();
+        sent.local = row.item.change.data.clone();
+        if merged {
+            let later = outbox::later_unsent(&tx, entity_type, id, row.item.seq)?;
+            sent.local.retain(|field, value| {
+                !is_commutative(value)
+                    || !later.iter().any(|after| {
+                        after
+                            .item
+                            .change
+                            .data
+                            .get(field)
+                            .is_some_and(entity::all_plain_value)
+                    })
+            });
+        }
         let resolution = resolve_conflict(
             strategy,
             base.as_ref(),
             &local,
-            conflict,
+            &sent,
             row.item.change.timestamp,
         );
-        if carries_later_changes(strategy, conflict, &resolution) {
-            // The resolution was computed from the local state with the entity's later
-            // unsent changes on top, so it carries their edits. Sent after it (and rebased
-            // by its ack), they would overwrite the merged values with ones computed before
-            // the other device's edit was known here: they go, folded into the resolution.
-            outbox::remove_later_unsent(
-                &tx,
-                conflict.entity_type,
-                conflict.entity_id.as_str(),
-                row.item.seq,
-            )?;
+        match &resolution {
+            // Carries the whole local state: the changes of the deleted id go.
+            Resolution::Recreate { .. } => {
+                outbox::remove_later_unsent(&tx, entity_type, id, row.item.seq)?;
+            }
+            // The merge was computed from the plain values of the entity's later unsent
+            // changes too. Sent after it (and rebased by its ack), they would overwrite the
+            // merged values with ones computed before the other device's edit was known
+            // here: they keep only their commutative operations.
+            Resolution::Push { .. } if merged || conflict.remote_deleted => {
+                outbox::absorb_later_unsent(&tx, entity_type, id, row.item.seq)?;
+            }
+            _ => {}
         }
         let outcome = settle(
             &tx,
@@ -104,7 +157,17 @@ impl Store {
             now_ms,
         )?;
         tx.commit()?;
-        Ok(outcome)
+        Ok(match outcome {
+            ConflictOutcome::Pushed { change_id } if overruled => {
+                ConflictOutcome::DeleteOverruled {
+                    pushed: Some(change_id),
+                }
+            }
+            ConflictOutcome::AcceptedRemote if overruled => {
+                ConflictOutcome::DeleteOverruled { pushed: None }
+            }
+            other => other,
+        })
     }
 
     /// Applies a resolution computed by the caller, in one transaction (see
@@ -227,6 +290,38 @@ impl Store {
         Ok(outcome)
     }
 
+    /// The user keeps their delete of a stored conflict ("keep mine" on a delete): a delete
+    /// on `remoteVersion` is queued in the conflicted change's place, and the entity's later
+    /// unsent changes go with it. If the server had deleted the entity too, nothing is
+    /// queued.
+    pub fn keep_delete(&mut self, conflict_id: i64, now_ms: i64) -> Result<ConflictOutcome> {
+        let tx = write_tx(&mut self.conn)?;
+        let taken = take_conflict(&tx, conflict_id)?;
+        let conflict = &taken.stored.conflict;
+        let (entity_type, id) = (conflict.entity_type, &conflict.entity_id);
+        outbox::remove_later_unsent(&tx, entity_type, id.as_str(), taken.seq)?;
+        let outcome = if conflict.remote_deleted {
+            ConflictOutcome::AcceptedRemote
+        } else {
+            let change = new_change(
+                entity_type,
+                id,
+                Operation::Delete,
+                Fields::new(),
+                conflict.remote_version,
+                &self.client_id,
+                now_ms,
+            );
+            let change_id = change.change_id.clone();
+            let base = to_json(&remote_state(conflict)?);
+            outbox::requeue(&tx, taken.seq, change, false, Some(&base))?;
+            ConflictOutcome::Pushed { change_id }
+        };
+        entity::recompute(&tx, entity_type, id.as_str())?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
     /// The user accepts the server's version: the conflict and the user's conflicted edit
     /// are dropped, and the local state recomputed without it.
     pub fn discard_conflict(&mut self, conflict_id: i64) -> Result<()> {
@@ -247,8 +342,9 @@ impl Store {
 /// The local side is that base with this device's unsettled changes on top, so a field only
 /// the server changed since is not taken for a local change either. A row without a stored
 /// base (queued before schema version 3) falls back to the entity's base and local state.
-/// So does a conflict with a remote delete: nothing is merged, and the re-created entity
-/// takes the whole local state, with what other devices changed before the delete.
+/// For a conflict with a remote delete nothing is merged: the local side is the server's
+/// last state before the delete with this device's unsettled changes on top, the state a
+/// re-creation takes.
 fn merge_sides(
     conn: &Connection,
     conflict: &ConflictData,
@@ -256,38 +352,115 @@ fn merge_sides(
     stored: &entity::EntityRow,
 ) -> Result<(Option<Fields>, Fields)> {
     let current = || Ok((stored.base.state.clone(), stored.state.clone()));
+    let change = &row.item.change;
     if conflict.remote_deleted {
-        return current();
+        // The server's last state before the delete is the fullest one there is (the base
+        // may be a catch-up tombstone, `{}`): this device's changes go on top of it.
+        let remote = remote_state(conflict)?;
+        let local = overlay_unsettled(conn, change.entity_type, change.entity_id.as_str(), remote)?;
+        return Ok((stored.base.state.clone(), local));
     }
     let Some(base) = row.base_state.clone() else {
         return current();
     };
-    let change = &row.item.change;
-    let local = overlay_unsettled(
+    let local = overlay_plain_later(
         conn,
         change.entity_type,
         change.entity_id.as_str(),
         base.clone(),
+        row.item.seq,
     )?;
     Ok((Some(base), local))
 }
 
-/// Whether `resolution` holds the whole local state (every unsettled change of the entity):
-/// a merge, or a re-creation. `local` and `remote` push the conflicted change's own fields.
-fn carries_later_changes(
-    strategy: Strategy,
+/// `state` with the entity's unsettled changes applied in overlay order, except that the
+/// changes after `seq` count with their plain values only: their commutative operations
+/// stay queued and are applied on top of the resolution when they are sent
+/// (`outbox::absorb_later_unsent`).
+fn overlay_plain_later(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    mut state: Fields,
+    seq: i64,
+) -> Result<Fields> {
+    let mut deleted = false;
+    for mut unsettled in entity::unsettled_changes(conn, entity_type, id)? {
+        if unsettled.seq > seq {
+            unsettled.data.retain(|_, value| !is_commutative(value));
+        }
+        entity::overlay(&mut state, &mut deleted, &unsettled);
+    }
+    Ok(state)
+}
+
+/// How [`settle_delete`] left a conflict.
+enum DeleteSettled {
+    /// Settled; nothing more to do.
+    Done(ConflictOutcome),
+    /// The delete was overruled and removed; the conflicted change is an update still to be
+    /// settled by the strategy.
+    UpdateLeft,
+}
+
+/// Settles a conflict where this device deleted the entity: the conflicted change is the
+/// delete, or an update with a delete queued after it. The rules are
+/// `legato_core::delete_against_edit`'s; a remote delete too means both sides deleted it:
+/// nothing to keep, nothing to send (no re-creation of an entity everyone deleted).
+fn settle_delete(
+    conn: &Connection,
+    client_id: &str,
     conflict: &ConflictData,
-    resolution: &Resolution,
-) -> bool {
-    let merged = strategy == Strategy::Merge
-        || conflict
-            .fields
-            .iter()
-            .all(|field| BOOKKEEPING_FIELDS.contains(&field.as_str()));
-    match resolution {
-        Resolution::Recreate { .. } => true,
-        Resolution::Push { .. } => merged || conflict.remote_deleted,
-        Resolution::AcceptRemote | Resolution::Manual => false,
+    row: &OutboxRow,
+    strategy: Strategy,
+    now_ms: i64,
+) -> Result<DeleteSettled> {
+    let (entity_type, id) = (conflict.entity_type, conflict.entity_id.as_str());
+    let stored = load_entity(conn, entity_type, id)?;
+    let rule = if conflict.remote_deleted {
+        DeleteRule::DeleteWins
+    } else {
+        delete_against_edit(strategy, conflict).unwrap_or(DeleteRule::DeleteWins)
+    };
+    match rule {
+        DeleteRule::DeleteWins => {
+            // Everything queued for the entity before or as the delete is moot.
+            outbox::remove_later_unsent(conn, entity_type, id, row.item.seq)?;
+            let resolution = if conflict.remote_deleted {
+                Resolution::AcceptRemote
+            } else {
+                Resolution::Delete
+            };
+            let outcome = settle(
+                conn,
+                client_id,
+                conflict,
+                row,
+                stored.base,
+                resolution,
+                now_ms,
+            )?;
+            Ok(DeleteSettled::Done(outcome))
+        }
+        DeleteRule::EditWins => {
+            outbox::remove_later_unsent_deletes(conn, entity_type, id, row.item.seq)?;
+            if row.item.change.operation == Operation::Update {
+                return Ok(DeleteSettled::UpdateLeft);
+            }
+            tracing::info!(%entity_type, id, "a delete lost to an edit made elsewhere; the entity stays");
+            settle(
+                conn,
+                client_id,
+                conflict,
+                row,
+                stored.base,
+                Resolution::AcceptRemote,
+                now_ms,
+            )?;
+            Ok(DeleteSettled::Done(ConflictOutcome::DeleteOverruled {
+                pushed: None,
+            }))
+        }
     }
 }
 
@@ -336,6 +509,21 @@ fn settle(
                 id,
                 Operation::Update,
                 data,
+                conflict.remote_version,
+                client_id,
+                now_ms,
+            );
+            let change_id = change.change_id.clone();
+            let base = to_json(&remote_state(conflict)?);
+            outbox::requeue(conn, row.item.seq, change, false, Some(&base))?;
+            ConflictOutcome::Pushed { change_id }
+        }
+        Resolution::Delete => {
+            let change = new_change(
+                entity_type,
+                id,
+                Operation::Delete,
+                Fields::new(),
                 conflict.remote_version,
                 client_id,
                 now_ms,

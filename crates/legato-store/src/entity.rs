@@ -37,6 +37,9 @@ pub(crate) struct EntityRow {
 /// local side of a stored conflict.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct UnsettledChange {
+    /// Its place in the overlay order (outbox, dead letter and conflict seqs share one
+    /// sequence).
+    pub seq: i64,
     pub operation: Operation,
     pub data: Fields,
 }
@@ -335,11 +338,16 @@ pub(crate) fn unsettled_changes(
          ORDER BY 1",
     )?;
     let rows = stmt.query_map(params![entity_type.as_str(), id], |row| {
-        Ok((row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+        ))
     })?;
     rows.map(|row| {
-        let (operation, data) = row?;
+        let (seq, operation, data) = row?;
         Ok(UnsettledChange {
+            seq,
             operation: parse_operation(&operation)?,
             data: parse_fields(&data)?,
         })
@@ -495,6 +503,7 @@ mod tests {
         let mut state = fields(json!({"a": 1, "b": 2}));
         let mut deleted = false;
         let change = UnsettledChange {
+            seq: 1,
             operation: Operation::Update,
             data: fields(json!({"b": null, "c": 3})),
         };
@@ -504,6 +513,7 @@ mod tests {
             json!({"a": 1, "b": null, "c": 3})
         );
         let delete = UnsettledChange {
+            seq: 2,
             operation: Operation::Delete,
             data: Fields::new(),
         };

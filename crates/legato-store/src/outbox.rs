@@ -281,6 +281,72 @@ pub(crate) fn remove_later_unsent(
         .execute(params![entity_type.as_str(), id, seq])?)
 }
 
+/// The entity's changes after `seq` that were never handed to the network, in order.
+pub(crate) fn later_unsent(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    seq: i64,
+) -> Result<Vec<OutboxRow>> {
+    let sql = format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox
+         WHERE entity_type = ?1 AND entity_id = ?2 AND seq > ?3 AND sent = 0 AND in_flight = 0
+         ORDER BY seq"
+    );
+    query_rows(conn, &sql, params![entity_type.as_str(), id, seq])
+}
+
+/// Removes the entity's deletes after `seq` that were never handed to the network (a
+/// delete overruled by another device's edit).
+pub(crate) fn remove_later_unsent_deletes(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    seq: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM outbox WHERE entity_type = ?1 AND entity_id = ?2 AND seq > ?3
+               AND sent = 0 AND in_flight = 0 AND operation = 'delete'",
+        )?
+        .execute(params![entity_type.as_str(), id, seq])?)
+}
+
+/// After a merged resolution that carries the plain values of the entity's later unsent
+/// updates: those updates keep only their commutative operations (which commute with the
+/// resolution, so they still go, in order), minus any that a later plain value of the same
+/// field overrides (that value already holds their effect). An update left with nothing
+/// but bookkeeping fields goes.
+pub(crate) fn absorb_later_unsent(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &str,
+    seq: i64,
+) -> Result<()> {
+    let later = later_unsent(conn, entity_type, id, seq)?;
+    for (index, row) in later.iter().enumerate() {
+        let mut data = row.item.change.data.clone();
+        data.retain(|field, value| {
+            legato_core::merge::is_commutative(value)
+                && !later[index + 1..].iter().any(|after| {
+                    after
+                        .item
+                        .change
+                        .data
+                        .get(field)
+                        .is_some_and(entity::all_plain_value)
+                })
+        });
+        if data.is_empty() {
+            remove(conn, &row.item.change.change_id)?;
+        } else if data != row.item.change.data {
+            conn.prepare_cached("UPDATE outbox SET data = ?2 WHERE seq = ?1")?
+                .execute(params![row.item.seq, to_json(&data)])?;
+        }
+    }
+    Ok(())
+}
+
 /// Takes `fields` out of the entity's updates after `seq` that were never handed to the
 /// network; one left with nothing but bookkeeping fields (`updatedAt`) goes. For a decision
 /// on those fields that must not be overwritten by edits queued before it.

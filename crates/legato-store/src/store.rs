@@ -10,6 +10,8 @@ use crate::schema::{StoreOptions, configure_connection};
 
 const CLIENT_ID_KEY: &str = "client_id";
 const CURSOR_KEY: &str = "cursor";
+/// Which file the store was last opened as (see [`file_identity`]).
+const FILE_IDENTITY_KEY: &str = "file_identity";
 
 /// The client-side store: entities with their local and base states, the outbox, dead
 /// letters, stored conflicts, the sync cursor and this device's client id.
@@ -33,19 +35,29 @@ impl Store {
 
     /// Opens the store at `path` with explicit options.
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
-        Self::from_connection(Connection::open(path)?, &options)
+        let conn = Connection::open(path.as_ref())?;
+        let identity = file_identity(path.as_ref());
+        Self::from_connection(conn, &options, identity.as_deref())
     }
 
     /// A private in-memory store (tests, previews).
     pub fn open_in_memory() -> Result<Self> {
-        Self::from_connection(Connection::open_in_memory()?, &StoreOptions::default())
+        Self::from_connection(
+            Connection::open_in_memory()?,
+            &StoreOptions::default(),
+            None,
+        )
     }
 
-    fn from_connection(mut conn: Connection, options: &StoreOptions) -> Result<Self> {
+    fn from_connection(
+        mut conn: Connection,
+        options: &StoreOptions,
+        identity: Option<&str>,
+    ) -> Result<Self> {
         configure_connection(&conn, options)?;
         crate::query::register_functions(&conn)?;
         crate::schema::migrate(&mut conn)?;
-        let client_id = ensure_client_id(&mut conn)?;
+        let client_id = ensure_client_id(&mut conn, identity)?;
         crate::outbox::freeze_possibly_sent(&mut conn)?;
         Ok(Store { conn, client_id })
     }
@@ -159,23 +171,116 @@ pub(crate) fn advance_cursor(conn: &Connection, cursor: u64) -> Result<()> {
     Ok(())
 }
 
-fn ensure_client_id(conn: &mut Connection) -> Result<String> {
+/// The client id, generated on first open, and renewed when the database file is a copy.
+///
+/// PROTOCOL.md 5.1: a client id is never shared by two devices, and a device restored from
+/// a copy takes a new one. A copy of a data dir (a restored backup, a cloned machine) holds
+/// the same client id as the original, and both would then fold edits into the same unsent
+/// change ids and never see each other's live updates. A copy is a different file: the
+/// store records [`file_identity`] and, when the file it opens is not the one it recorded,
+/// takes a new client id. The changes it inherited may already have been sent by the
+/// original: they are marked sent (never folded into again; a resend is answered
+/// `duplicate`) and carry the new client id, so the original sees them as another
+/// device's if they are new to the server. A false alarm (the file moved to another
+/// filesystem) only costs a new id.
+fn ensure_client_id(conn: &mut Connection, identity: Option<&str>) -> Result<String> {
     let tx = write_tx(conn)?;
+    let recorded = read_meta(&tx, FILE_IDENTITY_KEY)?;
+    let copied = matches!((identity, recorded.as_deref()), (Some(now), Some(then)) if now != then);
     let id = match read_meta(&tx, CLIENT_ID_KEY)? {
-        Some(id) => id,
+        Some(id) if !copied => id,
+        Some(old) => {
+            let id = uuid::Uuid::now_v7().to_string();
+            write_meta(&tx, CLIENT_ID_KEY, &id)?;
+            let inherited = tx.execute("UPDATE outbox SET sent = 1, client_id = ?1", [&id])?;
+            tx.execute("UPDATE dead_letters SET client_id = ?1", [&id])?;
+            tracing::warn!(old, new = %id, inherited,
+                "this database is a copy of another device's (a restored backup?): new client id");
+            id
+        }
         None => {
             let id = uuid::Uuid::now_v7().to_string();
             write_meta(&tx, CLIENT_ID_KEY, &id)?;
             id
         }
     };
+    if let Some(identity) = identity
+        && recorded.as_deref() != Some(identity)
+    {
+        write_meta(&tx, FILE_IDENTITY_KEY, identity)?;
+    }
     tx.commit()?;
     Ok(id)
+}
+
+/// What tells this database file from a copy of it: its inode and its birth time where the
+/// platform has them (a copy is a new file: a new inode, a new birth time), else the birth
+/// time alone. `None` when neither can be read: then copies go undetected.
+fn file_identity(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(format!("ino:{}:born:{}", meta.ino(), born.unwrap_or(0)))
+    }
+    #[cfg(not(unix))]
+    {
+        born.map(|born| format!("born:{born}"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copied_database_takes_a_new_client_id_and_freezes_what_it_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, copy) = (dir.path().join("a.db"), dir.path().join("copy.db"));
+        let original = {
+            let mut store = Store::open(&path).unwrap();
+            store
+                .create(
+                    legato_protocol::EntityType::Goals,
+                    serde_json::json!({"title": "Scales"})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                    1,
+                )
+                .unwrap();
+            store.client_id().to_owned()
+        };
+        std::fs::copy(&path, &copy).unwrap();
+        assert_eq!(Store::open(&path).unwrap().client_id(), original);
+        let copied = Store::open(&copy).unwrap();
+        assert_ne!(
+            copied.client_id(),
+            original,
+            "the copy has an id of its own"
+        );
+        let (sent, client): (bool, String) = copied
+            .conn
+            .query_row("SELECT sent, client_id FROM outbox", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert!(sent, "an inherited change is never folded into");
+        assert_eq!(client, copied.client_id());
+        let again = copied.client_id().to_owned();
+        drop(copied);
+        assert_eq!(
+            Store::open(&copy).unwrap().client_id(),
+            again,
+            "kept from now on"
+        );
+        assert_eq!(Store::open(&path).unwrap().client_id(), original);
+    }
 
     #[test]
     fn client_id_is_generated_once_and_kept() {

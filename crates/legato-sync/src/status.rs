@@ -114,6 +114,13 @@ pub enum SyncEvent {
         code: ErrorCode,
         message: String,
     },
+    /// A delete made on this device lost to an edit another device made meanwhile
+    /// (strategies `merge` and `remote`, `docs/core-choices.md`): the entity is still there.
+    /// Tell the user, who can delete it again.
+    DeleteOverruled {
+        entity_type: EntityType,
+        entity_id: EntityId,
+    },
     Connected,
     Disconnected {
         reason: String,

@@ -1,8 +1,10 @@
 //! `legato conflicts list|resolve`.
 
 use anyhow::Result;
-use legato_core::{Resolution, Strategy, decode_deflated, resolve_conflict};
-use legato_protocol::{ConflictData, Fields};
+use legato_core::{
+    DeleteRule, Resolution, Strategy, decode_deflated, delete_against_edit, resolve_conflict,
+};
+use legato_protocol::{ConflictData, Fields, Operation};
 use legato_store::{ConflictOutcome, Store, StoredConflict};
 use serde_json::{Value, json};
 
@@ -102,17 +104,26 @@ fn resolve(store: &mut Store, id: i64, take: Take) -> Result<()> {
             .unwrap_or_else(|| local.clone()),
         _ => local,
     };
-    let resolution = resolve_conflict(
-        strategy,
-        stored.base.as_ref(),
-        &merge_local,
-        &conflict,
-        stored.local_timestamp,
-    );
+    let resolution = if stored.operation == Operation::Delete {
+        // The user's own delete against an edit made elsewhere: "keep mine" deletes.
+        match delete_against_edit(strategy, &conflict) {
+            Some(DeleteRule::DeleteWins) if !conflict.remote_deleted => Resolution::Delete,
+            _ => Resolution::AcceptRemote,
+        }
+    } else {
+        resolve_conflict(
+            strategy,
+            stored.base.as_ref(),
+            &merge_local,
+            &conflict,
+            stored.local_timestamp,
+        )
+    };
     let outcome = match resolution {
         Resolution::Push { state, .. } | Resolution::Recreate { state } => store
             .resolve_conflict(id, state, now_ms())
             .map_err(explain)?,
+        Resolution::Delete => store.keep_delete(id, now_ms()).map_err(explain)?,
         Resolution::AcceptRemote | Resolution::Manual => {
             store.discard_conflict(id).map_err(explain)?;
             ConflictOutcome::AcceptedRemote

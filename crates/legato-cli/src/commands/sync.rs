@@ -200,6 +200,12 @@ async fn print_event(engine: &SyncHandle, event: SyncEvent) -> Result<()> {
             "dead-letter {change_id} {entity_type} {entity_id} {}: {message}",
             code.as_str()
         ),
+        SyncEvent::DeleteOverruled {
+            entity_type,
+            entity_id,
+        } => println!(
+            "kept {entity_type} {entity_id}: deleted here but edited on another device meanwhile; delete it again if you mean to"
+        ),
         SyncEvent::SyncComplete { seq } => println!("status synced {seq}"),
         SyncEvent::Connected | SyncEvent::Disconnected { .. } | SyncEvent::CatchUpProgress(_) => {}
     }

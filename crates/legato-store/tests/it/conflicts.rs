@@ -286,3 +286,136 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
         "one change in flight per entity"
     );
 }
+
+/// An entry synced at version 1; an edit of its notes sent (in flight); then a delete
+/// queued behind it. The server answers the edit: another device changed the notes at
+/// version 2 (or deleted the entry, with `remote_deleted`).
+fn edit_sent_then_deleted(store: &mut Store, remote_deleted: bool) -> (EntityId, ConflictData) {
+    let (id, mut conflict) = conflicted(store);
+    let delete = store
+        .delete(EntityType::Logbook, &id, NOW + 2 * MINUTE)
+        .unwrap()
+        .expect("the delete is queued behind the sent edit");
+    assert_ne!(delete, conflict.change_id, "not folded into a sent change");
+    if remote_deleted {
+        conflict.remote_deleted = true;
+        conflict.fields = vec!["notes".into(), "updatedAt".into()];
+    }
+    (id, conflict)
+}
+
+#[test]
+fn a_queued_delete_behind_a_conflicted_edit_is_kept_under_keep_mine() {
+    let mut store = store();
+    let (id, conflict) = edit_sent_then_deleted(&mut store, false);
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Local, NOW + 3 * MINUTE)
+        .unwrap();
+    let ConflictOutcome::Pushed { change_id } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let queued = outbox(&store);
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].change.change_id, change_id);
+    assert_eq!(queued[0].change.operation, Operation::Delete);
+    assert_eq!(
+        queued[0].change.base_version, 2,
+        "made on the remote version"
+    );
+    assert!(
+        store
+            .get(EntityType::Logbook, &id)
+            .unwrap()
+            .unwrap()
+            .deleted
+    );
+}
+
+#[test]
+fn a_queued_delete_behind_a_conflicted_edit_is_overruled_openly_under_merge() {
+    let mut store = store();
+    let (id, conflict) = edit_sent_then_deleted(&mut store, false);
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + 3 * MINUTE)
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            ConflictOutcome::DeleteOverruled { pushed: Some(_) }
+        ),
+        "{outcome:?}"
+    );
+    let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
+    assert!(!local.deleted);
+    assert_eq!(
+        local.state["notes"],
+        json!("my notes\n\n---\n\ntheir notes")
+    );
+    assert!(
+        outbox(&store)
+            .iter()
+            .all(|item| item.change.operation == Operation::Update)
+    );
+}
+
+#[test]
+fn an_entry_deleted_on_both_sides_is_not_recreated() {
+    for strategy in [Strategy::Merge, Strategy::Local] {
+        let mut store = store();
+        let (id, conflict) = edit_sent_then_deleted(&mut store, true);
+        let outcome = store
+            .settle_conflict(&conflict, strategy, NOW + 3 * MINUTE)
+            .unwrap();
+        assert_eq!(outcome, ConflictOutcome::AcceptedRemote, "{strategy:?}");
+        assert!(outbox(&store).is_empty(), "{strategy:?}");
+        assert!(
+            store.list(EntityType::Logbook).unwrap().is_empty(),
+            "{strategy:?}"
+        );
+        assert!(
+            store
+                .get(EntityType::Logbook, &id)
+                .unwrap()
+                .is_none_or(|e| e.deleted)
+        );
+    }
+}
+
+#[test]
+fn a_recreation_after_a_catch_up_tombstone_keeps_the_servers_fields() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "base notes");
+    let change = patch_notes(&mut store, &id, "my notes");
+    // A catch-up brings the tombstone: `data: {}`, deleted at version 2.
+    let mut tombstone = update(&id, json!({}), 2, 2, true);
+    tombstone.deleted = true;
+    store.apply_remote(&tombstone).unwrap();
+    store.mark_in_flight(&[&change]).unwrap();
+    let mut remote = entry("2025-11-25T18:00:00.000Z", 30, "base notes");
+    remote.insert("mood".into(), json!("satisfied"));
+    let conflict = ConflictData {
+        change_id: change.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: true,
+        local: outbox_item(&store, &change).change.data,
+        remote,
+        fields: vec!["notes".into(), "updatedAt".into()],
+    };
+    let outcome = store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + MINUTE)
+        .unwrap();
+    let ConflictOutcome::Recreated { entity_id, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    let recreated = store.get(EntityType::Logbook, &entity_id).unwrap().unwrap();
+    assert_eq!(recreated.state["notes"], json!("my notes"));
+    assert_eq!(
+        recreated.state["duration"],
+        json!(30),
+        "the server's fields"
+    );
+    assert_eq!(recreated.state["mood"], json!("satisfied"));
+}

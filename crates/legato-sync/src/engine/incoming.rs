@@ -145,9 +145,20 @@ impl Engine {
             self.queue_page(page, cursor).await;
             return;
         }
-        match self.apply_page(page, Some(cursor)).await {
+        // A live update moves the cursor only when it directly follows it: a seq in between
+        // (another device's change this device was not sent, an own change not yet
+        // acknowledged) must not be stepped over. It waits above the cursor until the gap
+        // closes, or a catch-up fills it.
+        let follows = cursor <= self.cursor + 1;
+        let new_cursor = follows.then_some(cursor);
+        match self.apply_page(page, new_cursor).await {
             Ok(outcome) if outcome.needs_catch_up > 0 => self.request_catch_up().await,
-            Ok(_) => self.step_over_own_seqs().await,
+            Ok(_) => {
+                if !follows {
+                    self.seen_seqs.insert(cursor);
+                }
+                self.step_over_own_seqs().await
+            }
             Err(err) => {
                 self.link_failed(Reason::Store(err.to_string()), true).await;
             }
@@ -238,7 +249,7 @@ impl Engine {
         self.server_seq = Some(seq);
         self.backoff.reset();
         let cursor = self.cursor;
-        self.own_seqs.retain(|s| *s > cursor);
+        self.seen_seqs.retain(|s| *s > cursor);
         tracing::info!(seq, cursor, elapsed_ms, "catch-up complete");
         self.emit(SyncEvent::SyncComplete { seq });
         self.plan_needed = true;
@@ -283,27 +294,33 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Moves the cursor over this device's own acknowledged changes that directly follow it
-    /// (the server never sends them back), so the next catch-up does not fetch them again.
+    /// Moves the cursor over the seqs above it that this device has applied (its own
+    /// acknowledged changes, which the server never sends back, and live updates that came
+    /// after a gap) as far as they directly follow it. A gap left while nothing of this
+    /// device is in flight can only be a change it was never sent: a catch-up fetches it.
     pub(super) async fn step_over_own_seqs(&mut self) {
         if !self.is_live() {
             return;
         }
         let mut target = self.cursor;
-        while self.own_seqs.remove(&(target + 1)) {
+        while self.seen_seqs.remove(&(target + 1)) {
             target += 1;
         }
-        self.own_seqs.retain(|s| *s > target);
-        if target == self.cursor {
-            return;
+        self.seen_seqs.retain(|s| *s > target);
+        if target != self.cursor {
+            match self
+                .store
+                .call_ahead(move |store| store.apply_remote_batch(&[], Some(target)))
+                .await
+            {
+                Ok(outcome) => self.cursor = outcome.cursor,
+                Err(err) => tracing::warn!(error = %err, "could not move the cursor"),
+            }
         }
-        match self
-            .store
-            .call_ahead(move |store| store.apply_remote_batch(&[], Some(target)))
-            .await
-        {
-            Ok(outcome) => self.cursor = outcome.cursor,
-            Err(err) => tracing::warn!(error = %err, "could not move the cursor"),
+        if !self.seen_seqs.is_empty() && self.flights.is_empty() && self.batches.is_empty() {
+            tracing::info!(cursor = self.cursor, ahead = ?self.seen_seqs.first(),
+                "a seq was skipped: catching up from the cursor");
+            self.request_catch_up().await;
         }
     }
 

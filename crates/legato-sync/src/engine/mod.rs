@@ -268,9 +268,10 @@ struct Engine {
     pages: VecDeque<PageJob>,
     cursor: u64,
     server_seq: Option<u64>,
-    /// Seqs of this device's own acknowledged changes above the cursor: the server never
-    /// sends them back, so the cursor steps over them once everything below is applied.
-    own_seqs: BTreeSet<u64>,
+    /// Seqs above the cursor this device has applied: its own acknowledged changes (the
+    /// server never sends them back) and live updates that arrived after a gap. The cursor
+    /// steps over them once everything below is applied, never before.
+    seen_seqs: BTreeSet<u64>,
     /// A gap was seen during a catch-up: run another one after `sync_complete`.
     catch_up_again: bool,
 
@@ -333,7 +334,7 @@ impl Engine {
             pages: VecDeque::new(),
             cursor: 0,
             server_seq: None,
-            own_seqs: BTreeSet::new(),
+            seen_seqs: BTreeSet::new(),
             catch_up_again: false,
             waiters: Vec::new(),
             stopping: false,

@@ -11,7 +11,6 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use legato_core::Strategy;
 use legato_protocol::{
     BatchItemStatus, BatchResponse, Change, ClientMessage, ConflictData, ErrorBody, ErrorCode,
     Fields, MAX_MESSAGE_BYTES,
@@ -418,7 +417,7 @@ impl Engine {
                 Ok((AckOutcome::Acked, seq)) => {
                     self.counters.pushed += 1;
                     if seq > self.cursor {
-                        self.own_seqs.insert(seq);
+                        self.seen_seqs.insert(seq);
                     }
                     changed.extend(entity);
                 }
@@ -464,10 +463,9 @@ impl Engine {
         let now = wall_ms();
         let outcome = self
             .store
-            .call(move |store| match strategy {
-                Strategy::Manual => store.store_conflict(&conflict, now),
-                other => store.settle_conflict(&conflict, other, now),
-            })
+            // `manual` too goes through the strategy: a conflict only on bookkeeping fields
+            // (`updatedAt`, from edits of different fields) is merged, not put to the user.
+            .call(move |store| store.settle_conflict(&conflict, strategy, now))
             .await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -486,6 +484,14 @@ impl Engine {
             } => {
                 tracing::info!(%entity_type, old = %entity_id, new = %new_id, "deleted elsewhere; the edit lives on under a new id");
                 self.emit_changed([(entity_type, entity_id), (entity_type, new_id)]);
+            }
+            ConflictOutcome::DeleteOverruled { .. } => {
+                tracing::info!(%entity_type, %entity_id, "a delete lost to an edit made elsewhere");
+                self.emit_changed([(entity_type, entity_id.clone())]);
+                self.emit(SyncEvent::DeleteOverruled {
+                    entity_type,
+                    entity_id,
+                });
             }
             ConflictOutcome::Stored { conflict_id } => {
                 self.emit_changed([(entity_type, entity_id.clone())]);

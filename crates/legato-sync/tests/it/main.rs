@@ -8,3 +8,4 @@ mod live;
 mod network;
 mod outbox;
 mod support;
+mod zero_loss;

@@ -159,7 +159,11 @@ pub struct Device {
 
 impl Device {
     pub async fn new(config: SyncConfig) -> Device {
-        let dir = tempfile::tempdir().unwrap();
+        Device::in_dir(tempfile::tempdir().unwrap(), config).await
+    }
+
+    /// A device whose data dir is `dir` (a fresh one, or one another device left behind).
+    pub async fn in_dir(dir: TempDir, config: SyncConfig) -> Device {
         let store = StoreHandle::open(dir.path().join("device.db"))
             .await
             .unwrap();
@@ -171,6 +175,19 @@ impl Device {
             events,
             _dir: dir,
         }
+    }
+
+    /// Stops the engine and closes the store; returns the data dir.
+    pub async fn close(self) -> TempDir {
+        self.sync.shutdown(false).await;
+        let Device {
+            store, sync, _dir, ..
+        } = self;
+        drop(sync);
+        drop(store);
+        // The store thread closes its database once the last handle is gone.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        _dir
     }
 
     /// A device of the account `token`, connected and caught up.
