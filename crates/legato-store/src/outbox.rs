@@ -528,8 +528,10 @@ fn error_code_from_str(code: &str) -> ErrorCode {
 }
 
 impl Store {
-    /// Up to `limit` changes to send now, in outbox order: due (`next_attempt_at <= now_ms`),
-    /// not in flight, and the oldest change of their entity.
+    /// Up to `limit` changes to send now, in outbox order: due (`next_attempt_at <= now_ms`,
+    /// or refused at a time after `now_ms`: the clock jumped back, and a wait computed on the
+    /// old clock would last until it catches up), not in flight, and the oldest change of
+    /// their entity.
     ///
     /// Only the oldest change of an entity with nothing in flight is sendable, so an entity
     /// has at most one change in flight: a later change is sent after the earlier one's
@@ -541,7 +543,7 @@ impl Store {
         // query). Rows stream in `seq` (rowid) order, so stopping after `limit` is as cheap.
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox o
-             WHERE o.in_flight = 0 AND o.next_attempt_at <= ?1
+             WHERE o.in_flight = 0 AND (o.next_attempt_at <= ?1 OR o.rejected_at > ?1)
                AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.entity_type = o.entity_type
                                AND p.entity_id = o.entity_id
                                AND (p.seq < o.seq OR p.in_flight = 1))
@@ -647,10 +649,11 @@ impl Store {
                 .query_row([change_id], |row| row.get(0))?;
             let at = now_ms.saturating_add(policy.delay_ms(deferrals));
             tx.prepare_cached(
-                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, in_flight = 0
+                "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, in_flight = 0,
+                        rejected_at = ?4
                  WHERE change_id = ?1",
             )?
-            .execute(params![change_id, at, last_error])?;
+            .execute(params![change_id, at, last_error, now_ms])?;
             RejectionOutcome::RetryAt(at)
         } else {
             let attempts = row.item.attempts.saturating_add(1);
@@ -662,9 +665,9 @@ impl Store {
                 let at = now_ms.saturating_add(policy.delay_ms(attempts));
                 tx.prepare_cached(
                     "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                            in_flight = 0 WHERE change_id = ?1",
+                            in_flight = 0, rejected_at = ?5 WHERE change_id = ?1",
                 )?
-                .execute(params![change_id, attempts, at, last_error])?;
+                .execute(params![change_id, attempts, at, last_error, now_ms])?;
                 RejectionOutcome::RetryAt(at)
             }
         };

@@ -195,11 +195,20 @@ CREATE INDEX entities_logbook_time ON entities (ts_ms, duration_min)
     WHERE entity_type = 'logbook' AND deleted = 0;
 "#;
 
+/// Version 5: `outbox.rejected_at`, when the server last refused the change (ms since the
+/// epoch, this device's clock; 0: never). A row whose refusal lies in the future of the clock
+/// saw the clock jump back: its `next_attempt_at` is due at once rather than when the clock
+/// catches up (which could be days, blocking every later change of the entity meanwhile).
+const SCHEMA_V5: &str = r#"
+ALTER TABLE outbox ADD COLUMN rejected_at INTEGER NOT NULL DEFAULT 0;
+"#;
+
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V1),
     M::up(SCHEMA_V2),
     M::up(SCHEMA_V3),
     M::up(SCHEMA_V4).foreign_key_check(),
+    M::up(SCHEMA_V5),
 ];
 
 /// Every schema version, oldest first.

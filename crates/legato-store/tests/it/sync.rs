@@ -500,3 +500,25 @@ fn discarding_a_dead_create_takes_the_entitys_later_changes_with_it() {
         (0, 0)
     );
 }
+
+#[test]
+fn a_retry_wait_does_not_outlast_a_clock_jumping_back() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "fine");
+    let change = patch_notes(&mut store, &id, "refused once");
+    let policy = RetryPolicy::default();
+    for code in [ErrorCode::Invalid, ErrorCode::RateLimited] {
+        store.mark_in_flight(&[&change]).unwrap();
+        store
+            .record_rejection(&change, code, "not now", NOW, &policy)
+            .unwrap();
+        assert!(
+            store.next_pending(10, NOW + 1).unwrap().is_empty(),
+            "{code}"
+        );
+        // The clock is set back by a day: the wait is over, not a day longer.
+        let due = store.next_pending(10, NOW - DAY).unwrap();
+        assert_eq!(due.len(), 1, "{code}");
+        assert_eq!(due[0].change.change_id, change);
+    }
+}

@@ -308,3 +308,48 @@ async fn a_device_restored_from_a_copy_misses_nothing() {
         "the copy took a client id of its own"
     );
 }
+
+/// Two devices under one client id (a copy the store could not recognise): the server never
+/// sends one the other's changes live. The next live update shows a gap in the seqs, and the
+/// device catches up instead of stepping its cursor over the change it never got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_update_after_a_gap_catches_up_instead_of_stepping_over_it() {
+    let server = TestServer::start().await;
+    let token = server.register().await;
+    let a = Device::connected(&server, &token).await;
+    let a_id = a
+        .store
+        .call(|s| Ok(s.client_id().to_owned()))
+        .await
+        .unwrap();
+    let twin_dir = tempfile::tempdir().unwrap();
+    {
+        let store = legato_store::Store::open(twin_dir.path().join("device.db")).unwrap();
+        store
+            .connection()
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'client_id'",
+                [&a_id],
+            )
+            .unwrap();
+    }
+    let twin = Device::in_dir(twin_dir, test_config(&server.url(), &token)).await;
+    twin.sync.sync_now().await.unwrap();
+    assert_eq!(
+        twin.store
+            .call(|s| Ok(s.client_id().to_owned()))
+            .await
+            .unwrap(),
+        a_id
+    );
+    let unseen = twin.entry("from the twin").await;
+    twin.sync.sync_now().await.unwrap();
+    let c = Device::connected(&server, &token).await;
+    c.entry("from C").await;
+    c.sync.sync_now().await.unwrap();
+    eventually("A has the twin's entry too", || async {
+        a.get(EntityType::Logbook, &unseen).await.map(|_| ())
+    })
+    .await;
+    assert_eq!(a.everything().await.len(), 2);
+}
