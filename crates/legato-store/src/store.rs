@@ -178,10 +178,10 @@ pub(crate) fn advance_cursor(conn: &Connection, cursor: u64) -> Result<()> {
 /// the same client id as the original, and both would then fold edits into the same unsent
 /// change ids and never see each other's live updates. A copy is a different file: the
 /// store records [`file_identity`] and, when the file it opens is not the one it recorded,
-/// takes a new client id. The changes it inherited may already have been sent by the
-/// original: they are marked sent (never folded into again; a resend is answered
-/// `duplicate`) and carry the new client id, so the original sees them as another
-/// device's if they are new to the server. A false alarm (the file moved to another
+/// takes a new client id. The changes it inherited are the original's edits, which it may
+/// have sent already: they are marked sent (never folded into again; a resend is answered
+/// `duplicate`) and keep the original's client id (they are its changes: it never gets
+/// them back as updates, and holds them itself). A false alarm (the file moved to another
 /// filesystem) only costs a new id.
 fn ensure_client_id(conn: &mut Connection, identity: Option<&str>) -> Result<String> {
     let tx = write_tx(conn)?;
@@ -192,8 +192,7 @@ fn ensure_client_id(conn: &mut Connection, identity: Option<&str>) -> Result<Str
         Some(old) => {
             let id = uuid::Uuid::now_v7().to_string();
             write_meta(&tx, CLIENT_ID_KEY, &id)?;
-            let inherited = tx.execute("UPDATE outbox SET sent = 1, client_id = ?1", [&id])?;
-            tx.execute("UPDATE dead_letters SET client_id = ?1", [&id])?;
+            let inherited = tx.execute("UPDATE outbox SET sent = 1", [])?;
             tracing::warn!(old, new = %id, inherited,
                 "this database is a copy of another device's (a restored backup?): new client id");
             id
@@ -271,7 +270,7 @@ mod tests {
             })
             .unwrap();
         assert!(sent, "an inherited change is never folded into");
-        assert_eq!(client, copied.client_id());
+        assert_eq!(client, original, "still the original's change");
         let again = copied.client_id().to_owned();
         drop(copied);
         assert_eq!(
