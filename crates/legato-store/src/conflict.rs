@@ -11,7 +11,7 @@ use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use crate::edit::{insert_create, new_change, new_uuid};
+use crate::edit::{new_change, recreate_as};
 use crate::entity::{
     self, Base, decode_remote, parse_entity_type, parse_fields, parse_operation, to_json,
 };
@@ -256,7 +256,7 @@ impl Store {
             outbox::strip_later_unsent(&tx, entity_type, id.as_str(), taken.seq, &conflict.fields)?;
         }
         let outcome = if conflict.remote_deleted {
-            recreate(&tx, entity_type, resolved_state, &self.client_id, now_ms)?
+            recreate(&tx, conflict, resolved_state, &self.client_id, now_ms)?
         } else {
             let remote = decode_remote(&conflict.remote)?.into_owned();
             let mut data = diff_fields(&remote, &resolved_state);
@@ -573,7 +573,7 @@ fn recreate_or_store(
     state: Fields,
     now_ms: i64,
 ) -> Result<ConflictOutcome> {
-    match recreate(conn, conflict.entity_type, state, client_id, now_ms) {
+    match recreate(conn, conflict, state, client_id, now_ms) {
         Err(StoreError::Validation(err)) => {
             tracing::warn!(%err, change_id = %conflict.change_id, "re-created state is invalid; stored for the user");
             Ok(ConflictOutcome::Stored {
@@ -584,9 +584,11 @@ fn recreate_or_store(
     }
 }
 
+/// Re-creates the user's version of the entity the server deleted, under its successor id
+/// (`edit::recreate_as`), grown from the server's last state before the delete.
 fn recreate(
     conn: &Connection,
-    entity_type: EntityType,
+    conflict: &ConflictData,
     mut state: Fields,
     client_id: &str,
     now_ms: i64,
@@ -594,12 +596,25 @@ fn recreate(
     let now = Value::String(rfc3339_ms(now_ms));
     state.entry("createdAt").or_insert_with(|| now.clone());
     state.insert("updatedAt".to_owned(), now);
+    let (entity_type, from) = (conflict.entity_type, &conflict.entity_id);
     validate_state(entity_type, &state)?;
-    let entity_id = EntityId::new(new_uuid())?;
-    let change_id = insert_create(conn, entity_type, &entity_id, state, client_id, now_ms)?;
-    Ok(ConflictOutcome::Recreated {
-        entity_id,
-        change_id,
+    let origin = remote_state(conflict)?;
+    let (entity_id, change_id) = recreate_as(
+        conn,
+        entity_type,
+        from,
+        state,
+        Some(&origin),
+        client_id,
+        now_ms,
+    )?;
+    Ok(match change_id {
+        Some(change_id) => ConflictOutcome::Recreated {
+            entity_id,
+            change_id,
+        },
+        // Another device re-created it with the same values already.
+        None => ConflictOutcome::AcceptedRemote,
     })
 }
 

@@ -183,11 +183,95 @@ pub(crate) fn overlay_diff(current: &Fields, old: &Fields, new: &Fields) -> (Fie
 
 /// Writes a new entity and its `create` change (inside the caller's transaction). An id
 /// that exists, even as a tombstone, is [`StoreError::AlreadyExists`].
+/// The fixed namespace of re-creation ids (UUID v5).
+const RECREATION_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6c65_6761_746f_4000_8000_7265_6372_6561);
+
+/// The id an entity deleted under `from` is re-created under: the same on every device
+/// (UUID v5 of `from`), so two devices that each keep their edit of an entry deleted
+/// elsewhere, or undo its delete, re-create one entity, not two.
+pub(crate) fn successor_id(from: &EntityId) -> EntityId {
+    let id = uuid::Uuid::new_v5(&RECREATION_NAMESPACE, from.as_str().as_bytes());
+    EntityId::new(id.to_string()).expect("a UUID is a valid entity id")
+}
+
+/// Re-creates `state` (a deleted entity's) under its successor id. If that entity is here
+/// already (another device re-created it first), `state`'s differing fields join it as an
+/// edit; if it was deleted in turn, the next successor is taken. Returns the id and the
+/// change that carries it (`None`: nothing differed).
+pub(crate) fn recreate_as(
+    conn: &Connection,
+    entity_type: EntityType,
+    from: &EntityId,
+    state: Fields,
+    origin: Option<&Fields>,
+    client_id: &str,
+    now_ms: i64,
+) -> Result<(EntityId, Option<String>)> {
+    let mut id = successor_id(from);
+    loop {
+        let Some(row) = entity::load(conn, entity_type, id.as_str())? else {
+            let change_id =
+                insert_create_from(conn, entity_type, &id, state, origin, client_id, now_ms)?;
+            return Ok((id, Some(change_id)));
+        };
+        if row.deleted {
+            id = successor_id(&id);
+            continue;
+        }
+        let data: Fields = state
+            .into_iter()
+            .filter(|(name, value)| !same_value(row.state.get(name), Some(value)))
+            .collect();
+        if data.is_empty() {
+            return Ok((id, None));
+        }
+        let mut local_after = row.state.clone();
+        local_after.extend(data.clone());
+        let change = new_change(
+            entity_type,
+            &id,
+            Operation::Update,
+            data,
+            row.base.version,
+            client_id,
+            now_ms,
+        );
+        let queued = queue(conn, change, &local_after, &row.base)?;
+        entity::write(
+            conn,
+            entity_type,
+            id.as_str(),
+            &EntityRow {
+                state: local_after,
+                deleted: false,
+                base: row.base,
+            },
+        )?;
+        return Ok((id, queued.into_change_id()));
+    }
+}
+
 pub(crate) fn insert_create(
     conn: &Connection,
     entity_type: EntityType,
     id: &EntityId,
     state: Fields,
+    client_id: &str,
+    now_ms: i64,
+) -> Result<String> {
+    insert_create_from(conn, entity_type, id, state, None, client_id, now_ms)
+}
+
+/// [`insert_create`] of an entity whose state grew from `origin` (a re-creation: the deleted
+/// entity's last state). The create's merge base is `origin`, so when another device
+/// re-created the same entity first, only what each side changed since counts.
+pub(crate) fn insert_create_from(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &EntityId,
+    state: Fields,
+    origin: Option<&Fields>,
     client_id: &str,
     now_ms: i64,
 ) -> Result<String> {
@@ -208,8 +292,9 @@ pub(crate) fn insert_create(
         client_id,
         now_ms,
     );
-    // Made on nothing: the server has never seen this entity.
-    outbox::insert_json(conn, None, &change, &state_json, false, Some("{}"))?;
+    // Made on nothing: the server has never seen this entity (or on the state it grew from).
+    let base = origin.map_or_else(|| "{}".to_owned(), entity::to_json);
+    outbox::insert_json(conn, None, &change, &state_json, false, Some(&base))?;
     Ok(change.change_id)
 }
 

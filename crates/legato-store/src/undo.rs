@@ -7,7 +7,7 @@ use legato_protocol::{EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::edit::{insert_create, new_change, new_uuid, queue};
+use crate::edit::{insert_create, new_change, queue, recreate_as};
 use crate::entity::{self, parse_fields, to_json};
 use crate::error::{Result, StoreError};
 use crate::outbox;
@@ -149,21 +149,23 @@ impl Store {
                     }
                 }
                 None => {
-                    let mut state = before;
+                    let mut state = before.clone();
                     state.insert("updatedAt".to_owned(), Value::String(rfc3339_ms(now_ms)));
                     validate_state(entity_type, &state)?;
-                    let entity_id = EntityId::new(new_uuid())?;
-                    let change_id = insert_create(
+                    // The successor id: a re-creation of the same entry by another device
+                    // (or its own conflict resolution) becomes the same entity.
+                    let (entity_id, change_id) = recreate_as(
                         &tx,
                         entity_type,
-                        &entity_id,
+                        id,
                         state,
+                        Some(&before),
                         &self.client_id,
                         now_ms,
                     )?;
                     UndoDelete::Recreated {
                         entity_id,
-                        change_id,
+                        change_id: change_id.unwrap_or_default(),
                     }
                 }
             },

@@ -353,3 +353,46 @@ async fn a_live_update_after_a_gap_catches_up_instead_of_stepping_over_it() {
     .await;
     assert_eq!(a.everything().await.len(), 2);
 }
+
+/// An entry deleted on one device while two others edit it: both keep their edit by
+/// re-creating it, under the same successor id, so it exists once, not twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_keeping_an_entry_deleted_elsewhere_recreate_it_once() {
+    let server = TestServer::start().await;
+    let token = server.register().await;
+    let (a, b, id) = shared_offline(
+        &server,
+        &token,
+        Strategy::Merge,
+        EntityType::Logbook,
+        entry_state("base"),
+    )
+    .await;
+    let c = Device::connected(&server, &token).await;
+    eventually("C has the entry", || async {
+        c.get(EntityType::Logbook, &id).await.map(|_| ())
+    })
+    .await;
+    c.delete(EntityType::Logbook, &id).await;
+    c.sync.sync_now().await.unwrap();
+    a.patch(EntityType::Logbook, &id, json!({"notes": "from A"}))
+        .await;
+    b.patch(EntityType::Logbook, &id, json!({"duration": 75}))
+        .await;
+    b_first_then_a(&a, &b).await;
+    c.sync.sync_now().await.unwrap();
+    let everything = eventually("all three agree", || async {
+        let (on_a, on_b, on_c) = (
+            a.everything().await,
+            b.everything().await,
+            c.everything().await,
+        );
+        (on_a == on_b && on_a == on_c && a.pending().await == 0 && b.pending().await == 0)
+            .then_some(on_a)
+    })
+    .await;
+    assert_eq!(everything.len(), 1, "{everything:?}");
+    let state = &everything[0].2;
+    assert_eq!(state["notes"], json!("from A"));
+    assert_eq!(state["duration"], json!(75));
+}
