@@ -8,10 +8,10 @@ use legato_core::{
     validate_state,
 };
 use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::edit::{new_change, recreate_as};
+use crate::edit::{delete_in, edit_in, new_change, recreate_as, successor_id};
 use crate::entity::{
     self, Base, decode_remote, parse_entity_type, parse_fields, parse_operation, to_json,
 };
@@ -95,6 +95,9 @@ impl Store {
         let overruled = if deletes && decided {
             match settle_delete(&tx, &self.client_id, conflict, &row, strategy, now_ms)? {
                 DeleteSettled::Done(outcome) => {
+                    if matches!(outcome, ConflictOutcome::DeleteOverruled { .. }) {
+                        fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+                    }
                     tx.commit()?;
                     return Ok(outcome);
                 }
@@ -156,8 +159,7 @@ impl Store {
             resolution,
             now_ms,
         )?;
-        tx.commit()?;
-        Ok(match outcome {
+        let outcome = match outcome {
             ConflictOutcome::Pushed { change_id } if overruled => {
                 ConflictOutcome::DeleteOverruled {
                     pushed: Some(change_id),
@@ -167,7 +169,12 @@ impl Store {
                 ConflictOutcome::DeleteOverruled { pushed: None }
             }
             other => other,
-        })
+        };
+        if overruled {
+            fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+        }
+        tx.commit()?;
+        Ok(outcome)
     }
 
     /// Applies a resolution computed by the caller, in one transaction (see
@@ -392,6 +399,80 @@ fn overlay_plain_later(
         entity::overlay(&mut state, &mut deleted, &unsettled);
     }
     Ok(state)
+}
+
+/// A delete that loses to an edit leaves the entity alive under its own id. If the user
+/// undid the delete while it was in flight, the undo re-created the entity under its
+/// successor id ([`crate::edit::successor_id`]): a second copy. It goes, and what it holds
+/// that the entity does not (edits made after the undo) joins the entity as an edit.
+fn fold_back_successor(
+    conn: &Connection,
+    client_id: &str,
+    conflict: &ConflictData,
+    now_ms: i64,
+) -> Result<()> {
+    let entity_type = conflict.entity_type;
+    let successor = successor_id(&conflict.entity_id);
+    let Some(copy) = entity::load(conn, entity_type, successor.as_str())? else {
+        return Ok(());
+    };
+    if copy.deleted {
+        return Ok(());
+    }
+    tracing::info!(%entity_type, id = %conflict.entity_id,
+        "an undone delete lost to an edit: its re-created copy folds back into the entity");
+    // What the copy grew from: its create's base (the state the undo restored) while the
+    // create is queued, else its acknowledged base. Only what differs from that is the
+    // user's own since the undo; the rest may be older than the edit that won.
+    let origin = match copy.base.state.clone() {
+        Some(base) => base,
+        None => {
+            let created: Option<String> = conn
+                .prepare_cached(
+                    "SELECT base_state FROM outbox WHERE entity_type = ?1 AND entity_id = ?2
+                       AND operation = 'create' ORDER BY seq LIMIT 1",
+                )?
+                .query_row(
+                    rusqlite::params![entity_type.as_str(), successor.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            created
+                .as_deref()
+                .map(entity::parse_fields)
+                .transpose()?
+                .unwrap_or_default()
+        }
+    };
+    delete_in(conn, client_id, entity_type, &successor, now_ms)?;
+    // Not a delete of the user's: nothing to undo.
+    crate::undo::take(conn, entity_type, successor.as_str())?;
+    let mut own: Fields = copy
+        .state
+        .into_iter()
+        .filter(|(name, value)| !legato_core::same_value(origin.get(name), Some(value)))
+        .collect();
+    own.remove("createdAt");
+    own.remove("updatedAt");
+    if own.is_empty() {
+        return Ok(());
+    }
+    edit_in(
+        conn,
+        client_id,
+        entity_type,
+        &conflict.entity_id,
+        now_ms,
+        |current| {
+            Ok(crate::edit::overlay_diff(current, current, &{
+                let mut next = current.clone();
+                next.extend(own);
+                next
+            }))
+        },
+    )?;
+    Ok(())
 }
 
 /// How [`settle_delete`] left a conflict.

@@ -103,28 +103,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<String>> {
         let tx = write_tx(&mut self.conn)?;
-        let current = entity::load(&tx, entity_type, id.as_str())?
-            .ok_or_else(|| not_found(entity_type, id))?;
-        if current.deleted {
-            return Ok(None);
-        }
-        let change = new_change(
-            entity_type,
-            id,
-            Operation::Delete,
-            Fields::new(),
-            current.base.version,
-            &self.client_id,
-            now_ms,
-        );
-        let queued = queue(&tx, change, &current.state, &current.base)?;
-        crate::undo::keep(&tx, entity_type, id.as_str(), &current.state, now_ms)?;
-        // Recomputed rather than flagged: a delete may have absorbed a pending update, whose
-        // values then no longer belong in the tombstone; a cancelled create leaves nothing,
-        // and the recompute removes the row.
-        entity::write_with_base(&tx, entity_type, id.as_str(), current.base)?;
+        let queued = delete_in(&tx, &self.client_id, entity_type, id, now_ms)?;
         tx.commit()?;
-        Ok(queued.into_change_id())
+        Ok(queued)
     }
 
     /// The shared update path: `make` turns the current local state into (change data, new
@@ -137,36 +118,80 @@ impl Store {
         make: impl FnOnce(&Fields) -> Result<(Fields, Fields)>,
     ) -> Result<Option<String>> {
         let tx = write_tx(&mut self.conn)?;
-        let current = load_live(&tx, entity_type, id)?;
-        let (mut data, mut state) = make(&current.state)?;
-        if data.is_empty() {
-            return Ok(None);
-        }
-        stamp_updated(&mut data, &mut state, now_ms);
-        validate_state(entity_type, &state)?;
-        let change = new_change(
-            entity_type,
-            id,
-            Operation::Update,
-            data,
-            current.base.version,
-            &self.client_id,
-            now_ms,
-        );
-        let queued = queue(&tx, change, &state, &current.base)?;
-        entity::write(
-            &tx,
-            entity_type,
-            id.as_str(),
-            &EntityRow {
-                state,
-                deleted: false,
-                base: current.base,
-            },
-        )?;
+        let queued = edit_in(&tx, &self.client_id, entity_type, id, now_ms, make)?;
         tx.commit()?;
-        Ok(queued.into_change_id())
+        Ok(queued)
     }
+}
+
+/// [`Store::delete`] inside the caller's transaction.
+pub(crate) fn delete_in(
+    tx: &Connection,
+    client_id: &str,
+    entity_type: EntityType,
+    id: &EntityId,
+    now_ms: i64,
+) -> Result<Option<String>> {
+    let current =
+        entity::load(tx, entity_type, id.as_str())?.ok_or_else(|| not_found(entity_type, id))?;
+    if current.deleted {
+        return Ok(None);
+    }
+    let change = new_change(
+        entity_type,
+        id,
+        Operation::Delete,
+        Fields::new(),
+        current.base.version,
+        client_id,
+        now_ms,
+    );
+    let queued = queue(tx, change, &current.state, &current.base)?;
+    crate::undo::keep(tx, entity_type, id.as_str(), &current.state, now_ms)?;
+    // Recomputed rather than flagged: a delete may have absorbed a pending update, whose
+    // values then no longer belong in the tombstone; a cancelled create leaves nothing,
+    // and the recompute removes the row.
+    entity::write_with_base(tx, entity_type, id.as_str(), current.base)?;
+    Ok(queued.into_change_id())
+}
+
+/// The shared update path inside the caller's transaction (see [`Store::edit`]).
+pub(crate) fn edit_in(
+    tx: &Connection,
+    client_id: &str,
+    entity_type: EntityType,
+    id: &EntityId,
+    now_ms: i64,
+    make: impl FnOnce(&Fields) -> Result<(Fields, Fields)>,
+) -> Result<Option<String>> {
+    let current = load_live(tx, entity_type, id)?;
+    let (mut data, mut state) = make(&current.state)?;
+    if data.is_empty() {
+        return Ok(None);
+    }
+    stamp_updated(&mut data, &mut state, now_ms);
+    validate_state(entity_type, &state)?;
+    let change = new_change(
+        entity_type,
+        id,
+        Operation::Update,
+        data,
+        current.base.version,
+        client_id,
+        now_ms,
+    );
+    let queued = queue(tx, change, &state, &current.base)?;
+    entity::write(
+        tx,
+        entity_type,
+        id.as_str(),
+        &EntityRow {
+            state,
+            deleted: false,
+            base: current.base,
+        },
+    )?;
+    Ok(queued.into_change_id())
 }
 
 /// The change from `old` to `new` and the local state after it: `current` overlaid with the

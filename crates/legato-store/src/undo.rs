@@ -71,7 +71,7 @@ pub(crate) fn keep(
 }
 
 /// Reads and forgets the kept state of a deleted entity.
-fn take(conn: &Connection, entity_type: EntityType, id: &str) -> Result<Option<Fields>> {
+pub(crate) fn take(conn: &Connection, entity_type: EntityType, id: &str) -> Result<Option<Fields>> {
     let text: Option<String> = conn
         .prepare_cached(
             "DELETE FROM trash WHERE entity_type = ?1 AND entity_id = ?2 RETURNING state",

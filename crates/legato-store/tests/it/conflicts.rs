@@ -419,3 +419,66 @@ fn a_recreation_after_a_catch_up_tombstone_keeps_the_servers_fields() {
     );
     assert_eq!(recreated.state["mood"], json!("satisfied"));
 }
+
+#[test]
+fn an_undone_delete_that_loses_to_an_edit_leaves_one_entry_with_both_edits() {
+    for strategy in [Strategy::Remote, Strategy::Merge] {
+        let mut store = store();
+        let id = synced_entry(&mut store, "base notes");
+        let delete = store
+            .delete(EntityType::Logbook, &id, NOW + MINUTE)
+            .unwrap()
+            .unwrap();
+        store.mark_in_flight(&[&delete]).unwrap();
+        // The user undoes the delete while it is in flight, then edits the copy.
+        let undone = store
+            .undo_delete(EntityType::Logbook, &id, NOW + 2 * MINUTE)
+            .unwrap();
+        let copy = undone.entity_id().clone();
+        assert_ne!(copy, id);
+        store
+            .patch(
+                EntityType::Logbook,
+                &copy,
+                fields(json!({"duration": 99})),
+                NOW + 3 * MINUTE,
+            )
+            .unwrap();
+        // The server answers the delete: another device changed the notes meanwhile.
+        let mut remote = entry("2025-11-25T18:00:00.000Z", 30, "their notes");
+        remote.insert("updatedAt".into(), json!("2025-11-25T18:31:00.000Z"));
+        let conflict = ConflictData {
+            change_id: delete.clone(),
+            entity_type: EntityType::Logbook,
+            entity_id: id.clone(),
+            base_version: 1,
+            remote_version: 2,
+            remote_deleted: false,
+            local: Default::default(),
+            remote,
+            fields: vec!["notes".into(), "updatedAt".into()],
+        };
+        let outcome = store
+            .settle_conflict(&conflict, strategy, NOW + 4 * MINUTE)
+            .unwrap();
+        assert!(
+            matches!(outcome, ConflictOutcome::DeleteOverruled { .. }),
+            "{strategy:?}: {outcome:?}"
+        );
+        let live = store.list(EntityType::Logbook).unwrap();
+        assert_eq!(live.len(), 1, "{strategy:?}: one entry, not two");
+        assert_eq!(live[0].id, id);
+        assert_eq!(live[0].state["notes"], json!("their notes"), "{strategy:?}");
+        assert_eq!(
+            live[0].state["duration"],
+            json!(99),
+            "{strategy:?}: the edit after the undo"
+        );
+        assert!(
+            outbox(&store)
+                .iter()
+                .all(|item| item.change.entity_id == id),
+            "{strategy:?}: nothing of the copy is sent"
+        );
+    }
+}
