@@ -46,6 +46,19 @@ async fn main() -> Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
     let args = parse()?;
+    if std::env::var_os("SIM_SCRIPT").is_some() {
+        for seed in args.from..args.from + args.seeds {
+            let script = legato_sim::Script::generate(seed, args.steps);
+            println!(
+                "seed {seed}: {:?}, {} devices",
+                script.strategy, script.devices
+            );
+            for step in &script.steps {
+                println!("  {step:?}");
+            }
+        }
+        return Ok(());
+    }
     let started = Instant::now();
     let mut total = Counts::default();
     let mut failed = Vec::new();

@@ -11,7 +11,7 @@ use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::edit::{delete_in, edit_in, new_change, recreate_as, successor_id};
+use crate::edit::{delete_in, edit_in, new_change, recreate_as, resolution_id, successor_id};
 use crate::entity::{
     self, Base, decode_remote, parse_entity_type, parse_fields, parse_operation, to_json,
 };
@@ -276,7 +276,7 @@ impl Store {
                 let mut state = remote;
                 state.extend(data.clone());
                 validate_state(entity_type, &state)?;
-                let change = new_change(
+                let mut change = new_change(
                     entity_type,
                     id,
                     Operation::Update,
@@ -285,6 +285,7 @@ impl Store {
                     &self.client_id,
                     now_ms,
                 );
+                change.change_id = resolution_id(&conflict.change_id);
                 let change_id = change.change_id.clone();
                 // Made on the server's state the conflict showed.
                 let base = to_json(&remote_state(conflict)?);
@@ -310,7 +311,7 @@ impl Store {
         let outcome = if conflict.remote_deleted {
             ConflictOutcome::AcceptedRemote
         } else {
-            let change = new_change(
+            let mut change = new_change(
                 entity_type,
                 id,
                 Operation::Delete,
@@ -319,6 +320,7 @@ impl Store {
                 &self.client_id,
                 now_ms,
             );
+            change.change_id = resolution_id(&conflict.change_id);
             let change_id = change.change_id.clone();
             let base = to_json(&remote_state(conflict)?);
             outbox::requeue(&tx, taken.seq, change, false, Some(&base))?;
@@ -585,7 +587,7 @@ fn settle(
         }
         Resolution::Push { data, .. } if data.is_empty() => ConflictOutcome::AcceptedRemote,
         Resolution::Push { data, .. } => {
-            let change = new_change(
+            let mut change = new_change(
                 entity_type,
                 id,
                 Operation::Update,
@@ -594,13 +596,14 @@ fn settle(
                 client_id,
                 now_ms,
             );
+            change.change_id = resolution_id(&conflict.change_id);
             let change_id = change.change_id.clone();
             let base = to_json(&remote_state(conflict)?);
             outbox::requeue(conn, row.item.seq, change, false, Some(&base))?;
             ConflictOutcome::Pushed { change_id }
         }
         Resolution::Delete => {
-            let change = new_change(
+            let mut change = new_change(
                 entity_type,
                 id,
                 Operation::Delete,
@@ -609,6 +612,7 @@ fn settle(
                 client_id,
                 now_ms,
             );
+            change.change_id = resolution_id(&conflict.change_id);
             let change_id = change.change_id.clone();
             let base = to_json(&remote_state(conflict)?);
             outbox::requeue(conn, row.item.seq, change, false, Some(&base))?;

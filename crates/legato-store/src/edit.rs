@@ -220,6 +220,19 @@ pub(crate) fn successor_id(from: &EntityId) -> EntityId {
     EntityId::new(id.to_string()).expect("a UUID is a valid entity id")
 }
 
+/// The fixed namespace of resolution change ids (UUID v5).
+const RESOLUTION_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6c65_6761_746f_4000_8000_7265_736f_6c76);
+
+/// The change id of the change that settles the conflict of change `conflicted`: a function
+/// of it, so every copy of a device (a restored backup holds the same unsent changes) that
+/// settles the same conflict pushes under the same id. The server applies it once, and a
+/// copy whose settlement differs is told `change_id_reused` instead of applying it again
+/// (an increment counted twice).
+pub(crate) fn resolution_id(conflicted: &str) -> String {
+    uuid::Uuid::new_v5(&RESOLUTION_NAMESPACE, conflicted.as_bytes()).to_string()
+}
+
 /// Re-creates `state` (a deleted entity's) under its successor id. If that entity is here
 /// already (another device re-created it first), `state`'s differing fields join it as an
 /// edit; if it was deleted in turn, the next successor is taken. Returns the id and the
