@@ -25,6 +25,9 @@ tasks:
   codegen               regenerate the UI's TypeScript bindings of the IPC contract
   invariants            check the architecture invariants (no tauri below the shell, pure core)
   bench <name>          run a benchmark: local-write | server | sync | all
+  sim [--seeds N] [--from S] [--steps K] [--jobs J]
+                        the seeded simulation with its history checker, release build
+                        (default 200 seeds; SEED=n replays one and prints its findings)
 ";
 
 /// The app is always built with the UI inside (`custom-protocol`): one build serves the unit
@@ -65,6 +68,19 @@ fn run_task(args: Vec<String>) -> Result<()> {
         ("codegen", _) => codegen(),
         ("invariants", _) => invariants::check(),
         ("bench", _) => bench(rest),
+        ("sim", _) => {
+            let mut args = vec![
+                "run",
+                "--release",
+                "--locked",
+                "-q",
+                "-p",
+                "legato-sim",
+                "--",
+            ];
+            args.extend(rest.iter().map(String::as_str));
+            cmd("cargo", &args)
+        }
         ("" | "help" | "-h" | "--help", _) => {
             print!("{USAGE}");
             Ok(())

@@ -89,7 +89,9 @@ pub enum AckStatus {
 /// Error codes of section 6.
 ///
 /// `internal` is this project's addition for a server fault (HTTP 500): the spec lists no code
-/// for it. Codes this version does not know parse as [`ErrorCode::Unknown`] so an older client
+/// for it. `change_id_reused` is another: a seen `changeId` pushed again with different
+/// content (a device restored from a copy of another's data can do that), refused rather
+/// than answered `duplicate`, which would silently drop the new content. Codes this version does not know parse as [`ErrorCode::Unknown`] so an older client
 /// survives a newer server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,6 +104,7 @@ pub enum ErrorCode {
     EmailTaken,
     Conflict,
     Internal,
+    ChangeIdReused,
     #[serde(other)]
     Unknown,
 }
@@ -117,6 +120,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
+            ErrorCode::ChangeIdReused => "change_id_reused",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -130,7 +134,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => 413,
             ErrorCode::RateLimited => 429,
             ErrorCode::EmailTaken => 409,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::ChangeIdReused => 409,
             ErrorCode::Internal | ErrorCode::Unknown => 500,
         }
     }
@@ -192,6 +196,13 @@ pub enum ServerMessage {
         version: u64,
         seq: u64,
         data: Fields,
+        /// The change wrote nothing (rule 6), also when answered `duplicate`: `seq` is then
+        /// the entity's last change, possibly another device's, not one of the client's own,
+        /// so a client must not count it as such (its cursor would step over an update it
+        /// has not applied). Omitted when false, so every other ack is the same bytes as
+        /// before the field existed, and an older server's acks read as `false`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unchanged: bool,
     },
     Conflict {
         data: ConflictData,
@@ -384,6 +395,10 @@ pub struct BatchResult {
     pub seq: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Fields>,
+    /// As [`ServerMessage::Ack`]'s `unchanged`: the change wrote nothing (rule 6) and `seq`
+    /// is not the client's own. Omitted when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conflict: Option<ConflictData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -297,3 +297,73 @@ fn frames_parse_whatever_the_key_order_and_reject_what_is_not_a_message() {
         "{err}"
     );
 }
+
+/// `unchanged` (docs/PROTOCOL-NOTES.md): rule 6's ack carries a seq that is not the client's
+/// own. The flag is optional and omitted when false, so every frame without it is the same
+/// bytes as before, and a frame from an older server reads as `unchanged: false`.
+#[test]
+fn unchanged_acks_are_flagged_and_other_frames_stay_byte_identical() {
+    let plain = r#"{"type":"ack","changeId":"c2","status":"applied","version":4,"seq":17,"data":{"progress":7}}"#;
+    let ack = ServerMessage::parse(plain).unwrap();
+    assert!(
+        matches!(
+            ack,
+            ServerMessage::Ack {
+                unchanged: false,
+                ..
+            }
+        ),
+        "{ack:?}"
+    );
+    assert_eq!(
+        ack.to_json(),
+        plain,
+        "a frame without the flag is unchanged"
+    );
+
+    let flagged = r#"{"type":"ack","changeId":"c3","status":"duplicate","version":4,"seq":17,"data":{},"unchanged":true}"#;
+    let ack = ServerMessage::parse(flagged).unwrap();
+    assert!(
+        matches!(
+            ack,
+            ServerMessage::Ack {
+                status: AckStatus::Duplicate,
+                unchanged: true,
+                ..
+            }
+        ),
+        "{ack:?}"
+    );
+    assert_eq!(ack.to_json(), flagged);
+
+    let plain = r#"{"changeId":"a","status":"applied","version":1,"seq":1,"data":{"duration":5}}"#;
+    let result: BatchResult = serde_json::from_str(plain).unwrap();
+    assert!(!result.unchanged);
+    assert_eq!(serde_json::to_string(&result).unwrap(), plain);
+    let flagged: BatchResult = round_trip(
+        r#"{"changeId":"b","status":"applied","version":1,"seq":1,"data":{},"unchanged":true}"#,
+    );
+    assert!(flagged.unchanged);
+}
+
+/// `change_id_reused` (docs/PROTOCOL-NOTES.md): a seen change id with other content. It is
+/// permanent: resending the same change can never succeed.
+#[test]
+fn change_id_reused_is_a_permanent_code() {
+    let err: ServerMessage = round_trip(
+        r#"{"type":"error","code":"change_id_reused","message":"changeId `c2` was used for another change","changeId":"c2"}"#,
+    );
+    assert!(matches!(
+        err,
+        ServerMessage::Error {
+            code: ErrorCode::ChangeIdReused,
+            ..
+        }
+    ));
+    assert_eq!(ErrorCode::ChangeIdReused.as_str(), "change_id_reused");
+    assert!(!ErrorCode::ChangeIdReused.is_transient());
+    let item: BatchResult = round_trip(
+        r#"{"changeId":"c2","status":"error","error":{"code":"change_id_reused","message":"m"}}"#,
+    );
+    assert_eq!(item.error.unwrap().code, ErrorCode::ChangeIdReused);
+}

@@ -1,11 +1,17 @@
-//! What to do with one change, as a pure function of the stored entity and the change.
+//! What to do with one change, as a pure function of the stored entity and the change, and
+//! the hash of its content that tells a retry from another change under the same id.
 //!
 //! Storage backends call [`evaluate`] inside their transaction (after the duplicate check of
 //! rule 1) and execute the answer; the rule itself is `legato_core::apply_change`. Keeping
 //! this step pure means every backend applies changes the same way and it is tested by table.
 
 use legato_core::{ApplyError, ApplyOutcome, EntityRecord};
-use legato_protocol::{Change, ConflictData, ErrorCode, Fields, MAX_MESSAGE_BYTES, UpdateData};
+use legato_protocol::{
+    Change, ConflictData, ErrorCode, FieldValue, Fields, MAX_MESSAGE_BYTES, UpdateData,
+    inflate_string,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::db::UserId;
 
@@ -159,6 +165,99 @@ fn check_envelope(change: &Change) -> Result<(), String> {
     Ok(())
 }
 
+/// SHA-256 of what a change does, recorded next to its change id.
+///
+/// Rule 1 answers a seen change id with its recorded result. That is right for a retry of
+/// the same change, but a device restored from a copy of another device's data can fold a
+/// new edit into an unsent change whose id the original device already sent; a `duplicate`
+/// answer would drop that edit silently. Comparing this hash tells the two apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+/// Tags the canonical form below: a different form must take a new tag, so that hashes of
+/// the two forms can never be mistaken for one another.
+const CONTENT_HASH_TAG: &str = "legato-change-content-v1";
+
+/// Hashes the content of `change`: `entityType`, `entityId`, `operation`, `baseVersion` and
+/// `data`, as the canonical JSON array `[tag, entityType, entityId, operation, baseVersion,
+/// data]` (no whitespace, object keys sorted by their UTF-8 bytes at every depth, strings
+/// and numbers as serde_json writes them).
+///
+/// Not content: `clientId` (a restored device resends the original's changes under its new
+/// client id), `timestamp` (clamped by the server, so a retry may differ), key order, and
+/// whether a top-level string travels as `$deflate` (it is hashed inflated, so a retry that
+/// compresses differently is still the same change; one that does not inflate is hashed as
+/// sent).
+pub fn content_hash(change: &Change) -> ContentHash {
+    let mut hasher = Sha256::new();
+    let out = &mut hasher;
+    write_str(out, "[");
+    for part in [
+        CONTENT_HASH_TAG,
+        change.entity_type.as_str(),
+        change.entity_id.as_str(),
+        change.operation.as_str(),
+    ] {
+        write_json(out, &part);
+        write_str(out, ",");
+    }
+    write_json(out, &change.base_version);
+    write_str(out, ",");
+    write_object(out, &change.data, |out, value| {
+        match FieldValue::classify(value) {
+            FieldValue::Deflate(encoded) => match inflate_string(encoded) {
+                Ok(text) => write_json(out, &text),
+                Err(_) => write_canonical(out, value),
+            },
+            _ => write_canonical(out, value),
+        }
+    });
+    write_str(out, "]");
+    ContentHash(hasher.finalize().into())
+}
+
+fn write_str(out: &mut Sha256, text: &str) {
+    out.update(text.as_bytes());
+}
+
+/// A scalar or string as JSON. Writing into a hasher cannot fail.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Sha256, value: &T) {
+    serde_json::to_writer(&mut *out, value).expect("JSON scalars always serialize into a hasher");
+}
+
+/// `map` with its keys sorted, each value written by `write_value`.
+fn write_object(out: &mut Sha256, map: &Fields, write_value: impl Fn(&mut Sha256, &Value)) {
+    let mut entries: Vec<_> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    write_str(out, "{");
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            write_str(out, ",");
+        }
+        write_json(out, key);
+        write_str(out, ":");
+        write_value(out, value);
+    }
+    write_str(out, "}");
+}
+
+fn write_canonical(out: &mut Sha256, value: &Value) {
+    match value {
+        Value::Object(map) => write_object(out, map, write_canonical),
+        Value::Array(items) => {
+            write_str(out, "[");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    write_str(out, ",");
+                }
+                write_canonical(out, item);
+            }
+            write_str(out, "]");
+        }
+        scalar => write_json(out, scalar),
+    }
+}
+
 /// The partial `update` other devices receive for a written change.
 pub fn live_update(
     user: &UserId,
@@ -234,6 +333,101 @@ mod tests {
                 other => panic!("expected invalid for {field}, got {other:?}"),
             }
         }
+    }
+
+    /// The canonical form is fixed: a change of it would make every recorded change look
+    /// reused. This pins it to a literal (SHA-256 of the documented array).
+    #[test]
+    fn content_hash_is_sha256_of_the_documented_canonical_form() {
+        let mut c = change("c1");
+        c.data = json!({"title": "x", "b": {"z": 1, "a": [2, {"y": null, "x": 1.5}]}})
+            .as_object()
+            .unwrap()
+            .clone();
+        let canonical = r#"["legato-change-content-v1","goals","g1","update",1,{"b":{"a":[2,{"x":1.5,"y":null}],"z":1},"title":"x"}]"#;
+        assert_eq!(
+            content_hash(&c),
+            ContentHash(Sha256::digest(canonical.as_bytes()).into())
+        );
+    }
+
+    #[test]
+    fn content_hash_covers_content_only() {
+        let base = change("c1");
+        let hash = content_hash(&base);
+        let same = [
+            Change {
+                client_id: "other-device".into(),
+                timestamp: 99,
+                ..base.clone()
+            },
+            Change {
+                change_id: "c2".into(),
+                ..base.clone()
+            },
+            Change {
+                data: json!({"title": {"$deflate": legato_protocol::deflate_string("x")}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                ..base.clone()
+            },
+        ];
+        for c in same {
+            assert_eq!(content_hash(&c), hash, "{c:?}");
+        }
+        let differ = [
+            Change {
+                base_version: 2,
+                ..base.clone()
+            },
+            Change {
+                operation: Operation::Create,
+                ..base.clone()
+            },
+            Change {
+                entity_type: EntityType::Repertoire,
+                ..base.clone()
+            },
+            Change {
+                entity_id: EntityId::new("g2").unwrap(),
+                ..base.clone()
+            },
+            Change {
+                data: json!({"title": "y"}).as_object().unwrap().clone(),
+                ..base.clone()
+            },
+            Change {
+                data: json!({"title": "x", "notes": null})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                ..base.clone()
+            },
+            // An operator is not the value it produces.
+            Change {
+                data: json!({"title": {"$inc": 1}}).as_object().unwrap().clone(),
+                ..base.clone()
+            },
+            // A string that only looks like the JSON of another value.
+            Change {
+                data: json!({"title": "\"x\""}).as_object().unwrap().clone(),
+                ..base.clone()
+            },
+        ];
+        for c in differ {
+            assert_ne!(content_hash(&c), hash, "{c:?}");
+        }
+        // A `$deflate` that does not inflate is hashed as sent, not as an error.
+        let broken = Change {
+            data: json!({"title": {"$deflate": "!!"}})
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..base.clone()
+        };
+        assert_ne!(content_hash(&broken), hash);
+        assert_eq!(content_hash(&broken), content_hash(&broken.clone()));
     }
 
     #[test]

@@ -21,6 +21,8 @@ where
 {
     users_and_tokens(make_db().await).await;
     apply_is_exactly_once(make_db().await).await;
+    unchanged_changes_are_flagged(make_db().await).await;
+    reused_change_ids_are_refused(make_db().await).await;
     conflicts_and_tombstones(make_db().await).await;
     rejected_changes_write_nothing(make_db().await).await;
     users_never_interfere(make_db().await).await;
@@ -286,6 +288,206 @@ async fn apply_is_exactly_once<D: Database>(db: D) {
         .unwrap();
     assert_eq!(g1.data.get("x-new"), Some(&json!({"keep": 1})));
     assert!(g1.full);
+}
+
+/// Rule 6 outcomes say they wrote nothing (`unchanged`), and so do their duplicates: their
+/// seq is the entity's last change, maybe another device's, never one of the change's own.
+async fn unchanged_changes_are_flagged<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let create = change("c1", "g1", Operation::Create, json!({"title": "A"}), 0);
+    assert!(
+        matches!(
+            apply_one(&db, &ann, create.clone()).await,
+            ChangeOutcome::Applied {
+                unchanged: false,
+                ..
+            }
+        ),
+        "a create writes"
+    );
+    let edit = change("c2", "g1", Operation::Update, json!({"title": "B"}), 1);
+    match apply_one(&db, &ann, edit).await {
+        ChangeOutcome::Applied {
+            version: 2,
+            seq: 2,
+            unchanged: false,
+            ..
+        } => {}
+        other => panic!("expected a written update at v2/seq2, got {other:?}"),
+    }
+
+    let same = change("c3", "g1", Operation::Update, json!({"title": "B"}), 2);
+    match apply_one(&db, &ann, same.clone()).await {
+        ChangeOutcome::Applied {
+            version: 2,
+            seq: 2,
+            update: None,
+            unchanged: true,
+            ..
+        } => {}
+        other => panic!("expected an unchanged ack at v2/seq2, got {other:?}"),
+    }
+    match apply_one(&db, &ann, same).await {
+        ChangeOutcome::Duplicate {
+            version: 2,
+            seq: 2,
+            unchanged: true,
+            ..
+        } => {}
+        other => panic!("the duplicate of a no-op is unchanged too, got {other:?}"),
+    }
+    match apply_one(&db, &ann, create).await {
+        ChangeOutcome::Duplicate {
+            version: 1,
+            seq: 1,
+            unchanged: false,
+            ..
+        } => {}
+        other => panic!("the duplicate of a write is not unchanged, got {other:?}"),
+    }
+
+    // Within one call, and for a create of an existing id with the current values.
+    let noop = change("c4", "g1", Operation::Update, json!({"title": "B"}), 2);
+    let recreate = change("c5", "g1", Operation::Create, json!({"title": "B"}), 0);
+    let outcomes = db
+        .apply_changes(&ann, vec![noop.clone(), noop, recreate], NOW)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcomes[..],
+            [
+                ChangeOutcome::Applied {
+                    seq: 2,
+                    unchanged: true,
+                    ..
+                },
+                ChangeOutcome::Duplicate {
+                    seq: 2,
+                    unchanged: true,
+                    ..
+                },
+                ChangeOutcome::Applied {
+                    version: 2,
+                    seq: 2,
+                    unchanged: true,
+                    ..
+                },
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.latest_seq, 2, "no-ops take no seq");
+}
+
+fn reused(outcome: &ChangeOutcome) -> bool {
+    matches!(
+        outcome,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::ChangeIdReused,
+            ..
+        }
+    )
+}
+
+/// Rule 1 answers a seen change id with its recorded result only when the change is the same
+/// one: same entity type and id, operation, data and base version. Another change under that
+/// id (a device restored from a copy of another's data folds new edits into changes the
+/// original already sent) is refused with `change_id_reused` and writes nothing, instead of a
+/// `duplicate` that would silently drop it. The client id and timestamp are not content (a
+/// restored device resends under a new client id; timestamps are clamped), nor are key order
+/// or the `$deflate` encoding of a value.
+async fn reused_change_ids_are_refused<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let notes = "Scales in thirds, slowly. ".repeat(60);
+    let create = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"title": "A", "notes": notes}),
+        0,
+    );
+    assert_eq!(applied(&apply_one(&db, &ann, create.clone()).await), (1, 1));
+
+    let mut other_title = create.clone();
+    other_title.data.insert("title".into(), json!("B"));
+    let mut other_base = create.clone();
+    other_base.base_version = 1;
+    let mut other_entity = create.clone();
+    other_entity.entity_id = EntityId::new("g2").unwrap();
+    let mut other_type = create.clone();
+    other_type.entity_type = EntityType::Repertoire;
+    let mut other_operation = create.clone();
+    other_operation.operation = Operation::Update;
+    let mut fewer_fields = create.clone();
+    fewer_fields.data.remove("notes");
+    for (what, reuse) in [
+        ("data", other_title.clone()),
+        ("baseVersion", other_base),
+        ("entityId", other_entity),
+        ("entityType", other_type),
+        ("operation", other_operation),
+        ("a field less", fewer_fields),
+    ] {
+        let outcome = apply_one(&db, &ann, reuse).await;
+        assert!(reused(&outcome), "other {what}: {outcome:?}");
+    }
+    // Refusals are not recorded: the same reuse is refused again, evaluated afresh.
+    let outcome = apply_one(&db, &ann, other_title).await;
+    assert!(reused(&outcome), "{outcome:?}");
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!((page.latest_seq, page.changes.len()), (1, 1));
+    let g1 = page.changes[0].to_update_data().unwrap();
+    assert_eq!(
+        g1.data.get("title"),
+        Some(&json!("A")),
+        "nothing was applied"
+    );
+
+    // The same change from another client, later, keys reordered, a value deflated.
+    let mut resent = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"notes": {"$deflate": legato_protocol::deflate_string(&notes)}, "title": "A"}),
+        0,
+    );
+    resent.client_id = "restored-device".to_owned();
+    resent.timestamp = NOW - 1000;
+    match apply_one(&db, &ann, resent).await {
+        ChangeOutcome::Duplicate {
+            version: 1, seq: 1, ..
+        } => {}
+        other => panic!("the same content is a duplicate, got {other:?}"),
+    }
+
+    // Within one call, and for the record of a no-op.
+    let first = change("c2", "g1", Operation::Update, json!({"title": "C"}), 1);
+    let second = change("c2", "g1", Operation::Update, json!({"title": "D"}), 1);
+    let noop = change("c3", "g1", Operation::Update, json!({"title": "C"}), 2);
+    let noop_reused = change("c3", "g1", Operation::Update, json!({"title": "E"}), 2);
+    let outcomes = db
+        .apply_changes(&ann, vec![first, second, noop, noop_reused], NOW)
+        .await
+        .unwrap();
+    assert_eq!(applied(&outcomes[0]), (2, 2));
+    assert!(reused(&outcomes[1]), "{outcomes:?}");
+    assert!(
+        matches!(
+            outcomes[2],
+            ChangeOutcome::Applied {
+                unchanged: true,
+                ..
+            }
+        ),
+        "{outcomes:?}"
+    );
+    assert!(reused(&outcomes[3]), "{outcomes:?}");
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.latest_seq, 2);
+    let g1 = page.changes[0].to_update_data().unwrap();
+    assert_eq!(g1.data.get("title"), Some(&json!("C")));
 }
 
 async fn conflicts_and_tombstones<D: Database>(db: D) {

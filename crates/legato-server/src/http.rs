@@ -280,6 +280,7 @@ fn error_result(change_id: String, error: ErrorBody) -> BatchResult {
         version: None,
         seq: None,
         data: None,
+        unchanged: false,
         conflict: None,
         error: Some(error),
     }
@@ -292,6 +293,7 @@ fn batch_result(change_id: String, outcome: ChangeOutcome) -> BatchResult {
         version: None,
         seq: None,
         data: None,
+        unchanged: false,
         conflict: None,
         error: None,
     };
@@ -300,21 +302,25 @@ fn batch_result(change_id: String, outcome: ChangeOutcome) -> BatchResult {
             version,
             seq,
             touched,
+            unchanged,
             ..
         } => BatchResult {
             version: Some(version),
             seq: Some(seq),
             data: Some(touched),
+            unchanged,
             ..result(BatchItemStatus::Applied)
         },
         ChangeOutcome::Duplicate {
             version,
             seq,
             touched,
+            unchanged,
         } => BatchResult {
             version: Some(version),
             seq: Some(seq),
             data: Some(touched),
+            unchanged,
             ..result(BatchItemStatus::Duplicate)
         },
         ChangeOutcome::Conflict(conflict) => BatchResult {

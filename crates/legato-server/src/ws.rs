@@ -397,6 +397,7 @@ where
                 version,
                 seq,
                 touched,
+                unchanged,
                 ..
             } => ServerMessage::Ack {
                 change_id,
@@ -404,17 +405,20 @@ where
                 version,
                 seq,
                 data: touched,
+                unchanged,
             },
             ChangeOutcome::Duplicate {
                 version,
                 seq,
                 touched,
+                unchanged,
             } => ServerMessage::Ack {
                 change_id,
                 status: AckStatus::Duplicate,
                 version,
                 seq,
                 data: touched,
+                unchanged,
             },
             ChangeOutcome::Conflict(conflict) => ServerMessage::Conflict { data: conflict },
             ChangeOutcome::Rejected { code, message } => {

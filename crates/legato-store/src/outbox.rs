@@ -598,6 +598,31 @@ impl Store {
         version: u64,
         data: &Fields,
     ) -> Result<AckOutcome> {
+        self.settle_ack(change_id, version, data, false)
+    }
+
+    /// Settles a change the server acknowledged as `unchanged` (rule 6: it wrote nothing;
+    /// `version` is the entity's current one, which another device's change may have made).
+    /// The row leaves the outbox, but the base does not claim `version` unless it is there
+    /// already: the changes up to it are not this device's, and taking their version would
+    /// have the update that carries them ignored as not newer (their other fields lost).
+    /// Then [`AckOutcome::AckedWithGap`]: a catch-up brings them.
+    pub fn apply_unchanged_ack(
+        &mut self,
+        change_id: &str,
+        version: u64,
+        data: &Fields,
+    ) -> Result<AckOutcome> {
+        self.settle_ack(change_id, version, data, true)
+    }
+
+    fn settle_ack(
+        &mut self,
+        change_id: &str,
+        version: u64,
+        data: &Fields,
+        unchanged: bool,
+    ) -> Result<AckOutcome> {
         let tx = write_tx(&mut self.conn)?;
         let Some(row) = by_change_id(&tx, change_id)? else {
             return Ok(AckOutcome::Unknown);
@@ -607,6 +632,11 @@ impl Store {
         remove(&tx, change_id)?;
         let stored = entity::load(&tx, entity_type, id)?
             .ok_or_else(|| StoreError::Corrupt(format!("outbox row without entity {id}")))?;
+        if unchanged && stored.base.version < version {
+            entity::write_with_base(&tx, entity_type, id, stored.base)?;
+            tx.commit()?;
+            return Ok(AckOutcome::AckedWithGap);
+        }
         let gap = stored.base.version + 1 < version;
         let base = acked_base(stored.base, change, version, data)?;
         rebase_later_changes(&tx, entity_type, id, row.item.seq, version, &base)?;
@@ -617,6 +647,27 @@ impl Store {
         } else {
             AckOutcome::Acked
         })
+    }
+
+    /// Drops a change the server holds another version of under the same id
+    /// (`change_id_reused`): the changes a restored copy inherited are the original device's
+    /// edits, and a settlement's id is derived from its conflicted change's, so the server's
+    /// version is the original's delivery of the same edit. Sending it again under a new id
+    /// would apply it twice. Returns whether a row was dropped.
+    pub fn drop_superseded(&mut self, change_id: &str) -> Result<bool> {
+        let tx = write_tx(&mut self.conn)?;
+        let Some(row) = by_change_id(&tx, change_id)? else {
+            return Ok(false);
+        };
+        let change = &row.item.change;
+        remove(&tx, change_id)?;
+        entity::recompute(&tx, change.entity_type, change.entity_id.as_str())?;
+        tracing::warn!(
+            change_id,
+            "the server holds another version of this change: dropped"
+        );
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Records the server's refusal of a change (an `error` answer, or a batch item with

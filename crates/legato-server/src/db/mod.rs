@@ -18,6 +18,7 @@ use legato_protocol::{Change, ConflictData, EntityId, EntityType, ErrorCode, Fie
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::apply::ContentHash;
 use crate::auth::TokenHash;
 
 /// A user's id (UUID v7, assigned at registration).
@@ -74,19 +75,63 @@ pub enum ChangeOutcome {
         seq: u64,
         touched: Fields,
         update: Option<UpdateData>,
+        /// Rule 6: the change wrote nothing, and `seq` is the entity's last change (maybe
+        /// another device's), not a seq of this change. On the wire as the ack's `unchanged`.
+        unchanged: bool,
     },
     /// The change id was applied before: its recorded result.
     Duplicate {
         version: u64,
         seq: u64,
         touched: Fields,
+        /// The recorded change wrote nothing (it was answered `unchanged`).
+        unchanged: bool,
     },
     Conflict(ConflictData),
-    /// `not_found` or `invalid`; nothing written.
+    /// An `error` answer (`not_found`, `invalid`, `too_large`, `change_id_reused`); nothing
+    /// written.
     Rejected {
         code: ErrorCode,
         message: String,
     },
+}
+
+/// A change id's record (rule 1) as a backend stored it: the result the change got, and what
+/// the change was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedChange {
+    pub version: u64,
+    pub seq: u64,
+    pub touched: Fields,
+    /// The change wrote nothing (rule 6; status `unchanged`).
+    pub unchanged: bool,
+    /// [`crate::apply::content_hash`] of the change. `None` for a record written before
+    /// hashes were kept: it matches any content, as every repeat did then.
+    pub content_hash: Option<ContentHash>,
+}
+
+impl RecordedChange {
+    /// The answer to `change_id` pushed again with content `hash`: the recorded result, as
+    /// `duplicate`, when it is the same change; `change_id_reused` when it is another one
+    /// under a used id. A backend writes nothing for the repeat either way (and records no
+    /// refusal, so a resend is evaluated afresh like any `error`).
+    pub fn answer_repeat(self, change_id: &str, hash: &ContentHash) -> ChangeOutcome {
+        if self.content_hash.is_some_and(|recorded| recorded != *hash) {
+            return ChangeOutcome::Rejected {
+                code: ErrorCode::ChangeIdReused,
+                message: format!(
+                    "changeId `{change_id}` was already used for a different change; \
+                     nothing was applied: send this change under a new changeId"
+                ),
+            };
+        }
+        ChangeOutcome::Duplicate {
+            version: self.version,
+            seq: self.seq,
+            touched: self.touched,
+            unchanged: self.unchanged,
+        }
+    }
 }
 
 /// Run by a backend right after the commit of [`Database::apply_changes_then`] and before
@@ -235,8 +280,9 @@ pub trait Database: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, DbError>> + Send;
 
     /// Applies `changes` in order, each by PROTOCOL.md section 3, in one transaction: the
-    /// entity, its versions, the user's seq and the record of the change id are written
-    /// together, and nothing is acknowledged before the commit. Timestamps must already be
+    /// entity, its versions, the user's seq and the record of the change id (with its
+    /// [`crate::apply::content_hash`]) are written together, and nothing is acknowledged
+    /// before the commit. A seen change id is answered by [`RecordedChange::answer_repeat`]. Timestamps must already be
     /// clamped. [`DbError::UnknownUser`] if the user does not exist.
     fn apply_changes(
         &self,

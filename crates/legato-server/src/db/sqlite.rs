@@ -26,14 +26,17 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, FullUpdate, NewToken, NewUser,
-    OnCommit, UserId,
+    OnCommit, RecordedChange, UserId,
 };
-use crate::apply::{Evaluation, Stored, evaluate, live_update};
+use crate::apply::{ContentHash, Evaluation, Stored, content_hash, evaluate, live_update};
 use crate::auth::TokenHash;
 
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("sqlite_migrations/0001_initial.sql")),
     M::up(include_str!("sqlite_migrations/0002_entities_rowid.sql")),
+    M::up(include_str!(
+        "sqlite_migrations/0003_change_content_hash.sql"
+    )),
 ];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
@@ -373,8 +376,9 @@ fn apply_in_transaction(
     let mut seq = start_seq;
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
+        let hash = content_hash(&change);
         if let Some(recorded) = recorded_change(&tx, user, &change.change_id)? {
-            outcomes.push(recorded);
+            outcomes.push(recorded.answer_repeat(&change.change_id, &hash));
             continue;
         }
         let current = load_entity(&tx, user, change.entity_type, &change.entity_id)?;
@@ -394,6 +398,7 @@ fn apply_in_transaction(
                     entity_seq,
                     &touched,
                     "unchanged",
+                    &hash,
                     now_ms,
                 )?;
                 ChangeOutcome::Applied {
@@ -401,6 +406,7 @@ fn apply_in_transaction(
                     seq: entity_seq,
                     touched,
                     update: None,
+                    unchanged: true,
                 }
             }
             Evaluation::Write { record, touched } => {
@@ -414,6 +420,7 @@ fn apply_in_transaction(
                     seq,
                     &touched,
                     "applied",
+                    &hash,
                     now_ms,
                 )?;
                 let update = live_update(user, &change, &record, touched.clone(), seq);
@@ -422,6 +429,7 @@ fn apply_in_transaction(
                     seq,
                     touched,
                     update: Some(update),
+                    unchanged: false,
                 }
             }
         };
@@ -439,22 +447,44 @@ fn recorded_change(
     conn: &Connection,
     user: &UserId,
     change_id: &str,
-) -> Result<Option<ChangeOutcome>, DbError> {
-    let row: Option<(u64, u64, String)> = conn
+) -> Result<Option<RecordedChange>, DbError> {
+    type Row = (u64, u64, String, String, Option<Vec<u8>>);
+    let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT version, seq, touched FROM changes WHERE user_id = ?1 AND change_id = ?2",
+            "SELECT version, seq, touched, status, content_hash FROM changes
+             WHERE user_id = ?1 AND change_id = ?2",
         )?
         .query_row(params![user.0, change_id], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()?;
-    row.map(|(version, seq, touched)| {
+    row.map(|(version, seq, touched, status, hash)| {
         let touched: Fields =
             serde_json::from_str(&touched).map_err(|e| corrupt("changes.touched", e))?;
-        Ok(ChangeOutcome::Duplicate {
+        let unchanged = match status.as_str() {
+            "applied" => false,
+            "unchanged" => true,
+            other => return Err(corrupt("changes.status", other)),
+        };
+        let content_hash = hash
+            .map(|bytes| {
+                <[u8; 32]>::try_from(bytes.as_slice())
+                    .map(ContentHash)
+                    .map_err(|_| corrupt("changes.content_hash", "not 32 bytes"))
+            })
+            .transpose()?;
+        Ok(RecordedChange {
             version,
             seq,
             touched,
+            unchanged,
+            content_hash,
         })
     })
     .transpose()
@@ -552,12 +582,13 @@ fn record_change(
     seq: u64,
     touched: &Fields,
     status: &str,
+    hash: &ContentHash,
     now_ms: i64,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO changes (user_id, change_id, entity_type, entity_id, operation, version, seq,
-                              touched, client_id, timestamp, status, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                              touched, client_id, timestamp, status, recorded_at, content_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         user.0,
@@ -572,6 +603,7 @@ fn record_change(
         change.timestamp,
         status,
         now_ms,
+        &hash.0[..],
     ])?;
     Ok(())
 }
@@ -835,6 +867,114 @@ mod tests {
         assert!(plan.contains("USING INDEX entities_by_seq"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         assert_eq!(fk_violations, 0);
+    }
+
+    /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of
+    /// their id is a duplicate whatever its content (as before), their status still decides
+    /// `unchanged`, and records written afterwards carry a 32-byte hash that decides.
+    #[tokio::test]
+    async fn migration_3_keeps_change_records_without_a_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 2).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0);
+                   INSERT INTO entities (user_id, entity_type, entity_id, state, version,
+                       field_versions, deleted, last_seq, last_change_id, last_client_id,
+                       last_timestamp, updated_at)
+                   VALUES ('ann', 'goals', 'g1', '{"title":"A"}', 1, '{"title":1}', 0, 1,
+                           'c1', 'dev', 10, 11);
+                   INSERT INTO changes VALUES
+                     ('ann', 'c1', 'goals', 'g1', 'create', 1, 1, '{"title":"A"}', 'dev', 10,
+                      'applied', 11),
+                     ('ann', 'c2', 'goals', 'g1', 'update', 1, 1, '{"title":"A"}', 'dev', 12,
+                      'unchanged', 13);"#,
+            )
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let ann = UserId("ann".into());
+        let other = |id: &str| {
+            crate::conformance::change(
+                id,
+                "g1",
+                legato_protocol::Operation::Update,
+                serde_json::json!({"title": "something else"}),
+                1,
+            )
+        };
+        let outcomes = db
+            .apply_changes(
+                &ann,
+                vec![other("c1"), other("c2"), other("c3"), other("c3")],
+                40,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                outcomes[..],
+                [
+                    ChangeOutcome::Duplicate {
+                        version: 1,
+                        seq: 1,
+                        unchanged: false,
+                        ..
+                    },
+                    ChangeOutcome::Duplicate {
+                        version: 1,
+                        seq: 1,
+                        unchanged: true,
+                        ..
+                    },
+                    ChangeOutcome::Applied {
+                        version: 2,
+                        seq: 2,
+                        unchanged: false,
+                        ..
+                    },
+                    ChangeOutcome::Duplicate { seq: 2, .. },
+                ]
+            ),
+            "{outcomes:?}"
+        );
+        let mut reused = other("c3");
+        reused
+            .data
+            .insert("title".into(), serde_json::json!("yet another"));
+        let outcomes = db.apply_changes(&ann, vec![reused], 50).await.unwrap();
+        assert!(
+            matches!(
+                outcomes[..],
+                [ChangeOutcome::Rejected {
+                    code: legato_protocol::ErrorCode::ChangeIdReused,
+                    ..
+                }]
+            ),
+            "{outcomes:?}"
+        );
+        let hashes: Vec<(String, Option<i64>)> = db
+            .read(|conn| {
+                let mut stmt = conn.prepare(
+                    "SELECT change_id, length(content_hash) FROM changes ORDER BY change_id",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?;
+                Ok(rows)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            hashes,
+            [
+                ("c1".to_owned(), None),
+                ("c2".to_owned(), None),
+                ("c3".to_owned(), Some(32))
+            ]
+        );
     }
 
     #[tokio::test]

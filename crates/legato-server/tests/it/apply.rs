@@ -380,3 +380,205 @@ async fn an_update_that_changes_nothing_is_acknowledged_without_a_new_version() 
     );
     assert_eq!(server.changes(&ann.token, "since=0").await["seq"], 1);
 }
+
+/// Rule 6's ack carries the seq of the entity's last change, which may be another device's:
+/// `unchanged: true` tells the client that seq is not its own (it must not step its cursor
+/// over it, or it ignores the other device's update of that seq). Every other ack omits the
+/// field, so existing frames stay byte-identical.
+#[tokio::test]
+async fn an_unchanged_ack_says_so_over_both_transports() {
+    let server = TestServer::start().await;
+    let ann = server.register("ann@example.com").await;
+    let (mut laptop, _, _) = server.device(&ann.token, "laptop", 0).await;
+    let (mut phone, _, _) = server.device(&ann.token, "phone", 0).await;
+
+    let created = laptop
+        .sync(create_goal("c1", "g1", "Scales", "laptop"))
+        .await;
+    assert_eq!(created["status"], "applied");
+    assert!(created.get("unchanged").is_none(), "{created}");
+    phone.recv().await;
+    // The phone's edit takes seq 2.
+    let phones = phone
+        .sync(update_goal(
+            "p1",
+            "g1",
+            json!({"title": "Thirds"}),
+            1,
+            "phone",
+        ))
+        .await;
+    assert_eq!(
+        (phones["seq"].as_u64(), phones.get("unchanged")),
+        (Some(2), None)
+    );
+    assert_eq!(laptop.recv().await["data"]["seq"], 2);
+
+    // The laptop pushes the value the entity already has: seq 2 is the phone's.
+    let same = update_goal("c2", "g1", json!({"title": "Thirds"}), 2, "laptop");
+    let ack = laptop.sync(same.clone()).await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(
+        (
+            ack["status"].as_str(),
+            ack["version"].as_u64(),
+            ack["seq"].as_u64(),
+            ack["unchanged"].as_bool()
+        ),
+        (Some("applied"), Some(2), Some(2), Some(true)),
+        "{ack}"
+    );
+    // Its repeat answers from the record, which remembers it wrote nothing.
+    let again = laptop.sync(same.clone()).await;
+    assert_eq!(
+        (again["status"].as_str(), again["unchanged"].as_bool()),
+        (Some("duplicate"), Some(true)),
+        "{again}"
+    );
+    // A repeat of a change that did write has no such flag.
+    let created_again = laptop
+        .sync(create_goal("c1", "g1", "Scales", "laptop"))
+        .await;
+    assert_eq!(created_again["status"], "duplicate");
+    assert!(created_again.get("unchanged").is_none(), "{created_again}");
+
+    // HTTP batch: the same flag on the same answers, absent on the others.
+    let results = server
+        .batch(
+            &ann.token,
+            vec![
+                same,
+                update_goal("c3", "g1", json!({"title": "Thirds"}), 2, "laptop"),
+                update_goal("c4", "g1", json!({"title": "Sixths"}), 2, "laptop"),
+                create_goal("c1", "g1", "Scales", "laptop"),
+            ],
+        )
+        .await;
+    let seen: Vec<_> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["changeId"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["seq"].as_u64().unwrap(),
+                r.get("unchanged").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("c2", "duplicate", 2, Some(json!(true))),
+            ("c3", "applied", 2, Some(json!(true))),
+            ("c4", "applied", 3, None),
+            ("c1", "duplicate", 1, None),
+        ]
+    );
+    phone.recv().await; // c4
+    phone.expect_silence(Duration::from_millis(200)).await;
+}
+
+/// A device restored from a copy of another device's data may fold a new edit into an
+/// unsent change whose id the original already sent. Answering that `duplicate` would drop
+/// the edit silently; the server answers `change_id_reused` instead and applies nothing. A
+/// true repeat (same content, whatever its clientId, timestamp or encoding) is a duplicate.
+#[tokio::test]
+async fn a_change_id_reused_for_other_content_is_refused_not_dropped() {
+    let server = TestServer::start().await;
+    let ann = server.register("ann@example.com").await;
+    let (mut laptop, _, _) = server.device(&ann.token, "laptop", 0).await;
+    let (mut phone, _, _) = server.device(&ann.token, "phone", 0).await;
+    let notes = "Long tones, then scales in thirds. ".repeat(100);
+    laptop
+        .sync(create_goal("c1", "g1", "Scales", "laptop"))
+        .await;
+    let sent = update_goal(
+        "c2",
+        "g1",
+        json!({"title": "Thirds", "notes": notes}),
+        1,
+        "laptop",
+    );
+    assert_eq!(laptop.sync(sent.clone()).await["status"], "applied");
+    assert_eq!(phone.recv().await["data"]["seq"], 1);
+    assert_eq!(phone.recv().await["data"]["seq"], 2);
+
+    // The restored copy: same change id, a folded edit on top, a new client id.
+    let folded = update_goal(
+        "c2",
+        "g1",
+        json!({"title": "Sixths", "notes": notes}),
+        1,
+        "laptop-restored",
+    );
+    let (mut restored, _, _) = server.device(&ann.token, "laptop-restored", 2).await;
+    let answer = restored.sync(folded.clone()).await;
+    assert_eq!(
+        (
+            answer["type"].as_str(),
+            answer["code"].as_str(),
+            answer["changeId"].as_str()
+        ),
+        (Some("error"), Some("change_id_reused"), Some("c2")),
+        "{answer}"
+    );
+    // And over HTTP, also for a second use within one batch.
+    let results = server
+        .batch(
+            &ann.token,
+            vec![
+                folded,
+                create_goal("c3", "g2", "Arpeggios", "laptop-restored"),
+                create_goal("c3", "g2", "Arpeggios, slowly", "laptop-restored"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (
+            results[0]["status"].as_str(),
+            results[0]["error"]["code"].as_str()
+        ),
+        (Some("error"), Some("change_id_reused")),
+        "{results}"
+    );
+    assert!(results[0].get("seq").is_none(), "{results}");
+    assert_eq!(results[1]["status"], "applied");
+    assert_eq!(
+        (
+            results[2]["status"].as_str(),
+            results[2]["error"]["code"].as_str()
+        ),
+        (Some("error"), Some("change_id_reused")),
+        "{results}"
+    );
+
+    // Nothing of the refused edits was applied or fanned out.
+    for device in [&mut phone, &mut laptop] {
+        assert_eq!(device.recv().await["data"]["entityId"], "g2");
+        device.expect_silence(Duration::from_millis(200)).await;
+    }
+    let all = server.all_changes(&ann.token).await;
+    let titles: Vec<_> = all.iter().map(|u| u["data"]["title"].clone()).collect();
+    assert_eq!(titles, [json!("Thirds"), json!("Arpeggios")]);
+    assert_eq!(server.changes(&ann.token, "since=0").await["seq"], 3);
+
+    // The same content again is a duplicate: from another client id, at another time, with
+    // the long string compressed this time.
+    let mut resent = update_goal(
+        "c2",
+        "g1",
+        json!({"notes": {"$deflate": deflate_string(&notes)}, "title": "Thirds"}),
+        1,
+        "laptop-restored",
+    );
+    resent["timestamp"] = json!(now_ms() + 5);
+    let again = restored.sync(resent).await;
+    assert_eq!(
+        (again["status"].as_str(), again["seq"].as_u64()),
+        (Some("duplicate"), Some(2)),
+        "{again}"
+    );
+    assert_eq!(laptop.sync(sent).await["status"], "duplicate");
+}

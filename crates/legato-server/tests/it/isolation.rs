@@ -52,15 +52,17 @@ async fn colliding_ids_never_cross_users_on_any_path() {
     ann_phone.expect_silence(Duration::from_millis(200)).await;
     bob_laptop.expect_silence(Duration::from_millis(200)).await;
 
-    // Replaying c1 is a duplicate for each user, of their own result.
+    // Replaying c1 is a duplicate for each user, of their own result (a replay is the same
+    // change: the same id with other content is refused as `change_id_reused`).
     let replay = ann_laptop
-        .sync(create_goal("c1", "shared-id", "whatever", "ann-laptop"))
+        .sync(create_goal("c1", "shared-id", "Ann's goal", "ann-laptop"))
         .await;
     assert_eq!(replay["status"], "duplicate");
+    assert_eq!(replay["data"]["title"], "Ann's goal");
     let replay = server
         .batch(
             &bob.token,
-            vec![create_goal("c1", "other-id", "x", "bob-cli")],
+            vec![create_goal("c1", "shared-id", "Bob's goal", "bob-cli")],
         )
         .await;
     assert_eq!(replay[0]["status"], "duplicate");

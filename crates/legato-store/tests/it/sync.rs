@@ -1,7 +1,9 @@
 //! The sync-engine primitives: picking changes, in flight, acks, rejections, dead letters.
 
 use legato_protocol::{EntityType, ErrorCode, Fields, Operation};
-use legato_store::{AckOutcome, RejectionOutcome, RetryPolicy, StoreError, SyncState};
+use legato_store::{
+    AckOutcome, RejectionOutcome, RemoteOutcome, RetryPolicy, StoreError, SyncState,
+};
 use serde_json::json;
 
 use crate::support::*;
@@ -521,4 +523,56 @@ fn a_retry_wait_does_not_outlast_a_clock_jumping_back() {
         assert_eq!(due.len(), 1, "{code}");
         assert_eq!(due[0].change.change_id, change);
     }
+}
+
+#[test]
+fn an_unchanged_ack_does_not_claim_another_devices_version() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "base");
+    // This device sets the notes another device set too, a moment earlier, at version 2
+    // (with the duration): the server answers `unchanged` at version 2.
+    let change = patch_notes(&mut store, &id, "same");
+    store.mark_in_flight(&[&change]).unwrap();
+    let outcome = store
+        .apply_unchanged_ack(&change, 2, &fields(json!({"notes": "same"})))
+        .unwrap();
+    assert_eq!(
+        outcome,
+        AckOutcome::AckedWithGap,
+        "a catch-up brings version 2"
+    );
+    assert_eq!(
+        base(&store, EntityType::Logbook, &id).1,
+        1,
+        "version 2 is not ours"
+    );
+    // The other device's update of version 2 still applies: nothing of it is lost.
+    let applied = store
+        .apply_remote(&update(
+            &id,
+            json!({"notes": "same", "duration": 50}),
+            2,
+            2,
+            false,
+        ))
+        .unwrap();
+    assert_eq!(applied, RemoteOutcome::Applied);
+    assert_eq!(
+        state(&store, EntityType::Logbook, &id)["duration"],
+        json!(50)
+    );
+}
+
+#[test]
+fn a_change_the_server_holds_another_version_of_is_dropped() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "base");
+    let change = patch_notes(&mut store, &id, "inherited");
+    assert!(store.drop_superseded(&change).unwrap());
+    assert!(outbox(&store).is_empty());
+    assert_eq!(
+        state(&store, EntityType::Logbook, &id)["notes"],
+        json!("base")
+    );
+    assert!(!store.drop_superseded(&change).unwrap(), "gone already");
 }

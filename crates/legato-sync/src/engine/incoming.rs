@@ -60,6 +60,7 @@ impl Engine {
                 version,
                 seq,
                 data,
+                unchanged,
                 ..
             } => {
                 let ack = super::outgoing::Ack {
@@ -67,6 +68,7 @@ impl Engine {
                     version,
                     seq,
                     data,
+                    unchanged,
                 };
                 self.on_answers(super::outgoing::Answers {
                     acks: vec![ack],

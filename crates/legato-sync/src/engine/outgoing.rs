@@ -37,6 +37,8 @@ pub(super) struct Ack {
     pub version: u64,
     pub seq: u64,
     pub data: Fields,
+    /// The change wrote nothing (rule 6): `seq` and `version` may be another device's.
+    pub unchanged: bool,
 }
 
 /// The server's answers to some changes, from one frame or one batch reply.
@@ -395,9 +397,14 @@ impl Engine {
                 Ok(acks
                     .iter()
                     .map(|ack| {
-                        store
-                            .apply_ack(&ack.change_id, ack.version, &ack.data)
-                            .map(|outcome| (outcome, ack.seq))
+                        let outcome = if ack.unchanged {
+                            store.apply_unchanged_ack(&ack.change_id, ack.version, &ack.data)
+                        } else {
+                            store.apply_ack(&ack.change_id, ack.version, &ack.data)
+                        };
+                        // The seq of an unchanged ack is not this device's own: never
+                        // stepped over.
+                        outcome.map(|outcome| (outcome, (!ack.unchanged).then_some(ack.seq)))
                     })
                     .collect::<Vec<_>>())
             })
@@ -416,7 +423,7 @@ impl Engine {
             match outcome {
                 Ok((AckOutcome::Acked, seq)) => {
                     self.counters.pushed += 1;
-                    if seq > self.cursor {
+                    if let Some(seq) = seq.filter(|seq| *seq > self.cursor) {
                         self.seen_seqs.insert(seq);
                     }
                     changed.extend(entity);
@@ -515,6 +522,9 @@ impl Engine {
         message: String,
     ) -> bool {
         let flight = self.flights.remove(&change_id);
+        if code == ErrorCode::ChangeIdReused {
+            return self.drop_superseded(change_id, flight).await;
+        }
         tracing::info!(%code, message, "change refused");
         self.metrics.failure(format!("{code}: {message}"));
         self.note_error(format!("{code}: {message}"));
@@ -552,6 +562,31 @@ impl Engine {
             }
         }
         true
+    }
+}
+
+impl Engine {
+    /// `change_id_reused`: the server holds another version of this change (see
+    /// `Store::drop_superseded`). It goes, and a catch-up brings the server's version.
+    async fn drop_superseded(&mut self, change_id: String, flight: Option<Flight>) -> bool {
+        let id = change_id.clone();
+        match self
+            .store
+            .call(move |store| store.drop_superseded(&id))
+            .await
+        {
+            Ok(_) => {
+                if let Some(flight) = flight {
+                    self.emit_changed([(flight.change.entity_type, flight.change.entity_id)]);
+                }
+                self.request_catch_up().await;
+                true
+            }
+            Err(err) => {
+                self.link_failed(Reason::Store(err.to_string()), true).await;
+                false
+            }
+        }
     }
 }
 
@@ -636,6 +671,7 @@ fn batch_answers(response: BatchResponse) -> Answers {
                     version,
                     seq: result.seq.unwrap_or(0),
                     data: result.data.unwrap_or_default(),
+                    unchanged: result.unchanged,
                 });
             }
             (BatchItemStatus::Conflict, _, Some(conflict)) => answers.conflicts.push(conflict),
@@ -753,6 +789,7 @@ mod tests {
             version: None,
             seq: None,
             data: None,
+            unchanged: false,
             conflict: None,
             error: None,
         };
