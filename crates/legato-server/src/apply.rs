@@ -13,7 +13,7 @@ use legato_protocol::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::db::UserId;
+use crate::db::{ChangeOutcome, UserId};
 
 /// Longest `changeId` / `clientId` accepted (UUIDs are 36; this leaves room for prefixes).
 pub const MAX_ID_CHARS: usize = 128;
@@ -165,6 +165,53 @@ fn check_envelope(change: &Change) -> Result<(), String> {
     Ok(())
 }
 
+/// The answer to `change` sent again under a change id that was answered `conflict`, whose
+/// data hashed to `recorded` and conflicted on `fields` (see `0004_conflicted_changes.sql`):
+/// `change_id_reused` for other data; else `conflict` again, against the current state. The
+/// fields are those of a fresh evaluation when it still conflicts, the recorded ones when
+/// it would now apply. Writes nothing either way.
+pub fn repeat_conflict(
+    current: Option<&Stored>,
+    change: &Change,
+    recorded: &ContentHash,
+    fields: Vec<String>,
+) -> ChangeOutcome {
+    if data_hash(change) != *recorded {
+        return ChangeOutcome::Rejected {
+            code: ErrorCode::ChangeIdReused,
+            message: format!(
+                "changeId `{}` was already used for a different change; nothing was \
+                 applied: send this change under a new changeId",
+                change.change_id
+            ),
+        };
+    }
+    match evaluate(current, change) {
+        Evaluation::Conflict(conflict) => ChangeOutcome::Conflict(conflict),
+        Evaluation::Reject { code, message } => ChangeOutcome::Rejected { code, message },
+        Evaluation::Unchanged { .. } | Evaluation::Write { .. } => {
+            let Some(stored) = current else {
+                // Only an existing entity answers a conflict, and entities are never removed.
+                return ChangeOutcome::Rejected {
+                    code: ErrorCode::Internal,
+                    message: "a conflicted change's entity is gone".to_owned(),
+                };
+            };
+            ChangeOutcome::Conflict(ConflictData {
+                change_id: change.change_id.clone(),
+                entity_type: change.entity_type,
+                entity_id: change.entity_id.clone(),
+                base_version: change.base_version,
+                remote_version: stored.record.version,
+                remote_deleted: stored.record.deleted,
+                local: change.data.clone(),
+                remote: stored.record.state.clone(),
+                fields,
+            })
+        }
+    }
+}
+
 /// SHA-256 of what a change does, recorded next to its change id.
 ///
 /// Rule 1 answers a seen change id with its recorded result. That is right for a retry of
@@ -189,11 +236,26 @@ const CONTENT_HASH_TAG: &str = "legato-change-content-v1";
 /// compresses differently is still the same change; one that does not inflate is hashed as
 /// sent).
 pub fn content_hash(change: &Change) -> ContentHash {
+    hash_change(change, CONTENT_HASH_TAG, Some(change.base_version))
+}
+
+/// Tags [`data_hash`]'s form.
+const DATA_HASH_TAG: &str = "legato-change-data-v1";
+
+/// Hashes what a change does without its base version: `[tag, entityType, entityId,
+/// operation, data]` in [`content_hash`]'s canonical form. A change answered `conflict` is
+/// told from another change under its id by this hash: the same change comes again with
+/// another base version when an earlier change of its entity was acknowledged meanwhile.
+pub fn data_hash(change: &Change) -> ContentHash {
+    hash_change(change, DATA_HASH_TAG, None)
+}
+
+fn hash_change(change: &Change, tag: &str, base_version: Option<u64>) -> ContentHash {
     let mut hasher = Sha256::new();
     let out = &mut hasher;
     write_str(out, "[");
     for part in [
-        CONTENT_HASH_TAG,
+        tag,
         change.entity_type.as_str(),
         change.entity_id.as_str(),
         change.operation.as_str(),
@@ -201,8 +263,10 @@ pub fn content_hash(change: &Change) -> ContentHash {
         write_json(out, &part);
         write_str(out, ",");
     }
-    write_json(out, &change.base_version);
-    write_str(out, ",");
+    if let Some(base_version) = base_version {
+        write_json(out, &base_version);
+        write_str(out, ",");
+    }
     write_object(out, &change.data, |out, value| {
         match FieldValue::classify(value) {
             FieldValue::Deflate(encoded) => match inflate_string(encoded) {

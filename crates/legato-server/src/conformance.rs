@@ -24,6 +24,7 @@ where
     unchanged_changes_are_flagged(make_db().await).await;
     reused_change_ids_are_refused(make_db().await).await;
     conflicts_and_tombstones(make_db().await).await;
+    conflict_answers_are_final(make_db().await).await;
     rejected_changes_write_nothing(make_db().await).await;
     users_never_interfere(make_db().await).await;
     pages_follow_seq_order(make_db().await).await;
@@ -614,6 +615,76 @@ async fn conflicts_and_tombstones<D: Database>(db: D) {
     }
 }
 
+/// A change id answered `conflict` keeps that answer (a deviation from rule 1, which
+/// evaluates it afresh; docs/PROTOCOL-NOTES.md). The device that got the answer settles the
+/// conflict under a new change id, so the conflicted change applying later, sent again by a
+/// copy of that device's data dir or after a lost answer, would apply the same edit twice
+/// (an increment counted twice). A repeat with the same data is answered `conflict` again,
+/// against the current state, whatever its base version (a later change's base moves when an
+/// earlier one is acknowledged); other data under the id is `change_id_reused`.
+async fn conflict_answers_are_final<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let create = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"title": "A", "progress": 0}),
+        0,
+    );
+    assert_eq!(applied(&apply_one(&db, &ann, create).await), (1, 1));
+    let retitle = change("c2", "g1", Operation::Update, json!({"title": "B"}), 1);
+    assert_eq!(applied(&apply_one(&db, &ann, retitle).await), (2, 2));
+    let conflicted = change(
+        "c3",
+        "g1",
+        Operation::Update,
+        json!({"title": "C", "progress": {"$inc": 5}}),
+        1,
+    );
+    match apply_one(&db, &ann, conflicted.clone()).await {
+        ChangeOutcome::Conflict(c) => assert_eq!(c.fields, vec!["title".to_owned()]),
+        other => panic!("expected conflict, got {other:?}"),
+    }
+    // Another device sets the title c3 wanted: c3 alone would now apply.
+    let same_title = change("c4", "g1", Operation::Update, json!({"title": "C"}), 2);
+    assert_eq!(applied(&apply_one(&db, &ann, same_title).await), (3, 3));
+
+    let mut from_a_copy = conflicted.clone();
+    from_a_copy.client_id = "restored-device".to_owned();
+    let mut rebased = conflicted.clone();
+    rebased.base_version = 3;
+    for (what, repeat) in [("a copy", from_a_copy), ("rebased", rebased)] {
+        match apply_one(&db, &ann, repeat).await {
+            ChangeOutcome::Conflict(c) => {
+                assert_eq!(c.change_id, "c3", "{what}");
+                assert_eq!((c.remote_version, c.remote_deleted), (3, false), "{what}");
+                assert_eq!(c.remote.get("title"), Some(&json!("C")), "{what}");
+                assert_eq!(c.local, conflicted.data, "{what}");
+                assert!(!c.fields.is_empty(), "{what}: a conflict names its fields");
+            }
+            other => panic!("{what}: a conflicted change id stays conflicted, got {other:?}"),
+        }
+    }
+    let mut other_data = conflicted.clone();
+    other_data.data.insert("title".into(), json!("Z"));
+    let outcome = apply_one(&db, &ann, other_data).await;
+    assert!(reused(&outcome), "{outcome:?}");
+
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.latest_seq, 3, "no repeat wrote anything");
+    let g1 = page.changes[0].to_update_data().unwrap();
+    assert_eq!(
+        g1.data.get("progress"),
+        Some(&json!(0)),
+        "the increment never applied"
+    );
+
+    // Users never share conflict records.
+    let (ben, _) = new_user(&db, "ben@example.com").await;
+    let own = change("c3", "g1", Operation::Create, json!({"title": "Ben's"}), 0);
+    assert_eq!(applied(&apply_one(&db, &ben, own).await), (1, 1));
+}
+
 async fn rejected_changes_write_nothing<D: Database>(db: D) {
     let (ann, _) = new_user(&db, "ann@example.com").await;
     match apply_one(
@@ -637,7 +708,8 @@ async fn rejected_changes_write_nothing<D: Database>(db: D) {
     let fixed = change("c1", "g1", Operation::Create, json!({"title": "ok"}), 0);
     assert_eq!(applied(&apply_one(&db, &ann, fixed).await), (1, 1));
 
-    // A conflict is not recorded either.
+    // A conflict, unlike a rejection, is final (see `conflict_answers_are_final`): the
+    // device settles it under a new change id.
     applied(
         &apply_one(
             &db,
@@ -652,7 +724,12 @@ async fn rejected_changes_write_nothing<D: Database>(db: D) {
         ChangeOutcome::Conflict(_)
     ));
     let rebased = change("c3", "g1", Operation::Update, json!({"title": "mine"}), 2);
-    assert_eq!(applied(&apply_one(&db, &ann, rebased).await), (3, 3));
+    assert!(matches!(
+        apply_one(&db, &ann, rebased).await,
+        ChangeOutcome::Conflict(_)
+    ));
+    let settled = change("c4", "g1", Operation::Update, json!({"title": "mine"}), 2);
+    assert_eq!(applied(&apply_one(&db, &ann, settled).await), (3, 3));
 }
 
 async fn users_never_interfere<D: Database>(db: D) {

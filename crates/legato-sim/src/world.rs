@@ -87,6 +87,14 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        // A debugging aid: `SIM_KEEP=1` keeps the server's database for reading.
+        if std::env::var_os("SIM_KEEP").is_some() {
+            let dir = std::mem::replace(&mut self.dir, TempDir::new().expect("a temp dir"));
+            eprintln!(
+                "server database kept: {}",
+                dir.keep().join("server.db").display()
+            );
+        }
     }
 }
 

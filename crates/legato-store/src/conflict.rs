@@ -593,7 +593,9 @@ fn settle(
                 Operation::Update,
                 data,
                 conflict.remote_version,
-                client_id,
+                // The conflicted change's own client id: a settlement of a change a copy
+                // inherited is that change's original device's edit too.
+                &row.item.change.client_id,
                 now_ms,
             );
             change.change_id = resolution_id(&conflict.change_id);
@@ -609,7 +611,9 @@ fn settle(
                 Operation::Delete,
                 Fields::new(),
                 conflict.remote_version,
-                client_id,
+                // The conflicted change's own client id: a settlement of a change a copy
+                // inherited is that change's original device's edit too.
+                &row.item.change.client_id,
                 now_ms,
             );
             change.change_id = resolution_id(&conflict.change_id);

@@ -465,6 +465,16 @@ enum Fold {
 
 fn fold(tail: &OutboxRow, new: &Change, local_after: &Fields) -> Fold {
     let old = &tail.item.change;
+    // A change that holds a commutative operation is never folded into, nor is one folded
+    // into another change: its content stays what it was when the user made it. A copy of
+    // the data dir (a restored backup) may send the same change id too, and the server
+    // applies whichever arrives first; with fixed content both are the same edit, and a
+    // device told `change_id_reused` knows the operations went through
+    // (`Store::settle_reused`). Plain values fold as before.
+    let has_op = |data: &Fields| data.values().any(legato_core::merge::is_commutative);
+    if old.operation != Operation::Create && (has_op(&old.data) || has_op(&new.data)) {
+        return Fold::Append;
+    }
     match (old.operation, new.operation) {
         // The create carries the full state, so it simply carries the newest one.
         (Operation::Create, Operation::Update) => Fold::Into {

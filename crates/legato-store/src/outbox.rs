@@ -649,23 +649,47 @@ impl Store {
         })
     }
 
-    /// Drops a change the server holds another version of under the same id
-    /// (`change_id_reused`): the changes a restored copy inherited are the original device's
-    /// edits, and a settlement's id is derived from its conflicted change's, so the server's
-    /// version is the original's delivery of the same edit. Sending it again under a new id
-    /// would apply it twice. Returns whether a row was dropped.
-    pub fn drop_superseded(&mut self, change_id: &str) -> Result<bool> {
+    /// Settles a change the server answered `change_id_reused`: it holds another version
+    /// of this change id, sent by a copy of this data dir (a restored backup) that holds
+    /// the same unsent change.
+    ///
+    /// - A change this device inherited (made under another client id: the original's) is
+    ///   the original's edit, which the original delivers itself: it goes.
+    /// - A change of this device's own: the copy sent what it held when the copy was taken.
+    ///   Its commutative operations were in it then already (a change holding one never
+    ///   changes, `edit::fold`): applied, they go. Its plain values may have grown since
+    ///   (edits folded in): they are queued again under a new id in its place.
+    ///
+    /// Returns whether a row was settled.
+    pub fn settle_reused(&mut self, change_id: &str, now_ms: i64) -> Result<bool> {
         let tx = write_tx(&mut self.conn)?;
         let Some(row) = by_change_id(&tx, change_id)? else {
             return Ok(false);
         };
-        let change = &row.item.change;
+        let change = row.item.change.clone();
         remove(&tx, change_id)?;
-        entity::recompute(&tx, change.entity_type, change.entity_id.as_str())?;
+        if change.client_id == self.client_id {
+            let mut again = change.clone();
+            again.change_id = crate::edit::new_uuid();
+            again.timestamp = now_ms;
+            again
+                .data
+                .retain(|_, value| !legato_core::merge::is_commutative(value));
+            let bookkeeping_only = again
+                .data
+                .keys()
+                .all(|key| legato_core::merge::BOOKKEEPING_FIELDS.contains(&key.as_str()));
+            if again.operation == Operation::Delete || !bookkeeping_only {
+                let base = row.base_state.as_ref().map(to_json);
+                requeue(&tx, row.item.seq, again, false, base.as_deref())?;
+            }
+        }
         tracing::warn!(
             change_id,
-            "the server holds another version of this change: dropped"
+            inherited = change.client_id != self.client_id,
+            "the server holds another version of this change id"
         );
+        entity::recompute(&tx, change.entity_type, change.entity_id.as_str())?;
         tx.commit()?;
         Ok(true)
     }

@@ -28,7 +28,10 @@ use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, FullUpdate, NewToken, NewUser,
     OnCommit, RecordedChange, UserId,
 };
-use crate::apply::{ContentHash, Evaluation, Stored, content_hash, evaluate, live_update};
+use crate::apply::{
+    ContentHash, Evaluation, Stored, content_hash, data_hash, evaluate, live_update,
+    repeat_conflict,
+};
 use crate::auth::TokenHash;
 
 const MIGRATION_SLICE: &[M<'static>] = &[
@@ -36,6 +39,9 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("sqlite_migrations/0002_entities_rowid.sql")),
     M::up(include_str!(
         "sqlite_migrations/0003_change_content_hash.sql"
+    )),
+    M::up(include_str!(
+        "sqlite_migrations/0004_conflicted_changes.sql"
     )),
 ];
 
@@ -382,9 +388,21 @@ fn apply_in_transaction(
             continue;
         }
         let current = load_entity(&tx, user, change.entity_type, &change.entity_id)?;
+        if let Some((recorded_hash, fields)) = recorded_conflict(&tx, user, &change.change_id)? {
+            outcomes.push(repeat_conflict(
+                current.as_ref(),
+                &change,
+                &recorded_hash,
+                fields,
+            ));
+            continue;
+        }
         let outcome = match evaluate(current.as_ref(), &change) {
             Evaluation::Reject { code, message } => ChangeOutcome::Rejected { code, message },
-            Evaluation::Conflict(conflict) => ChangeOutcome::Conflict(conflict),
+            Evaluation::Conflict(conflict) => {
+                record_conflict(&tx, user, &change, &conflict.fields, now_ms)?;
+                ChangeOutcome::Conflict(conflict)
+            }
             Evaluation::Unchanged {
                 version,
                 seq: entity_seq,
@@ -441,6 +459,54 @@ fn apply_in_transaction(
     }
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one.
+fn recorded_conflict(
+    conn: &Connection,
+    user: &UserId,
+    change_id: &str,
+) -> Result<Option<(ContentHash, Vec<String>)>, DbError> {
+    let row: Option<(Vec<u8>, String)> = conn
+        .prepare_cached(
+            "SELECT data_hash, fields FROM conflicted_changes
+             WHERE user_id = ?1 AND change_id = ?2",
+        )?
+        .query_row(params![user.0, change_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    row.map(|(hash, fields)| {
+        let hash = <[u8; 32]>::try_from(hash.as_slice())
+            .map(ContentHash)
+            .map_err(|_| corrupt("conflicted_changes.data_hash", "not 32 bytes"))?;
+        let fields: Vec<String> =
+            serde_json::from_str(&fields).map_err(|e| corrupt("conflicted_changes.fields", e))?;
+        Ok((hash, fields))
+    })
+    .transpose()
+}
+
+fn record_conflict(
+    conn: &Connection,
+    user: &UserId,
+    change: &Change,
+    fields: &[String],
+    now_ms: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO conflicted_changes (user_id, change_id, data_hash, fields, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user_id, change_id) DO NOTHING",
+    )?
+    .execute(params![
+        user.0,
+        change.change_id,
+        &data_hash(change).0[..],
+        to_json(&fields)?,
+        now_ms,
+    ])?;
+    Ok(())
 }
 
 fn recorded_change(

@@ -149,9 +149,32 @@ async fn stale_base_conflicts_on_overlapping_fields_only() {
         json!({"title": "Scales in thirds", "notes": "slowly", "x-future": [1]})
     );
 
-    // The conflict was not recorded: rebased on the remote version, the same id applies.
-    let rebased = update_goal("c4", "g1", json!({"title": "Scales in sixths"}), 3, "phone");
-    assert_eq!(phone.sync(rebased).await["version"], 4);
+    // The conflict answer is final (docs/PROTOCOL-NOTES.md): the same change rebased on the
+    // remote version is a conflict again, other data under its id is refused, and the
+    // settlement goes under a new id.
+    let rebased = update_goal(
+        "c4",
+        "g1",
+        json!({"title": "Scales in sixths", "notes": "slowly"}),
+        3,
+        "phone",
+    );
+    assert_eq!(phone.sync(rebased).await["type"], "conflict");
+    let reused = update_goal("c4", "g1", json!({"title": "Scales in sixths"}), 3, "phone");
+    let refused = phone.sync(reused).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("change_id_reused")),
+        "{refused}"
+    );
+    let settled = update_goal(
+        "c4b",
+        "g1",
+        json!({"title": "Scales in sixths"}),
+        3,
+        "phone",
+    );
+    assert_eq!(phone.sync(settled).await["version"], 4);
 
     // Over HTTP, a conflict is a batch item status.
     let stale = update_goal("c5", "g1", json!({"title": "x"}), 2, "cli");

@@ -564,15 +564,65 @@ fn an_unchanged_ack_does_not_claim_another_devices_version() {
 }
 
 #[test]
-fn a_change_the_server_holds_another_version_of_is_dropped() {
+fn a_reused_change_id_resends_only_its_own_plain_values() {
     let mut store = store();
     let id = synced_entry(&mut store, "base");
-    let change = patch_notes(&mut store, &id, "inherited");
-    assert!(store.drop_superseded(&change).unwrap());
-    assert!(outbox(&store).is_empty());
+    let change = patch_notes(&mut store, &id, "mine, grown since the copy");
+    store.mark_in_flight(&[&change]).unwrap();
+    assert!(store.settle_reused(&change, NOW + MINUTE).unwrap());
+    let rows = outbox(&store);
+    assert_eq!(rows.len(), 1);
+    assert_ne!(rows[0].change.change_id, change, "again, under a new id");
     assert_eq!(
-        state(&store, EntityType::Logbook, &id)["notes"],
-        json!("base")
+        rows[0].change.data["notes"],
+        json!("mine, grown since the copy")
     );
-    assert!(!store.drop_superseded(&change).unwrap(), "gone already");
+    assert!(
+        !store.settle_reused(&change, NOW).unwrap(),
+        "settled already"
+    );
+}
+
+#[test]
+fn a_reused_change_id_of_an_inherited_change_or_an_increment_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, copy) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let goal = {
+        let mut store = legato_store::Store::open(&path).unwrap();
+        let goal = store
+            .create(
+                EntityType::Goals,
+                fields(json!({"title": "G", "progress": 0})),
+                NOW,
+            )
+            .unwrap();
+        store.mark_in_flight(&[&goal.change_id]).unwrap();
+        store.apply_ack(&goal.change_id, 1, &Fields::new()).unwrap();
+        goal.entity_id
+    };
+    let inc = |store: &mut legato_store::Store| {
+        store
+            .patch(
+                EntityType::Goals,
+                &goal,
+                fields(json!({"progress": {"$inc": 4}})),
+                NOW,
+            )
+            .unwrap()
+            .unwrap()
+    };
+    let own = inc(&mut legato_store::Store::open(&path).unwrap());
+    std::fs::copy(&path, &copy).unwrap();
+    let mut copied = legato_store::Store::open(&copy).unwrap();
+    assert!(copied.settle_reused(&own, NOW).unwrap());
+    assert!(
+        outbox(&copied).is_empty(),
+        "inherited: the original delivers it"
+    );
+    let mut original = legato_store::Store::open(&path).unwrap();
+    assert!(original.settle_reused(&own, NOW).unwrap());
+    assert!(
+        outbox(&original).is_empty(),
+        "the increment went through already"
+    );
 }

@@ -523,7 +523,7 @@ impl Engine {
     ) -> bool {
         let flight = self.flights.remove(&change_id);
         if code == ErrorCode::ChangeIdReused {
-            return self.drop_superseded(change_id, flight).await;
+            return self.settle_reused(change_id, flight).await;
         }
         tracing::info!(%code, message, "change refused");
         self.metrics.failure(format!("{code}: {message}"));
@@ -566,13 +566,13 @@ impl Engine {
 }
 
 impl Engine {
-    /// `change_id_reused`: the server holds another version of this change (see
-    /// `Store::drop_superseded`). It goes, and a catch-up brings the server's version.
-    async fn drop_superseded(&mut self, change_id: String, flight: Option<Flight>) -> bool {
-        let id = change_id.clone();
+    /// `change_id_reused`: the server holds another version of this change id, sent by a
+    /// copy of this data dir (see `Store::settle_reused`); a catch-up brings it.
+    async fn settle_reused(&mut self, change_id: String, flight: Option<Flight>) -> bool {
+        let now = wall_ms();
         match self
             .store
-            .call(move |store| store.drop_superseded(&id))
+            .call(move |store| store.settle_reused(&change_id, now))
             .await
         {
             Ok(_) => {
