@@ -197,7 +197,7 @@ pub fn resolve(
     };
     let outcome = match decision {
         Decision::Discard => {
-            store.discard_conflict(id)?;
+            store.discard_conflict(id, now_ms)?;
             ConflictOutcome::AcceptedRemote
         }
         Decision::Resolve(state) => store.resolve_conflict(id, state, now_ms)?,

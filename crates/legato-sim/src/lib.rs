@@ -346,7 +346,7 @@ impl Sim {
                         let seen = s.get(EntityType::Logbook, &id)?;
                         Ok((
                             queued.is_ok(),
-                            seen.map(|e| e.state["notes"] == json!(expect)),
+                            seen.map(|e| e.state.get("notes") == Some(&json!(expect))),
                         ))
                     })
                     .await?;

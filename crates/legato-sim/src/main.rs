@@ -69,7 +69,16 @@ async fn main() -> Result<()> {
             .map(|&seed| tokio::spawn(run_seed(seed, args.steps)))
             .collect();
         for (run, seed) in runs.into_iter().zip(chunk) {
-            let report = run.await?.with_context(|| format!("seed {seed}"))?;
+            // A seed the harness could not play (a panic or an error) is a failure to
+            // replay, not the end of the run.
+            let report = match run.await.map_err(anyhow::Error::from).and_then(|r| r) {
+                Ok(report) => report,
+                Err(err) => {
+                    println!("seed {seed}: the harness failed: {err:#}");
+                    failed.push(*seed);
+                    continue;
+                }
+            };
             total.add(&report.counts);
             if !report.counts.is_clean() || args.seeds == 1 {
                 println!(

@@ -332,12 +332,19 @@ impl Store {
     }
 
     /// The user accepts the server's version: the conflict and the user's conflicted edit
-    /// are dropped, and the local state recomputed without it.
-    pub fn discard_conflict(&mut self, conflict_id: i64) -> Result<()> {
+    /// are dropped, and the local state recomputed without it. A dropped delete is
+    /// overruled as under the automatic strategies: if the user undid it meanwhile, the
+    /// re-created copy folds back into the entity (`fold_back_successor`).
+    pub fn discard_conflict(&mut self, conflict_id: i64, now_ms: i64) -> Result<()> {
         let tx = write_tx(&mut self.conn)?;
         let taken = take_conflict(&tx, conflict_id)?;
         let conflict = &taken.stored.conflict;
         entity::recompute(&tx, conflict.entity_type, conflict.entity_id.as_str())?;
+        let alive = entity::load(&tx, conflict.entity_type, conflict.entity_id.as_str())?
+            .is_some_and(|row| !row.deleted);
+        if taken.stored.operation == Operation::Delete && alive {
+            fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -148,8 +148,9 @@ impl SyncHandle {
 
     /// The user takes the server's version of a stored conflict.
     pub async fn discard_conflict(&self, conflict_id: i64) -> Result<(), SyncError> {
+        let now = crate::engine::wall_ms();
         self.store
-            .call(move |store| store.discard_conflict(conflict_id))
+            .call(move |store| store.discard_conflict(conflict_id, now))
             .await?;
         self.notify_local_change();
         Ok(())

@@ -125,7 +125,7 @@ fn resolve(store: &mut Store, id: i64, take: Take) -> Result<()> {
             .map_err(explain)?,
         Resolution::Delete => store.keep_delete(id, now_ms()).map_err(explain)?,
         Resolution::AcceptRemote | Resolution::Manual => {
-            store.discard_conflict(id).map_err(explain)?;
+            store.discard_conflict(id, now_ms()).map_err(explain)?;
             ConflictOutcome::AcceptedRemote
         }
     };

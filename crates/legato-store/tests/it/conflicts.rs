@@ -116,7 +116,9 @@ fn discarding_a_conflict_takes_the_servers_state() {
     else {
         panic!()
     };
-    store.discard_conflict(conflict_id).unwrap();
+    store
+        .discard_conflict(conflict_id, NOW + 5 * MINUTE)
+        .unwrap();
     let local = store.get(EntityType::Logbook, &id).unwrap().unwrap();
     assert_eq!(local.state, conflict.remote);
     assert_eq!(local.sync, SyncState::Synced);
@@ -479,6 +481,76 @@ fn an_undone_delete_that_loses_to_an_edit_leaves_one_entry_with_both_edits() {
                 .iter()
                 .all(|item| item.change.entity_id == id),
             "{strategy:?}: nothing of the copy is sent"
+        );
+    }
+}
+
+/// Under `manual` the delete's conflict waits for the user, and the user may undo the
+/// delete meanwhile (before the answer came, or after it was stored): the undo re-creates
+/// the entry under its successor id. Taking the server's version then overrules the delete
+/// like any strategy does, and the copy folds back: one entry, not two (sim seed 203).
+#[test]
+fn an_undone_delete_whose_stored_conflict_the_user_discards_leaves_one_entry() {
+    for undo_first in [true, false] {
+        let mut store = store();
+        let id = synced_entry(&mut store, "base notes");
+        let delete = store
+            .delete(EntityType::Logbook, &id, NOW + MINUTE)
+            .unwrap()
+            .unwrap();
+        store.mark_in_flight(&[&delete]).unwrap();
+        let undo = |store: &mut Store| {
+            let copy = store
+                .undo_delete(EntityType::Logbook, &id, NOW + 2 * MINUTE)
+                .unwrap()
+                .entity_id()
+                .clone();
+            store
+                .patch(
+                    EntityType::Logbook,
+                    &copy,
+                    fields(json!({"duration": 99})),
+                    NOW + 3 * MINUTE,
+                )
+                .unwrap();
+        };
+        if undo_first {
+            undo(&mut store);
+        }
+        let mut remote = entry("2025-11-25T18:00:00.000Z", 30, "their notes");
+        remote.insert("updatedAt".into(), json!("2025-11-25T18:31:00.000Z"));
+        let conflict = ConflictData {
+            change_id: delete.clone(),
+            entity_type: EntityType::Logbook,
+            entity_id: id.clone(),
+            base_version: 1,
+            remote_version: 2,
+            remote_deleted: false,
+            local: Default::default(),
+            remote,
+            fields: vec!["notes".into(), "updatedAt".into()],
+        };
+        let outcome = store
+            .settle_conflict(&conflict, Strategy::Manual, NOW + 4 * MINUTE)
+            .unwrap();
+        let ConflictOutcome::Stored { conflict_id } = outcome else {
+            panic!("{outcome:?}")
+        };
+        if !undo_first {
+            undo(&mut store);
+        }
+        store
+            .discard_conflict(conflict_id, NOW + 5 * MINUTE)
+            .unwrap();
+        let live = store.list(EntityType::Logbook).unwrap();
+        let live: Vec<_> = live.iter().filter(|e| !e.deleted).collect();
+        assert_eq!(live.len(), 1, "undo first {undo_first}: one entry, not two");
+        assert_eq!(live[0].id, id);
+        assert_eq!(live[0].state["notes"], json!("their notes"));
+        assert_eq!(
+            live[0].state["duration"],
+            json!(99),
+            "undo first {undo_first}: the edit after the undo"
         );
     }
 }

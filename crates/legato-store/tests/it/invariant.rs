@@ -206,7 +206,7 @@ fn apply(store: &mut Store, op: &Op, step: i64) {
         }
         Op::DropConflict => {
             if let Some(stored) = store.conflicts().unwrap().first() {
-                store.discard_conflict(stored.id).unwrap();
+                store.discard_conflict(stored.id, now).unwrap();
             }
         }
         Op::Remote(s, v) => {
