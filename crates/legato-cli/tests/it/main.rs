@@ -10,3 +10,4 @@ mod status;
 mod support;
 mod sync;
 mod transfer;
+mod zero_loss;

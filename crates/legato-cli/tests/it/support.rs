@@ -96,6 +96,18 @@ impl Device {
         self.dir.path()
     }
 
+    /// A copy of this device's data directory, on the same server: a backup restored on
+    /// another machine.
+    pub fn restored_copy(&self) -> Self {
+        let copy = Device::with_server(self.server.clone());
+        for file in files(self.path()) {
+            let target = copy.path().join(file.strip_prefix(self.path()).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(&file, &target).unwrap();
+        }
+        copy
+    }
+
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
