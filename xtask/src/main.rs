@@ -28,6 +28,8 @@ tasks:
   sim [--seeds N] [--from S] [--steps K] [--jobs J]
                         the seeded simulation with its history checker, release build
                         (default 200 seeds; SEED=n replays one and prints its findings)
+  soak [--cycles N]     the crash loop: SIGKILL on the server and devices mid-sync, N cycles
+                        (default 100; the normal test run does 6), release build
 ";
 
 /// The app is always built with the UI inside (`custom-protocol`): one build serves the unit
@@ -81,6 +83,7 @@ fn run_task(args: Vec<String>) -> Result<()> {
             args.extend(rest.iter().map(String::as_str));
             cmd("cargo", &args)
         }
+        ("soak", _) => soak(rest),
         ("" | "help" | "-h" | "--help", _) => {
             print!("{USAGE}");
             Ok(())
@@ -159,6 +162,41 @@ fn lint() -> Result<()> {
     )?;
     invariants::check()?;
     cmd("npm", &["run", "--silent", "check"])
+}
+
+/// `cargo xtask soak [--cycles N]`: the crash-loop test of the CLI crate
+/// (`crash::soak_…`) with `LEGATO_SOAK_CYCLES=N`, in a release build.
+fn soak(args: &[String]) -> Result<()> {
+    let cycles = match args {
+        [] => "100".to_owned(),
+        [flag, n] if flag == "--cycles" => {
+            n.parse::<u64>()
+                .with_context(|| format!("--cycles takes a number, got `{n}`"))?;
+            n.clone()
+        }
+        _ => bail!("usage: cargo xtask soak [--cycles N]"),
+    };
+    let status = Command::new("cargo")
+        .args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "legato-cli",
+            "--test",
+            "it",
+            "--",
+            "crash::soak_sigkills_server_and_devices_mid_sync_and_loses_nothing",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("LEGATO_SOAK_CYCLES", &cycles)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("the soak failed ({status})");
+    }
+    Ok(())
 }
 
 fn test_all() -> Result<()> {

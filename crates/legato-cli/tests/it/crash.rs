@@ -453,3 +453,112 @@ fn a_device_killed_mid_upload_finishes_on_the_next_sync_without_duplicates() {
     assert!(ra.ok(&["sync"]).contains("pushed 0, received 0"));
     drop(server);
 }
+
+/// Cycles of the soak: `LEGATO_SOAK_CYCLES`, else a few for the normal test run (`cargo
+/// xtask soak` runs 100 or more).
+fn soak_cycles() -> u64 {
+    std::env::var("LEGATO_SOAK_CYCLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6)
+}
+
+/// The crash loop: every cycle both devices add entries and goal progress offline, sync at
+/// once, and then SIGKILL lands at a random moment of the sync on the server, on either
+/// device, or on all of them. At the end: every entry exactly once everywhere, the goal's
+/// progress the exact sum of every increment, nothing pending, and every database passes
+/// `PRAGMA integrity_check`.
+#[test]
+fn soak_sigkills_server_and_devices_mid_sync_and_loses_nothing() {
+    let cycles = soak_cycles();
+    let mut rng = Rng::from_env("soak");
+    let mut server = ServerProcess::start();
+    let url = server.url();
+    let (a, b) = pair(&url);
+    let remotes = [
+        Remote {
+            device: &a,
+            url: url.clone(),
+        },
+        Remote {
+            device: &b,
+            url: url.clone(),
+        },
+    ];
+    let goal = remotes[0].ok(&["goal", "add", "Soak", "--type", "practice_time"]);
+    let goal = goal.trim().to_owned();
+    remotes[0].sync_until_ok();
+    remotes[1].sync_until_ok();
+    let mut expected = BTreeSet::new();
+    let mut progress = 0;
+    // Kills of the server, of A's sync and of B's sync; and how many syncs were still running
+    // when their kill landed (the rest had finished first).
+    let mut kills = [0u32; 3];
+    let mut mid_sync = 0u32;
+    for cycle in 0..cycles {
+        for remote in &remotes {
+            let count = 2 + usize::try_from(rng.next() % 40).unwrap();
+            expected.extend(create_entries(remote.device, count));
+            let by = 1 + rng.next() % 9;
+            remote.ok(&["goal", "edit", &goal, "--add-progress", &by.to_string()]);
+            progress += by;
+        }
+        let mut syncs: Vec<Child> = remotes.iter().map(Remote::spawn_sync).collect();
+        std::thread::sleep(Duration::from_millis(rng.next() % 250));
+        // What dies: 0 the server, 1 device A's sync, 2 device B's sync, 3 all of them.
+        let victim = rng.next() % 4;
+        if victim == 0 || victim == 3 {
+            server.kill();
+            kills[0] += 1;
+        }
+        for (n, sync) in syncs.iter_mut().enumerate() {
+            if victim == 1 + n as u64 || victim == 3 {
+                if sync.try_wait().unwrap().is_none() {
+                    mid_sync += 1;
+                }
+                let _ = sync.kill();
+                kills[1 + n] += 1;
+            }
+        }
+        if victim == 0 || victim == 3 {
+            server.restart();
+        }
+        for mut sync in syncs {
+            sync.wait().unwrap();
+        }
+        for remote in &remotes {
+            let store = legato_store::Store::open(remote.device.file("legato.db")).unwrap();
+            assert_eq!(store.integrity_check().unwrap(), "ok", "cycle {cycle}");
+        }
+    }
+    eprintln!(
+        "soak: {cycles} cycles, server killed {} times, A's sync {}, B's sync {} \
+         ({mid_sync} of those syncs still running)",
+        kills[0], kills[1], kills[2]
+    );
+    for _ in 0..2 {
+        for remote in &remotes {
+            remote.sync_until_ok();
+        }
+    }
+    assert_exactly_once(&a, &expected, "A");
+    assert_exactly_once(&b, &expected, "B");
+    for remote in &remotes {
+        let goals = remote.json(&["goal", "list", "--json"]);
+        let found = goals
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == goal.as_str())
+            .map(|g| g["progress"].clone());
+        assert_eq!(found, Some(Value::from(progress)), "every increment once");
+        assert_settled(remote);
+    }
+    server.kill();
+    let path = server.database.trim_start_matches("sqlite://");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok", "the server's database");
+}

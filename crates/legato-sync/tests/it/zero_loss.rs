@@ -396,3 +396,106 @@ async fn two_devices_keeping_an_entry_deleted_elsewhere_recreate_it_once() {
     assert_eq!(state["notes"], json!("from A"));
     assert_eq!(state["duration"], json!(75));
 }
+
+/// Caps B's database a few pages above its size (SQLite's `max_page_count`: the same
+/// `SQLITE_FULL` path as a full disk) and returns the old cap.
+async fn fill_disk(device: &Device, spare_pages: i64) {
+    device
+        .store
+        .call(move |store| {
+            let conn = store.connection();
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + spare_pages))?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+async fn free_disk(device: &Device) {
+    device
+        .store
+        .call(|store| {
+            store
+                .connection()
+                .execute_batch("PRAGMA max_page_count = 1073741823")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+/// A device whose disk fills up while other devices' entries arrive: the sync stops with a
+/// clear, retryable error, the cursor never passes what was stored, the database stays
+/// sound, local edits fail cleanly instead of half-saving, and once space returns the
+/// device catches up with every entry, and its own queued entry goes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_sync_cleanly_and_it_resumes_when_space_returns() {
+    let server = TestServer::start().await;
+    let token = server.register().await;
+    let a = Device::connected(&server, &token).await;
+    let b = Device::connected(&server, &token).await;
+    let mine = b.entry("queued on B before the disk filled").await;
+    b.sync.pause().await.unwrap();
+    fill_disk(&b, 2).await;
+
+    let notes = "scales in thirds, ".repeat(250);
+    let mut sent = Vec::new();
+    for n in 0..40 {
+        sent.push(a.entry(&format!("{n}: {notes}")).await);
+    }
+    a.sync.sync_now().await.unwrap();
+
+    b.sync.resume().await.unwrap();
+    let err = b.sync.sync_now().await.expect_err("B's disk is full");
+    assert!(err.is_retryable(), "{err:?}");
+    let status = b
+        .wait_status("the full disk shown", |s| {
+            s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("disk is full"))
+        })
+        .await;
+    let stored = b.everything().await.len();
+    assert!(stored < 41, "the cap never hit: {stored} entries stored");
+    let head = a.cursor().await;
+    assert!(status.cursor < head, "{status:?}, A at {head}");
+    assert_eq!(b.cursor().await, status.cursor);
+    let edit = b
+        .store
+        .call(|store| {
+            store.create(
+                EntityType::Logbook,
+                fields(entry_state(&"x".repeat(9000))),
+                now_ms(),
+            )
+        })
+        .await;
+    assert!(
+        matches!(edit, Err(legato_store::StoreError::DiskFull)),
+        "{edit:?}"
+    );
+    let check = b.store.call(|store| store.integrity_check()).await.unwrap();
+    assert_eq!(check, "ok");
+
+    free_disk(&b).await;
+    b.sync.sync_now().await.unwrap();
+    let on_b = eventually("B caught up", || async {
+        let all = b.everything().await;
+        (all.len() == 41 && b.pending().await == 0).then_some(all)
+    })
+    .await;
+    for id in sent.iter().chain([&mine]) {
+        assert!(
+            on_b.iter().any(|(_, e, _)| e == id.as_str()),
+            "{id} missing on B"
+        );
+    }
+    eventually("A has B's entry", || async {
+        a.get(EntityType::Logbook, &mine).await.map(|_| ())
+    })
+    .await;
+    assert_eq!(b.cursor().await, a.cursor().await);
+    let check = b.store.call(|store| store.integrity_check()).await.unwrap();
+    assert_eq!(check, "ok");
+}
