@@ -99,6 +99,11 @@ pub enum Step {
     Wait {
         ms: u64,
     },
+    /// The device's wall clock jumps by `by_ms` (either way; the monotonic clock goes on).
+    ClockJump {
+        device: usize,
+        by_ms: i64,
+    },
 }
 
 /// The script of a seed, and its strategy and device count.
@@ -175,6 +180,14 @@ impl Script {
                 88..89 => Step::Snapshot { device },
                 89..90 => Step::Restore,
                 90..94 => Step::Answer { device },
+                94..98 => {
+                    // A minute to three days, back or forward.
+                    let by_ms = rng.random_range(60_000..=3 * 86_400_000);
+                    Step::ClockJump {
+                        device,
+                        by_ms: if rng.random_bool(0.5) { -by_ms } else { by_ms },
+                    }
+                }
                 _ => Step::Wait {
                     ms: rng.random_range(1..30),
                 },
@@ -314,10 +327,11 @@ impl Sim {
                     "notes": "new",
                     "metadata": {"marker": marker},
                 }));
+                let now = d.now_ms();
                 let saved = d
                     .store()
                     .call(move |s| {
-                        let edit = s.create(EntityType::Logbook, state, now_ms())?;
+                        let edit = s.create(EntityType::Logbook, state, now)?;
                         let seen = s.get(EntityType::Logbook, &edit.entity_id)?;
                         Ok(seen.is_some_and(|e| !e.deleted))
                     })
@@ -339,10 +353,11 @@ impl Sim {
                 };
                 let patch = object(json!({"notes": notes, "duration": duration}));
                 let expect = notes.clone();
+                let now = d.now_ms();
                 let outcome = d
                     .store()
                     .call(move |s| {
-                        let queued = s.patch(EntityType::Logbook, &id, patch, now_ms());
+                        let queued = s.patch(EntityType::Logbook, &id, patch, now);
                         let seen = s.get(EntityType::Logbook, &id)?;
                         Ok((
                             queued.is_ok(),
@@ -364,10 +379,11 @@ impl Sim {
                     return Ok(());
                 };
                 let id_for_undo = id.clone();
+                let now = d.now_ms();
                 let deleted = d
                     .store()
                     .call(move |s| {
-                        let done = s.delete(EntityType::Logbook, &id, now_ms()).is_ok();
+                        let done = s.delete(EntityType::Logbook, &id, now).is_ok();
                         let seen = s.get(EntityType::Logbook, &id)?;
                         Ok((done, seen.is_none_or(|e| e.deleted)))
                     })
@@ -391,9 +407,10 @@ impl Sim {
                 let Some(id) = self.last_deleted.remove(device) else {
                     return Ok(());
                 };
+                let now = d.now_ms();
                 let undone = d
                     .store()
-                    .call(move |s| Ok(s.undo_delete(EntityType::Logbook, &id, now_ms()).is_ok()))
+                    .call(move |s| Ok(s.undo_delete(EntityType::Logbook, &id, now).is_ok()))
                     .await?;
                 if undone {
                     d.sync().notify_local_change();
@@ -404,12 +421,13 @@ impl Sim {
                     return Ok(());
                 };
                 let (goal, by) = (self.goal.clone(), *by);
+                let now = d.now_ms();
                 let saved = d
                     .store()
                     .call(move |s| {
                         let before = progress(s, &goal)?;
                         let patch = object(json!({"progress": {"$inc": by}}));
-                        let queued = s.patch(EntityType::Goals, &goal, patch, now_ms())?;
+                        let queued = s.patch(EntityType::Goals, &goal, patch, now)?;
                         Ok((queued.is_some(), progress(s, &goal)? - before))
                     })
                     .await?;
@@ -428,12 +446,10 @@ impl Sim {
                 };
                 let goal = self.goal.clone();
                 let patch = object(json!({"tags": {"$addToSet": [tag]}}));
+                let now = d.now_ms();
                 let saved = d
                     .store()
-                    .call(move |s| {
-                        Ok(s.patch(EntityType::Goals, &goal, patch, now_ms())?
-                            .is_some())
-                    })
+                    .call(move |s| Ok(s.patch(EntityType::Goals, &goal, patch, now)?.is_some()))
                     .await?;
                 if saved {
                     self.history.tag_added(tag);
@@ -446,6 +462,7 @@ impl Sim {
                 };
                 let goal = self.goal.clone();
                 let pick = *pick;
+                let now = d.now_ms();
                 let pulled = d
                     .store()
                     .call(move |s| {
@@ -455,7 +472,7 @@ impl Sim {
                             return Ok(None);
                         };
                         let patch = object(json!({"tags": {"$pull": [tag]}}));
-                        let queued = s.patch(EntityType::Goals, &goal, patch, now_ms())?;
+                        let queued = s.patch(EntityType::Goals, &goal, patch, now)?;
                         Ok(queued.map(|_| tag))
                     })
                     .await?;
@@ -530,6 +547,11 @@ impl Sim {
                 }
             }
             Step::Wait { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::ClockJump { device, by_ms } => {
+                if let Some(d) = self.devices.get(*device) {
+                    d.jump_clock(*by_ms);
+                }
+            }
         }
         Ok(())
     }

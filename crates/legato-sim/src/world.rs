@@ -4,13 +4,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use legato_protocol::RegisterRequest;
 use legato_store::StoreHandle;
 use legato_sync::account::AccountApi;
-use legato_sync::{ServerUrl, Strategy, SyncConfig, SyncEngine, SyncHandle};
+use legato_sync::{ServerUrl, Strategy, SyncConfig, SyncEngine, SyncHandle, WallClock};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -46,6 +48,10 @@ impl Server {
             self.dir.path().join("server.db").display()
         ));
         settings.shutdown_grace = Duration::from_millis(100);
+        // A tight per-user rate limit, so bursts of edits are refused `rate_limited` and the
+        // devices' retry waits (and clock jumps across them) are part of every run.
+        settings.rate_limit = SERVER_RATE;
+        settings.rate_limit_burst = SERVER_BURST;
         let shutdown = CancellationToken::new();
         self.shutdown = shutdown.clone();
         self.task = Some(tokio::spawn(async move {
@@ -214,6 +220,10 @@ pub fn sim_config(url: &str, token: &str, strategy: Strategy) -> Result<SyncConf
     Ok(config)
 }
 
+/// Changes per second and burst of the simulated server's per-user rate limit.
+const SERVER_RATE: f64 = 20.0;
+const SERVER_BURST: u32 = 6;
+
 /// One device: a data dir, its store and engine (while it runs), and its link.
 #[derive(Debug)]
 pub struct Device {
@@ -222,18 +232,34 @@ pub struct Device {
     pub link: Link,
     pub config: SyncConfig,
     pub running: Option<(StoreHandle, SyncHandle)>,
+    /// How far this device's wall clock is off the system's (ms): clock jumps.
+    clock_offset: Arc<AtomicI64>,
 }
 
 pub const DB_FILE: &str = "device.db";
 
 impl Device {
-    pub async fn new(name: String, dir: TempDir, link: Link, config: SyncConfig) -> Result<Device> {
+    pub async fn new(
+        name: String,
+        dir: TempDir,
+        link: Link,
+        mut config: SyncConfig,
+    ) -> Result<Device> {
+        let clock_offset = Arc::new(AtomicI64::new(0));
+        let offset = Arc::clone(&clock_offset);
+        config.clock = WallClock::from_fn(move || {
+            let system = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            system.saturating_add(offset.load(Ordering::Relaxed))
+        });
         let mut device = Device {
             name,
             dir,
             link,
             config,
             running: None,
+            clock_offset,
         };
         device.start().await?;
         Ok(device)
@@ -255,6 +281,16 @@ impl Device {
             drop(sync);
             drop(store);
         }
+    }
+
+    /// The device's wall clock now (what its user's edits are stamped with).
+    pub fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    /// The device's wall clock jumps by `by_ms` (NTP fixing a bad clock, a user setting it).
+    pub fn jump_clock(&self, by_ms: i64) {
+        self.clock_offset.fetch_add(by_ms, Ordering::Relaxed);
     }
 
     pub fn store(&self) -> &StoreHandle {

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use legato_core::Strategy;
 use legato_protocol::EntityType;
@@ -126,6 +127,46 @@ pub struct SyncConfig {
     pub retry_sweep: Duration,
     /// Status counts (pending, dead letters, ...) are refreshed at most this often.
     pub status_interval: Duration,
+    /// The wall clock the engine stamps and schedules by (the system's; the simulation gives
+    /// each device its own, which it can jump).
+    pub clock: WallClock,
+}
+
+/// A wall clock: milliseconds since the Unix epoch. It may jump either way; the engine
+/// measures waits on the monotonic clock and uses this one only for times it stores.
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl WallClock {
+    /// The system's clock.
+    pub fn system() -> Self {
+        WallClock(Arc::new(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        }))
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        WallClock(Arc::new(now))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        WallClock::system()
+    }
+}
+
+impl fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WallClock({})", self.now_ms())
+    }
 }
 
 impl SyncConfig {
@@ -151,6 +192,7 @@ impl SyncConfig {
             shutdown_flush_timeout: Duration::from_secs(5),
             retry_sweep: Duration::from_secs(5),
             status_interval: Duration::from_millis(50),
+            clock: WallClock::system(),
         })
     }
 

@@ -6,6 +6,7 @@ use legato_protocol::Fields;
 use legato_store::{ConflictOutcome, StoreHandle};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 
+use crate::config::WallClock;
 use crate::error::SyncError;
 use crate::status::{SyncEvent, SyncReport, SyncStatus};
 
@@ -34,6 +35,7 @@ pub struct SyncHandle {
     pub(crate) status: watch::Receiver<SyncStatus>,
     pub(crate) events: broadcast::Sender<SyncEvent>,
     pub(crate) store: StoreHandle,
+    pub(crate) clock: WallClock,
 }
 
 impl SyncHandle {
@@ -137,7 +139,7 @@ impl SyncHandle {
         conflict_id: i64,
         state: Fields,
     ) -> Result<ConflictOutcome, SyncError> {
-        let now = crate::engine::wall_ms();
+        let now = self.clock.now_ms();
         let outcome = self
             .store
             .call(move |store| store.resolve_conflict(conflict_id, state, now))
@@ -148,7 +150,7 @@ impl SyncHandle {
 
     /// The user takes the server's version of a stored conflict.
     pub async fn discard_conflict(&self, conflict_id: i64) -> Result<(), SyncError> {
-        let now = crate::engine::wall_ms();
+        let now = self.clock.now_ms();
         self.store
             .call(move |store| store.discard_conflict(conflict_id, now))
             .await?;

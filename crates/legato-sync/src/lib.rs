@@ -58,7 +58,7 @@ pub mod plan;
 pub mod status;
 mod transport;
 
-pub use config::{ConfigError, ServerUrl, SyncConfig};
+pub use config::{ConfigError, ServerUrl, SyncConfig, WallClock};
 pub use engine::SyncEngine;
 pub use error::{SyncError, TransportError};
 pub use handle::SyncHandle;

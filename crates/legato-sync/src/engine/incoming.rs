@@ -15,7 +15,7 @@ use legato_store::{BatchOutcome, Store, StoreError};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::{Engine, Link, PAGES_IN_STORE, PageJob, Phase, Reason, changed_events, wall_ms};
+use super::{Engine, Link, PAGES_IN_STORE, PageJob, Phase, Reason, changed_events};
 use crate::error::TransportError;
 use crate::status::SyncEvent;
 
@@ -247,7 +247,7 @@ impl Engine {
             conn.phase = Phase::Live;
         }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        self.metrics.success(elapsed_ms, wall_ms());
+        self.metrics.success(elapsed_ms, self.wall_ms());
         self.server_seq = Some(seq);
         self.backoff.reset();
         let cursor = self.cursor;

@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use legato_protocol::{Change, EntityId, EntityType};
 use legato_store::{BatchOutcome, StoreError, StoreHandle};
@@ -42,13 +42,6 @@ use self::waiters::Waiter;
 
 /// Events a slow subscriber may fall behind by before it sees `Lagged`.
 const EVENT_CAPACITY: usize = 1024;
-
-/// Milliseconds since the Unix epoch on the wall clock (the store's time base).
-pub(crate) fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Starts engines.
 #[derive(Debug)]
@@ -79,6 +72,7 @@ impl SyncEngine {
         };
         let (status_tx, status_rx) = watch::channel(SyncStatus::initial(connection));
         let (events_tx, _) = broadcast::channel(EVENT_CAPACITY);
+        let clock = config.clock.clone();
         let engine = Engine::new(store.clone(), config, status_tx, events_tx.clone());
         let span = tracing::info_span!("sync_engine");
         tokio::spawn(
@@ -92,6 +86,7 @@ impl SyncEngine {
             status: status_rx,
             events: events_tx,
             store,
+            clock,
         }
     }
 }
@@ -571,9 +566,14 @@ impl Engine {
         u64::try_from(at.saturating_duration_since(self.epoch).as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Milliseconds since the Unix epoch on the configured wall clock (the store's time base).
+    fn wall_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
     /// The monotonic instant of a wall-clock time (ms since the epoch) from the store.
-    fn instant_of_wall(wall: i64) -> Instant {
-        let ahead = u64::try_from(wall.saturating_sub(wall_ms())).unwrap_or(0);
+    fn instant_of_wall(&self, wall: i64) -> Instant {
+        let ahead = u64::try_from(wall.saturating_sub(self.wall_ms())).unwrap_or(0);
         Instant::now() + Duration::from_millis(ahead)
     }
 

@@ -18,7 +18,7 @@ use legato_protocol::{
 use legato_store::{AckOutcome, ConflictOutcome, OutboxItem, RejectionOutcome, RetryPolicy};
 use tokio::time::Instant;
 
-use super::{Engine, Flight, Reason, Via, wall_ms};
+use super::{Engine, Flight, Reason, Via};
 use crate::compress::wire_change;
 use crate::error::TransportError;
 use crate::plan::{self, Pending, PlanState, Send};
@@ -73,7 +73,7 @@ impl Engine {
         if room == 0 {
             return 0;
         }
-        let now_wall = wall_ms();
+        let now_wall = self.wall_ms();
         let now = Instant::now();
         let mut pending: Vec<Pending> = self
             .flights
@@ -217,7 +217,7 @@ impl Engine {
             let change_id = change.change_id.clone();
             let message = format!("the change is larger than {MAX_MESSAGE_BYTES} bytes");
             let text = message.clone();
-            let now = wall_ms();
+            let now = self.wall_ms();
             let outcome = self
                 .store
                 .call(move |store| {
@@ -257,7 +257,7 @@ impl Engine {
         match done.result {
             Ok(response) => {
                 self.batch_backoff.reset();
-                self.metrics.success(latency_ms, wall_ms());
+                self.metrics.success(latency_ms, self.wall_ms());
                 let answers = batch_answers(response);
                 let answered: HashSet<&str> = answers
                     .acks
@@ -386,7 +386,7 @@ impl Engine {
             {
                 let latency = now.saturating_duration_since(flight.sent_at);
                 self.metrics
-                    .success(latency.as_secs_f64() * 1000.0, wall_ms());
+                    .success(latency.as_secs_f64() * 1000.0, self.wall_ms());
             }
             tracing::debug!(change_id = %ack.change_id, version = ack.version, seq = ack.seq, "acknowledged");
             entities.push(flight.map(|f| (f.change.entity_type, f.change.entity_id)));
@@ -459,7 +459,7 @@ impl Engine {
         {
             let latency = Instant::now().saturating_duration_since(flight.sent_at);
             self.metrics
-                .success(latency.as_secs_f64() * 1000.0, wall_ms());
+                .success(latency.as_secs_f64() * 1000.0, self.wall_ms());
         }
         self.metrics.conflict();
         self.counters.conflicts += 1;
@@ -467,7 +467,7 @@ impl Engine {
         let (entity_type, entity_id) = (conflict.entity_type, conflict.entity_id.clone());
         tracing::info!(%entity_type, fields = ?conflict.fields,
             remote_deleted = conflict.remote_deleted, ?strategy, "conflict");
-        let now = wall_ms();
+        let now = self.wall_ms();
         let outcome = self
             .store
             // `manual` too goes through the strategy: a conflict only on bookkeeping fields
@@ -529,7 +529,7 @@ impl Engine {
         self.metrics.failure(format!("{code}: {message}"));
         self.note_error(format!("{code}: {message}"));
         let policy = self.config.retry;
-        let now = wall_ms();
+        let now = self.wall_ms();
         let (id, text) = (change_id.clone(), message.clone());
         let outcome = self
             .store
@@ -537,7 +537,7 @@ impl Engine {
             .await;
         match outcome {
             Ok(RejectionOutcome::RetryAt(at)) => {
-                let at = Self::instant_of_wall(at);
+                let at = self.instant_of_wall(at);
                 self.retry_wake = Some(self.retry_wake.map_or(at, |w| w.min(at)));
             }
             Ok(RejectionOutcome::DeadLettered) => {
@@ -569,7 +569,7 @@ impl Engine {
     /// `change_id_reused`: the server holds another version of this change id, sent by a
     /// copy of this data dir (see `Store::settle_reused`); a catch-up brings it.
     async fn settle_reused(&mut self, change_id: String, flight: Option<Flight>) -> bool {
-        let now = wall_ms();
+        let now = self.wall_ms();
         match self
             .store
             .call(move |store| store.settle_reused(&change_id, now))

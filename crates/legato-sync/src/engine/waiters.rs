@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{Counters, Engine, Link, Reason, StoreCounts, wall_ms};
+use super::{Counters, Engine, Link, Reason, StoreCounts};
 use crate::error::{SyncError, TransportError};
 use crate::status::{ConnectionState, SyncReport, SyncStatus};
 
@@ -64,7 +64,7 @@ impl Engine {
         {
             return;
         }
-        let now = wall_ms();
+        let now = self.wall_ms();
         match self
             .store
             .call(move |store| store.next_pending(1, now))
@@ -179,7 +179,7 @@ impl Engine {
     /// Publishes the status (watchers wake only when it changed).
     pub(super) fn publish(&mut self) {
         let now = Instant::now();
-        let wall = wall_ms();
+        let wall = self.wall_ms();
         let connection = if self.token.is_none() || self.auth_refused {
             ConnectionState::SignedOut
         } else if self.paused {
