@@ -7,10 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use legato_protocol::{Change, EntityType, ErrorCode, FieldValue, Fields, Operation};
+use legato_protocol::{
+    Change, EntityType, ErrorCode, FieldInflateError, FieldValue, Fields, Operation, inflate_fields,
+};
 use serde_json::Value;
 
-use crate::fields::{apply_patch, decode_deflated, same_value};
+use crate::fields::{apply_patch, same_value};
 use crate::validate::{ValidationError, validate_change, validate_state, validate_state_fields};
 
 /// An entity as the server stores it.
@@ -69,6 +71,20 @@ pub enum ApplyError {
     NotFound,
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// The change's `$deflate` values inflate past their budget
+    /// ([`legato_protocol::MAX_INFLATED_BYTES_PER_CHANGE`]).
+    #[error(transparent)]
+    TooLarge(ValidationError),
+}
+
+impl From<FieldInflateError> for ApplyError {
+    fn from(err: FieldInflateError) -> Self {
+        if err.error.is_too_large() {
+            ApplyError::TooLarge(err.into())
+        } else {
+            ApplyError::Invalid(err.into())
+        }
+    }
 }
 
 impl ApplyError {
@@ -77,6 +93,7 @@ impl ApplyError {
         match self {
             ApplyError::NotFound => ErrorCode::NotFound,
             ApplyError::Invalid(_) => ErrorCode::Invalid,
+            ApplyError::TooLarge(_) => ErrorCode::TooLarge,
         }
     }
 }
@@ -92,7 +109,7 @@ pub fn apply_change(
     if change.operation == Operation::Delete {
         return delete(current, change);
     }
-    let data = decode_deflated(&change.data)?;
+    let data = inflate_fields(&change.data)?;
     validate_change(change.entity_type, change.operation, &data)?;
     match (change.operation, current) {
         (Operation::Create, None) => create(change.entity_type, data),

@@ -8,23 +8,16 @@
 
 use std::collections::HashSet;
 
-use legato_protocol::{FieldValue, Fields};
+use legato_protocol::{FieldValue, Fields, has_deflated, inflate_fields};
 use serde_json::Value;
 
 use crate::validate::{ValidationError, inflate_field};
 
-/// Replaces every `{"$deflate": ..}` value in `data` by its inflated string.
-/// Error names the field whose value does not inflate to UTF-8.
+/// Replaces every `{"$deflate": ..}` value in `data` by its inflated string, all of them
+/// within one budget ([`legato_protocol::inflate_fields`]). Error names the field whose
+/// value does not inflate to UTF-8 or goes over the budget.
 pub fn decode_deflated(data: &Fields) -> Result<Fields, ValidationError> {
-    data.iter()
-        .map(|(name, value)| {
-            let value = match FieldValue::classify(value) {
-                FieldValue::Deflate(encoded) => Value::String(inflate_field(name, encoded)?),
-                _ => value.clone(),
-            };
-            Ok((name.clone(), value))
-        })
-        .collect()
+    inflate_fields(data).map_err(ValidationError::from)
 }
 
 /// Applies a patch (plain values and `$inc`/`$addToSet`/`$pull`/`$deflate` operators) to a
@@ -34,6 +27,14 @@ pub fn decode_deflated(data: &Fields) -> Result<Fields, ValidationError> {
 /// `$addToSet` from `[]`, and `$pull` leaves it `null` (there is nothing to remove). On error
 /// `state` is left untouched.
 pub fn apply_patch(state: &mut Fields, patch: &Fields) -> Result<Fields, ValidationError> {
+    // Inflated up front, so the patch's `$deflate` values share one budget.
+    let inflated;
+    let patch = if has_deflated(patch) {
+        inflated = decode_deflated(patch)?;
+        &inflated
+    } else {
+        patch
+    };
     let resolved = patch
         .iter()
         .map(|(name, value)| Ok((name.clone(), resolve(state.get(name), name, value)?)))

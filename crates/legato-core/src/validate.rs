@@ -17,7 +17,10 @@ mod schema;
 use std::collections::HashSet;
 
 use chrono::DateTime;
-use legato_protocol::{EntityId, EntityType, FieldValue, Fields, Operation, inflate_string};
+use legato_protocol::{
+    EntityId, EntityType, FieldInflateError, FieldValue, Fields, Operation, check_inflate_budget,
+    inflate_string,
+};
 use serde_json::{Map, Value};
 
 use crate::model::PieceStatus;
@@ -42,6 +45,12 @@ impl ValidationError {
             field: field.into(),
             message: message.into(),
         }
+    }
+}
+
+impl From<FieldInflateError> for ValidationError {
+    fn from(err: FieldInflateError) -> Self {
+        ValidationError::new(err.field, err.error.to_string())
     }
 }
 
@@ -116,6 +125,8 @@ fn check_required_present(entity_type: EntityType, data: &Fields) -> Result {
 }
 
 fn check_change_fields(entity_type: EntityType, data: &Fields, ops_allowed: bool) -> Result {
+    // The `$deflate` values share one budget; checked before any is inflated and kept.
+    check_inflate_budget(data).map_err(ValidationError::from)?;
     for (name, value) in data {
         check_change_field(lookup(entity_type, name), name, value, ops_allowed)?;
     }

@@ -16,7 +16,10 @@ pub use message::{
     ChangesResponse, ClientMessage, ConflictData, ErrorBody, ErrorCode, ErrorResponse,
     LoginRequest, MessageError, Operation, RegisterRequest, ServerMessage, UpdateData,
 };
-pub use value::{FieldValue, InflateError, deflate_string, inflate_string};
+pub use value::{
+    FieldInflateError, FieldValue, InflateError, MAX_INFLATED_BYTES_PER_CHANGE,
+    check_inflate_budget, deflate_string, has_deflated, inflate_fields, inflate_string,
+};
 
 /// The protocol version this crate speaks (`hello.protocol`).
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -7,8 +7,8 @@
 
 use legato_core::{ApplyError, ApplyOutcome, EntityRecord};
 use legato_protocol::{
-    Change, ConflictData, ErrorCode, FieldValue, Fields, MAX_MESSAGE_BYTES, UpdateData,
-    inflate_string,
+    Change, ConflictData, ErrorCode, Fields, MAX_MESSAGE_BYTES, UpdateData, has_deflated,
+    inflate_fields,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -63,8 +63,8 @@ pub fn evaluate(current: Option<&Stored>, change: &Change) -> Evaluation {
                 change.entity_type, change.entity_id
             ),
         },
-        Err(ApplyError::Invalid(err)) => Evaluation::Reject {
-            code: ErrorCode::Invalid,
+        Err(err @ (ApplyError::Invalid(_) | ApplyError::TooLarge(_))) => Evaluation::Reject {
+            code: err.code(),
             message: err.to_string(),
         },
         Ok(ApplyOutcome::Conflict {
@@ -233,8 +233,8 @@ const CONTENT_HASH_TAG: &str = "legato-change-content-v1";
 /// Not content: `clientId` (a restored device resends the original's changes under its new
 /// client id), `timestamp` (clamped by the server, so a retry may differ), key order, and
 /// whether a top-level string travels as `$deflate` (it is hashed inflated, so a retry that
-/// compresses differently is still the same change; one that does not inflate is hashed as
-/// sent).
+/// compresses differently is still the same change; when any value does not inflate, or
+/// they go over the change's inflate budget, the data is hashed as sent).
 pub fn content_hash(change: &Change) -> ContentHash {
     hash_change(change, CONTENT_HASH_TAG, Some(change.base_version))
 }
@@ -267,15 +267,15 @@ fn hash_change(change: &Change, tag: &str, base_version: Option<u64>) -> Content
         write_json(out, &base_version);
         write_str(out, ",");
     }
-    write_object(out, &change.data, |out, value| {
-        match FieldValue::classify(value) {
-            FieldValue::Deflate(encoded) => match inflate_string(encoded) {
-                Ok(text) => write_json(out, &text),
-                Err(_) => write_canonical(out, value),
-            },
-            _ => write_canonical(out, value),
-        }
-    });
+    // Inflated within the change's budget; data that does not inflate is hashed as sent.
+    let inflated = has_deflated(&change.data)
+        .then(|| inflate_fields(&change.data).ok())
+        .flatten();
+    write_object(
+        out,
+        inflated.as_ref().unwrap_or(&change.data),
+        write_canonical,
+    );
     write_str(out, "]");
     ContentHash(hasher.finalize().into())
 }

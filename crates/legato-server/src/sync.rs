@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use legato_protocol::{Change, ErrorCode};
+use legato_protocol::{
+    Change, ErrorCode, MAX_INFLATED_BYTES_PER_CHANGE, check_inflate_budget, has_deflated,
+};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::db::{ChangeOutcome, Database, DbError, OnCommit, UserId};
@@ -51,38 +53,58 @@ impl<D: Database> SyncService<D> {
             .try_acquire(user.as_str(), cost, Instant::now())
     }
 
-    /// Applies `changes` in order (one transaction), fans the written ones out to the user's
-    /// other connections, and returns one outcome per change.
+    /// Applies `changes` in order, fans the written ones out to the user's other
+    /// connections, and returns one outcome per change.
+    ///
+    /// The `$deflate` values are checked against their per-change budget first, on a
+    /// blocking thread and before the user's turn: a change over it is answered `too_large`
+    /// and never reaches the writer. The rest is applied in chunks of at most
+    /// [`CHUNK_INFLATED_BYTES`] inflated bytes (one transaction each, all in the user's one
+    /// turn, so order holds), so no request holds the one writer thread for long, however
+    /// many large values it carries; other users' writes run between the chunks.
     pub async fn apply(
         &self,
         user: &UserId,
-        mut changes: Vec<Change>,
+        changes: Vec<Change>,
     ) -> Result<Vec<ChangeOutcome>, DbError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
         let started = Instant::now();
-        let outcomes = {
+        let screened = screen(changes).await?;
+        let mut outcomes = Vec::with_capacity(screened.len());
+        {
             let _turn = self.locks.lock(user).await;
-            // Clamp after taking the turn, so "now" is the write time.
-            let now = now_ms();
-            for change in &mut changes {
-                change.timestamp = change.timestamp.min(now);
-            }
-            let (hub, publisher) = (Arc::clone(&self.hub), user.clone());
-            let publish: OnCommit = Box::new(move |outcomes| {
-                for outcome in outcomes {
-                    if let ChangeOutcome::Applied { update, .. } = outcome
-                        && let Some(update) = update.take()
-                    {
-                        hub.publish(&publisher, &Arc::new(update));
+            let mut screened = screened.into_iter().peekable();
+            while screened.peek().is_some() {
+                // One chunk: answers for the rejected, and the changes to write, in order.
+                let mut slots: Vec<Option<ChangeOutcome>> = Vec::new();
+                let mut chunk = Vec::new();
+                let mut inflated = 0usize;
+                while let Some(next) = screened.next_if(|next| match next {
+                    Screened::Ok { inflated: size, .. } => {
+                        chunk.is_empty() || inflated + size <= CHUNK_INFLATED_BYTES
+                    }
+                    Screened::Rejected(_) => true,
+                }) {
+                    match next {
+                        Screened::Ok {
+                            change,
+                            inflated: size,
+                        } => {
+                            inflated += size;
+                            chunk.push(change);
+                            slots.push(None);
+                        }
+                        Screened::Rejected(outcome) => slots.push(Some(outcome)),
                     }
                 }
-            });
-            self.db
-                .apply_changes_then(user, changes, now, publish)
-                .await?
-        };
+                let mut written = self.write_chunk(user, chunk).await?.into_iter();
+                outcomes.extend(slots.into_iter().map(|slot| {
+                    slot.unwrap_or_else(|| written.next().expect("one outcome per change"))
+                }));
+            }
+        }
         self.metrics.observe_apply(started.elapsed());
         for outcome in &outcomes {
             match outcome {
@@ -101,8 +123,79 @@ impl<D: Database> SyncService<D> {
         Ok(outcomes)
     }
 
+    /// One transaction of the user's turn: clamps timestamps to "now" (the write time) and
+    /// publishes each written change right after the commit.
+    async fn write_chunk(
+        &self,
+        user: &UserId,
+        mut changes: Vec<Change>,
+    ) -> Result<Vec<ChangeOutcome>, DbError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        for change in &mut changes {
+            change.timestamp = change.timestamp.min(now);
+        }
+        let (hub, publisher) = (Arc::clone(&self.hub), user.clone());
+        let publish: OnCommit = Box::new(move |outcomes| {
+            for outcome in outcomes {
+                if let ChangeOutcome::Applied { update, .. } = outcome
+                    && let Some(update) = update.take()
+                {
+                    hub.publish(&publisher, &Arc::new(update));
+                }
+            }
+        });
+        self.db
+            .apply_changes_then(user, changes, now, publish)
+            .await
+    }
+
     pub fn count_error(&self, code: ErrorCode) {
         self.metrics.error(code);
+    }
+}
+
+/// Most inflated `$deflate` bytes one writer transaction takes (a chunk holds at least one
+/// change, and a change at most [`MAX_INFLATED_BYTES_PER_CHANGE`]).
+pub const CHUNK_INFLATED_BYTES: usize = 4 * MAX_INFLATED_BYTES_PER_CHANGE;
+
+/// A change after the budget check.
+enum Screened {
+    Ok { change: Change, inflated: usize },
+    Rejected(ChangeOutcome),
+}
+
+/// Checks every change's `$deflate` budget (on a blocking thread when any has one: it is
+/// CPU work of up to the budget per change).
+async fn screen(changes: Vec<Change>) -> Result<Vec<Screened>, DbError> {
+    if !changes.iter().any(|change| has_deflated(&change.data)) {
+        return Ok(changes
+            .into_iter()
+            .map(|change| Screened::Ok {
+                change,
+                inflated: 0,
+            })
+            .collect());
+    }
+    tokio::task::spawn_blocking(move || changes.into_iter().map(screen_one).collect())
+        .await
+        .map_err(|err| DbError::Backend(Box::new(err)))
+}
+
+fn screen_one(change: Change) -> Screened {
+    match check_inflate_budget(&change.data) {
+        Ok(inflated) => Screened::Ok { change, inflated },
+        // Only the budget is decided here; a malformed value is the apply rule's `invalid`.
+        Err(err) if !err.error.is_too_large() => Screened::Ok {
+            change,
+            inflated: 0,
+        },
+        Err(err) => Screened::Rejected(ChangeOutcome::Rejected {
+            code: ErrorCode::TooLarge,
+            message: err.to_string(),
+        }),
     }
 }
 

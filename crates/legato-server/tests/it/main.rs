@@ -3,6 +3,7 @@
 
 mod apply;
 mod auth;
+mod budgets;
 mod catchup;
 mod isolation;
 mod limits;

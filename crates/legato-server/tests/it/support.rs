@@ -28,6 +28,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// The `legato-server` process, for a server started by [`TestServer::spawn_binary`].
+    process: Option<std::process::Child>,
 }
 
 impl TestServer {
@@ -59,6 +61,66 @@ impl TestServer {
             http: reqwest::Client::new(),
             shutdown,
             task: Some(task),
+            process: None,
+        }
+    }
+
+    /// Runs the real `legato-server` binary (its own process, so its memory can be measured
+    /// apart from the tests running beside it) on a temp-dir database, with `args` added.
+    pub async fn spawn_binary(args: &[&str]) -> Self {
+        use std::io::BufRead as _;
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let database = format!("sqlite://{}", dir.path().join("legato.db").display());
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_legato-server"))
+            .args(["--listen", "127.0.0.1:0", "--database", &database])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("cannot start legato-server");
+        let stdout = child.stdout.take().unwrap();
+        let addr = tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
+                line.strip_prefix("listening on http://")?
+                    .trim()
+                    .parse()
+                    .ok()
+            });
+            // Nothing else is printed; keep the pipe drained anyway.
+            std::thread::spawn(move || for _ in lines {});
+            addr
+        })
+        .await
+        .unwrap()
+        .expect("legato-server ended before listening");
+        TestServer {
+            addr,
+            _dir: dir,
+            http: reqwest::Client::new(),
+            shutdown: CancellationToken::new(),
+            task: None,
+            process: Some(child),
+        }
+    }
+
+    /// The server process's memory, from `/proc/PID/status` (a server started by
+    /// [`TestServer::spawn_binary`]).
+    #[cfg(target_os = "linux")]
+    pub fn memory(&self) -> ProcessMemory {
+        let pid = self.process.as_ref().expect("a server process").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib = |key: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+        };
+        ProcessMemory {
+            rss: kib("VmRSS:") * 1024,
+            peak: kib("VmHWM:") * 1024,
         }
     }
 
@@ -168,7 +230,18 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Resident memory of a process, in bytes: now, and the most it ever held.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessMemory {
+    pub rss: u64,
+    pub peak: u64,
 }
 
 #[derive(Debug, Clone)]
