@@ -1,6 +1,7 @@
 //! Project tasks. `cargo xtask run` and `cargo xtask test` are the two commands a newcomer
 //! needs; both set up whatever is missing first, idempotently and non-interactively.
 
+mod fuzz;
 mod invariants;
 mod run;
 mod setup;
@@ -30,6 +31,9 @@ tasks:
                         (default 200 seeds; SEED=n replays one and prints its findings)
   soak [--cycles N]     the crash loop: SIGKILL on the server and devices mid-sync, N cycles
                         (default 100; the normal test run does 6), release build
+  fuzz [--seconds N | --minimize]
+                        every cargo-fuzz target for N seconds each on one core (default
+                        600; nightly); --minimize rewrites the committed corpora
 ";
 
 /// The app is always built with the UI inside (`custom-protocol`): one build serves the unit
@@ -84,6 +88,15 @@ fn run_task(args: Vec<String>) -> Result<()> {
             cmd("cargo", &args)
         }
         ("soak", _) => soak(rest),
+        ("fuzz", _) => match rest {
+            [] => fuzz::run(600),
+            [flag] if flag == "--minimize" => fuzz::minimize(),
+            [flag, n] if flag == "--seconds" => fuzz::run(
+                n.parse()
+                    .with_context(|| format!("--seconds takes a number, got `{n}`"))?,
+            ),
+            _ => bail!("usage: cargo xtask fuzz [--seconds N | --minimize]"),
+        },
         ("" | "help" | "-h" | "--help", _) => {
             print!("{USAGE}");
             Ok(())

@@ -193,10 +193,11 @@ async fn logout<D: Database>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A batch body before its items are checked one by one.
+/// A batch body before its items are checked one by one (public for the fuzz targets, which
+/// parse bodies exactly as the handler does: `extract::parse_json`, then [`parse_item`]).
 #[derive(Debug, Deserialize)]
-struct RawBatch {
-    items: Vec<Value>,
+pub struct RawBatch {
+    pub items: Vec<Value>,
 }
 
 async fn batch<D: Database>(
@@ -250,7 +251,7 @@ async fn batch<D: Database>(
 }
 
 /// Reads one batch item; on failure, its change id (if any) and the `invalid` error.
-fn parse_item(index: usize, item: Value) -> Result<Change, (String, ErrorBody)> {
+pub fn parse_item(index: usize, item: Value) -> Result<Change, (String, ErrorBody)> {
     let change_id = item
         .get("changeId")
         .and_then(Value::as_str)

@@ -570,7 +570,7 @@ fn is_too_large(err: axum::Error) -> bool {
 
 /// An `invalid` message naming the problem, and the change id when the frame was a `sync`
 /// whose `data` has one. For a `sync`, the field path inside `data` is named.
-fn describe_parse_error(text: &str, err: &MessageError) -> (String, Option<String>) {
+pub fn describe_parse_error(text: &str, err: &MessageError) -> (String, Option<String>) {
     let MessageError::InvalidFields { kind, .. } = err else {
         return (err.to_string(), None);
     };
