@@ -318,7 +318,23 @@ fn check_text<'v>(path: &str, value: &'v Value, min: usize, max: usize) -> Resul
             format!("must be at most {max} characters"),
         ));
     }
+    if let Some(c) = text.chars().find(|&c| is_refused_control(c)) {
+        return Err(ValidationError::new(
+            path,
+            format!(
+                "must not contain control characters (found U+{:04X}; tab and line breaks are fine)",
+                u32::from(c)
+            ),
+        ));
+    }
     Ok(text)
+}
+
+/// C0 control characters other than tab, line feed and carriage return (text pasted from
+/// Windows carries CR LF; refusing it would refuse ordinary notes). NUL and the rest break
+/// terminals, logs and other programs that read an export.
+fn is_refused_control(c: char) -> bool {
+    c < ' ' && !matches!(c, '\t' | '\n' | '\r')
 }
 
 fn check_object_size(path: &str, value: &Value, max_bytes: usize) -> Result {

@@ -141,26 +141,29 @@ fn serialized_len(fields: &Fields) -> usize {
 
 /// The envelope rules the protocol crate's types do not enforce.
 fn check_envelope(change: &Change) -> Result<(), String> {
-    for (name, value) in [
-        ("changeId", &change.change_id),
-        ("clientId", &change.client_id),
-    ] {
-        if value.is_empty() {
-            return Err(format!("field `{name}`: must not be empty"));
-        }
-        if value.chars().count() > MAX_ID_CHARS {
-            return Err(format!(
-                "field `{name}`: longer than {MAX_ID_CHARS} characters"
-            ));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(format!(
-                "field `{name}`: must not contain control characters"
-            ));
-        }
-    }
+    check_id("changeId", &change.change_id)?;
+    check_id("clientId", &change.client_id)?;
     if change.timestamp < 0 {
         return Err("field `timestamp`: must be milliseconds since the Unix epoch".to_owned());
+    }
+    Ok(())
+}
+
+/// A `changeId` or `clientId` (of a change or of `hello`): 1 to [`MAX_ID_CHARS`] characters,
+/// none of them a control character (they end up in logs and in other devices' views).
+pub fn check_id(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("field `{name}`: must not be empty"));
+    }
+    if value.chars().count() > MAX_ID_CHARS {
+        return Err(format!(
+            "field `{name}`: longer than {MAX_ID_CHARS} characters"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "field `{name}`: must not contain control characters"
+        ));
     }
     Ok(())
 }

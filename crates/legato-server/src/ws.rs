@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::apply::MAX_ID_CHARS;
+use crate::apply::check_id;
 use crate::db::{ChangeOutcome, ChangesPage, Database, DbError, FullUpdate, UserId};
 use crate::hub::Subscription;
 use crate::ratelimit::retry_after_secs;
@@ -275,8 +275,7 @@ where
             .await?;
             return Ok(Flow::Continue);
         }
-        if client_id.is_empty() || client_id.chars().count() > MAX_ID_CHARS {
-            let message = format!("field `clientId`: must be 1 to {MAX_ID_CHARS} characters");
+        if let Err(message) = check_id("clientId", &client_id) {
             self.send_error(ErrorCode::Invalid, message, None).await?;
             return Ok(Flow::Continue);
         }

@@ -582,3 +582,33 @@ fn errors_display_the_field() {
         "field `pieces[2].title`: must not be empty"
     );
 }
+
+#[test]
+fn text_refuses_control_characters_but_keeps_tabs_and_line_breaks() {
+    let fine = with(logbook(), "notes", json!("bar 12:\tslower\r\nthen\nfaster"));
+    validate_state(EntityType::Logbook, &fine).unwrap();
+    for (field, text, shown) in [
+        ("notes", "a\u{0}b", "U+0000"),
+        ("notes", "colour \u{1b}[31m", "U+001B"),
+        ("instrument", "pia\u{7}no", "U+0007"),
+    ] {
+        let err =
+            validate_state(EntityType::Logbook, &with(logbook(), field, json!(text))).unwrap_err();
+        assert_eq!(err.field, field);
+        assert!(err.message.contains(shown), "{err}");
+    }
+    // Inside lists of text too (tags, the pieces' titles), and for updates.
+    let tag = validate_change(
+        EntityType::Logbook,
+        Operation::Update,
+        &fields(json!({"techniques": {"$addToSet": ["ok", "bad\u{0}"]}})),
+    )
+    .unwrap_err();
+    assert!(tag.field.starts_with("techniques"), "{tag}");
+    // Unknown fields are kept verbatim (a newer client's data), whatever they hold.
+    validate_state(
+        EntityType::Logbook,
+        &with(logbook(), "future", json!("\u{0}")),
+    )
+    .unwrap();
+}

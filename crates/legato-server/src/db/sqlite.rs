@@ -91,9 +91,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn open_writer(path: &Path) -> Result<Connection, DbError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(backend)?;
-    }
+    create_private(path).map_err(backend)?;
     let mut conn = Connection::open(path)?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
@@ -105,6 +103,50 @@ fn open_writer(path: &Path) -> Result<Connection, DbError> {
     configure(&conn)?;
     MIGRATIONS.to_latest(&mut conn).map_err(backend)?;
     Ok(conn)
+}
+
+/// Creates the database's directory (mode 0700, every level it creates) and the database
+/// file (0600) before SQLite opens it, and narrows an existing file (and its `-wal`/`-shm`)
+/// to 0600: they hold password and token hashes. SQLite gives the `-wal` and `-shm` files it
+/// creates the database file's mode. Elsewhere than Unix the platform's defaults stay.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        if let Some(dir) = dir {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        let mut names = vec![path.as_os_str().to_owned()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            names.push(name);
+        }
+        for name in names {
+            match std::fs::metadata(&name) {
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(())
 }
 
 fn open_reader(path: &Path) -> Result<Connection, DbError> {

@@ -410,3 +410,95 @@ async fn a_slow_reader_is_disconnected_instead_of_buffered() {
     let (_, catch_up, seq) = server.device(&ann.token, "slow", 0).await;
     assert_eq!((catch_up.len(), seq), (100, 100));
 }
+
+/// Ids end up in logs and in other devices' views: a `clientId` (of `hello` or of a change)
+/// with a control character is `invalid`, and so is text with C0 control characters other
+/// than tab and line breaks; nothing is stored.
+#[tokio::test]
+async fn control_characters_are_refused_in_ids_and_text() {
+    let server = TestServer::start().await;
+    let ann = server.register("ann@example.com").await;
+    let mut ws = server.connect(&ann.token).await;
+    ws.hello("lap\u{0}top").await;
+    let reply = ws.recv().await;
+    assert_eq!(
+        (reply["type"].as_str(), reply["code"].as_str()),
+        (Some("error"), Some("invalid"))
+    );
+    assert!(
+        reply["message"].as_str().unwrap().contains("clientId"),
+        "{reply:?}"
+    );
+    // The connection carries on, and a clean hello is taken.
+    ws.hello("laptop").await;
+    ws.ping().await;
+
+    let results = server
+        .batch(
+            &ann.token,
+            vec![
+                create_goal("c1", "g1", "Scales\u{0}", "laptop"),
+                create_goal("c2", "g2", "Scales", "lap\ntop"),
+                create_goal("c3", "g3", "Scales\tand\r\narpeggios", "laptop"),
+            ],
+        )
+        .await;
+    let codes: Vec<_> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["status"].as_str(), r["error"]["code"].as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (Some("error"), Some("invalid")),
+            (Some("error"), Some("invalid")),
+            (Some("applied"), None)
+        ]
+    );
+    assert!(
+        results[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+0000"),
+        "{:?}",
+        results[0]
+    );
+    let stored: Vec<_> = server
+        .all_changes(&ann.token)
+        .await
+        .into_iter()
+        .map(|u| u["entityId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, ["g3"]);
+}
+
+/// The database holds password and token hashes: its directory is created 0700, the file
+/// and its WAL 0600, and a file left readable by others is narrowed when the server opens it.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let data = dir.path().join("data").join("legato");
+    let db = data.join("legato.db");
+    let url = format!("sqlite://{}", db.display());
+    let server = TestServer::start_in(dir.clone(), |s| s.database_url = url.clone()).await;
+    let ann = server.register("ann@example.com").await;
+    server
+        .batch(&ann.token, vec![create_goal("c1", "g1", "t", "laptop")])
+        .await;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&dir.path().join("data")), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&data.join("legato.db-wal")), 0o600);
+    server.stop().await;
+
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = TestServer::start_in(dir.clone(), |s| s.database_url = url.clone()).await;
+    server.register("bob@example.com").await;
+    assert_eq!(mode(&db), 0o600);
+}
