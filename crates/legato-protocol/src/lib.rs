@@ -13,8 +13,9 @@ mod value;
 pub use entity::{EntityId, EntityIdError, EntityType, UnknownEntityType};
 pub use message::{
     AckStatus, AuthResponse, BatchItemStatus, BatchRequest, BatchResponse, BatchResult, Change,
-    ChangesResponse, ClientMessage, ConflictData, ErrorBody, ErrorCode, ErrorResponse,
-    LoginRequest, MessageError, Operation, RegisterRequest, ServerMessage, UpdateData,
+    ChangePasswordRequest, ChangesResponse, ClientMessage, ConflictData, DeviceInfo,
+    DevicesResponse, ErrorBody, ErrorCode, ErrorResponse, LoginRequest, MessageError, Operation,
+    RegisterRequest, ServerMessage, UpdateData,
 };
 pub use value::{
     FieldInflateError, FieldValue, InflateError, MAX_INFLATED_BYTES_PER_CHANGE,

@@ -360,6 +360,40 @@ pub struct RegisterRequest {
 /// `POST /api/auth/login` body (same shape as register).
 pub type LoginRequest = RegisterRequest;
 
+/// `POST /api/auth/password` body: the current password again, and the new one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// One signed-in device of `GET /api/devices`: a live token of the account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceInfo {
+    /// The device's public id (`DELETE /api/devices/{id}`); not the token.
+    pub id: String,
+    /// The device name given at login or registration.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The `clientId` of the last WebSocket `hello` made with this token.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Milliseconds since the Unix epoch, server clock.
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    /// The token of this request.
+    pub current: bool,
+}
+
+/// Reply to `GET /api/devices`, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicesResponse {
+    pub devices: Vec<DeviceInfo>,
+}
+
 /// Reply to register and login.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

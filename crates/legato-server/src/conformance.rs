@@ -20,6 +20,7 @@ where
     Fut: Future<Output = D>,
 {
     users_and_tokens(make_db().await).await;
+    devices_and_passwords(make_db().await).await;
     apply_is_exactly_once(make_db().await).await;
     unchanged_changes_are_flagged(make_db().await).await;
     reused_change_ids_are_refused(make_db().await).await;
@@ -99,11 +100,116 @@ fn applied(outcome: &ChangeOutcome) -> (u64, u64) {
     }
 }
 
+async fn login<D: Database>(db: &D, user: &UserId, name: &str, at: i64) -> Token {
+    let token = Token::generate();
+    db.insert_token(NewToken {
+        hash: token.hash(),
+        user_id: user.clone(),
+        device_name: Some(name.to_owned()),
+        created_at_ms: at,
+    })
+    .await
+    .unwrap();
+    token
+}
+
+/// Tokens as devices: public ids, last use, the hello's client id, revoking one of the
+/// user's own only, and a password change that revokes every other token at once.
+async fn devices_and_passwords<D: Database>(db: D) {
+    let (ann, first) = new_user(&db, "ann@example.com").await;
+    let (bob, bobs) = new_user(&db, "bob@example.com").await;
+    let laptop = login(&db, &ann, "laptop", NOW + 10).await;
+    let phone = login(&db, &ann, "phone", NOW + 20).await;
+
+    let record = db.user_for_token(laptop.hash()).await.unwrap().unwrap();
+    assert_eq!(
+        record.last_used_ms,
+        NOW + 10,
+        "a new token counts as used when issued"
+    );
+    db.touch_token(laptop.hash(), NOW + 500, Some("dev-laptop".into()))
+        .await
+        .unwrap();
+    // Never moves back; a touch without a client id keeps the one recorded.
+    db.touch_token(laptop.hash(), NOW + 400, None)
+        .await
+        .unwrap();
+    let devices = db.devices(&ann).await.unwrap();
+    let summary: Vec<_> = devices
+        .iter()
+        .map(|d| (d.name.as_deref(), d.client_id.as_deref(), d.last_used_ms))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some("laptop"), None, NOW),
+            (Some("laptop"), Some("dev-laptop"), NOW + 500),
+            (Some("phone"), None, NOW + 20)
+        ],
+        "devices_and_passwords: oldest first"
+    );
+    assert_eq!(devices[1].id, record.device_id);
+    assert_eq!(devices[1].token_hash, laptop.hash());
+    let mut ids: Vec<_> = devices.iter().map(|d| d.id.clone()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "device ids are distinct");
+
+    // Another user's device id is nobody's for ann.
+    let bobs_device = db.devices(&bob).await.unwrap()[0].id.clone();
+    assert_eq!(
+        db.revoke_device(&ann, &bobs_device, NOW).await.unwrap(),
+        None
+    );
+    assert!(db.user_for_token(bobs.hash()).await.unwrap().is_some());
+
+    assert_eq!(
+        db.revoke_device(&ann, &devices[2].id, NOW).await.unwrap(),
+        Some(phone.hash())
+    );
+    assert_eq!(db.user_for_token(phone.hash()).await.unwrap(), None);
+    assert_eq!(
+        db.revoke_device(&ann, &devices[2].id, NOW).await.unwrap(),
+        None
+    );
+    db.touch_token(phone.hash(), NOW + 900, None).await.unwrap();
+    assert_eq!(db.devices(&ann).await.unwrap().len(), 2);
+
+    assert_eq!(
+        db.password_hash(&ann).await.unwrap().as_deref(),
+        Some("$argon2id$placeholder")
+    );
+    let revoked = db
+        .change_password(&ann, "$argon2id$new".into(), laptop.hash(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(revoked, [first.hash()]);
+    assert_eq!(
+        db.password_hash(&ann).await.unwrap().as_deref(),
+        Some("$argon2id$new")
+    );
+    let left: Vec<_> = db
+        .devices(&ann)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.token_hash)
+        .collect();
+    assert_eq!(left, [laptop.hash()]);
+    assert!(db.user_for_token(bobs.hash()).await.unwrap().is_some());
+    let unknown = db
+        .change_password(&UserId::generate(), "x".into(), laptop.hash(), NOW)
+        .await;
+    assert!(matches!(unknown, Err(DbError::UnknownUser)), "{unknown:?}");
+}
+
 async fn users_and_tokens<D: Database>(db: D) {
     db.health().await.expect("health");
     let (ann, token) = new_user(&db, "ann@example.com").await;
     assert_eq!(
-        db.user_for_token(token.hash()).await.unwrap(),
+        db.user_for_token(token.hash())
+            .await
+            .unwrap()
+            .map(|t| t.user_id),
         Some(ann.clone())
     );
     assert_eq!(
@@ -162,7 +268,10 @@ async fn users_and_tokens<D: Database>(db: D) {
     );
     assert_eq!(db.user_for_token(token.hash()).await.unwrap(), None);
     assert_eq!(
-        db.user_for_token(second.hash()).await.unwrap(),
+        db.user_for_token(second.hash())
+            .await
+            .unwrap()
+            .map(|t| t.user_id),
         Some(ann.clone())
     );
 

@@ -1,6 +1,8 @@
 //! Request extractors that answer in the protocol's error shape: bearer authentication,
 //! the WebSocket Origin allowlist, and JSON bodies with field paths in their errors.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, ORIGIN};
@@ -10,14 +12,25 @@ use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::auth::TokenHash;
-use crate::db::{Database, UserId};
+use crate::db::{Database, TokenRecord, UserId};
 use crate::error::ApiError;
+use crate::sessions::token_touch_interval;
+use crate::sync::now_ms;
 
 /// The authenticated user of a request (`Authorization: Bearer <token>`).
+///
+/// A token unused for longer than `settings.token_idle_timeout` is revoked here and
+/// refused (`unauthorized`, "expired"); a use records itself (`last_used_at`) when the last
+/// record is older than [`token_touch_interval`], so a token in use never expires and the
+/// writer sees at most one such write per token and interval.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub user_id: UserId,
     pub token_hash: TokenHash,
+    /// The token's public id (`GET /api/devices`).
+    pub device_id: String,
+    /// The client id recorded for the token (last WebSocket `hello`).
+    pub client_id: Option<String>,
 }
 
 impl<D: Database> FromRequestParts<AppState<D>> for AuthUser {
@@ -32,13 +45,50 @@ impl<D: Database> FromRequestParts<AppState<D>> for AuthUser {
         }
         let token = bearer_token(&parts.headers)?;
         let token_hash = TokenHash::of(token);
-        match state.sync.db.user_for_token(token_hash).await? {
-            Some(user_id) => Ok(AuthUser {
-                user_id,
-                token_hash,
-            }),
-            None => Err(ApiError::unauthorized("invalid or revoked token")),
+        let Some(record) = state.sync.db.user_for_token(token_hash).await? else {
+            return Err(ApiError::unauthorized("invalid or revoked token"));
+        };
+        let now = now_ms();
+        match check_token_use(&record, now, state.settings.token_idle_timeout) {
+            TokenUse::Fresh => {}
+            TokenUse::Touch => state.sync.db.touch_token(token_hash, now, None).await?,
+            TokenUse::Expired => {
+                state.sync.db.revoke_token(token_hash, now).await?;
+                state.sessions.end(token_hash);
+                tracing::info!(user_id = %record.user_id, "token expired after being idle");
+                return Err(ApiError::unauthorized(
+                    "this sign-in expired after being unused for too long; sign in again",
+                ));
+            }
         }
+        Ok(AuthUser {
+            user_id: record.user_id,
+            token_hash,
+            device_id: record.device_id,
+            client_id: record.client_id,
+        })
+    }
+}
+
+/// What a use of a live token at `now_ms` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Used recently and recorded recently: nothing to write.
+    Fresh,
+    /// Still valid; record this use.
+    Touch,
+    /// Unused for longer than the idle timeout: revoke it.
+    Expired,
+}
+
+pub fn check_token_use(record: &TokenRecord, now_ms: i64, idle: Option<Duration>) -> TokenUse {
+    let unused = Duration::from_millis(u64::try_from(now_ms - record.last_used_ms).unwrap_or(0));
+    if idle.is_some_and(|idle| unused > idle) {
+        TokenUse::Expired
+    } else if unused >= token_touch_interval(idle) {
+        TokenUse::Touch
+    } else {
+        TokenUse::Fresh
     }
 }
 

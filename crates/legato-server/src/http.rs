@@ -7,14 +7,15 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use legato_protocol::{
-    AuthResponse, BatchItemStatus, BatchResult, Change, EntityType, ErrorBody, ErrorCode,
-    MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES, RegisterRequest,
+    AuthResponse, BatchItemStatus, BatchResult, Change, ChangePasswordRequest, DeviceInfo,
+    DevicesResponse, EntityType, ErrorBody, ErrorCode, MAX_BATCH_ITEMS, MAX_MESSAGE_BYTES,
+    RegisterRequest,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,6 +44,9 @@ pub fn router<D: Database>(state: AppState<D>) -> Router {
         .route("/api/auth/register", post(register::<D>))
         .route("/api/auth/login", post(login::<D>))
         .route("/api/auth/logout", post(logout::<D>))
+        .route("/api/auth/password", post(change_password::<D>))
+        .route("/api/devices", get(devices::<D>))
+        .route("/api/devices/{id}", delete(revoke_device::<D>))
         .route("/api/sync/batch", post(batch::<D>))
         .route("/api/sync/changes", get(changes::<D>))
         .route("/sync", get(websocket::<D>))
@@ -189,7 +193,89 @@ async fn logout<D: Database>(
         .db
         .revoke_token(user.token_hash, now_ms())
         .await?;
-    tracing::info!(user_id = %user.user_id, "logged out");
+    let closed = state.sessions.end(user.token_hash);
+    tracing::info!(user_id = %user.user_id, closed, "logged out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/devices`: the account's signed-in devices (live tokens), oldest first.
+async fn devices<D: Database>(
+    State(state): State<AppState<D>>,
+    user: AuthUser,
+) -> Result<Json<DevicesResponse>, ApiError> {
+    let devices = state.sync.db.devices(&user.user_id).await?;
+    Ok(Json(DevicesResponse {
+        devices: devices
+            .into_iter()
+            .map(|device| DeviceInfo {
+                current: device.token_hash == user.token_hash,
+                id: device.id,
+                name: device.name,
+                client_id: device.client_id,
+                created_at: device.created_ms,
+                last_seen_at: device.last_used_ms,
+            })
+            .collect(),
+    }))
+}
+
+/// `DELETE /api/devices/{id}`: signs that device out (its token is revoked and its live
+/// connections close at once). `404` for an id the account has no live device under.
+async fn revoke_device<D: Database>(
+    State(state): State<AppState<D>>,
+    user: AuthUser,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let Some(hash) = state
+        .sync
+        .db
+        .revoke_device(&user.user_id, &device_id, now_ms())
+        .await?
+    else {
+        return Err(ApiError::not_found("no signed-in device with this id"));
+    };
+    let closed = state.sessions.end(hash);
+    tracing::info!(user_id = %user.user_id, closed, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/auth/password`: checks the current password, sets the new one, and signs
+/// every other device out (this one stays signed in).
+async fn change_password<D: Database>(
+    State(state): State<AppState<D>>,
+    user: AuthUser,
+    JsonBody(request): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth::check_new_password(&request.new_password)
+        .map_err(|m| ApiError::invalid(format!("field `newPassword`: {m}")))?;
+    let stored = state.sync.db.password_hash(&user.user_id).await?;
+    let current = request.current_password;
+    let verified = state
+        .blocking_crypto(move || auth::verify_password(&current, stored.as_deref()))
+        .await?;
+    if !verified {
+        return Err(ApiError::unauthorized("the current password is wrong"));
+    }
+    let new = request.new_password;
+    let password_hash = state
+        .blocking_crypto(move || auth::hash_password(&new))
+        .await?
+        .map_err(|err| {
+            tracing::error!(error = %err, "hashing a password");
+            ApiError::internal()
+        })?;
+    let revoked = state
+        .sync
+        .db
+        .change_password(&user.user_id, password_hash, user.token_hash, now_ms())
+        .await?;
+    let closed: usize = revoked.iter().map(|hash| state.sessions.end(*hash)).sum();
+    tracing::info!(
+        user_id = %user.user_id,
+        revoked = revoked.len(),
+        closed,
+        "password changed"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -423,6 +509,8 @@ async fn websocket<D: Database>(
     let sync = state.sync.clone();
     let shutdown = state.shutdown.clone();
     let tracker = state.tracker.clone();
+    let session = state.sessions.open(user.token_hash);
+    let idle = settings.token_idle_timeout;
     Ok(upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
@@ -430,8 +518,11 @@ async fn websocket<D: Database>(
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| {
-            tracker
-                .track_future(Connection::new(socket, sync, user.user_id, config, shutdown).run())
+            tracker.track_future(
+                Connection::new(socket, sync, user.user_id, config, shutdown)
+                    .with_session(session, idle, user.client_id)
+                    .run(),
+            )
         }))
 }
 

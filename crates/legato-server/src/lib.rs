@@ -3,7 +3,8 @@
 //!
 //! Map:
 //! - [`http`]: the router and HTTP handlers; [`ws`]: one WebSocket connection's loop;
-//!   [`extract`]: bearer auth, Origin allowlist, JSON bodies.
+//!   [`extract`]: bearer auth (with the idle expiry), Origin allowlist, JSON bodies;
+//!   [`sessions`]: live connections by token, ended when it is revoked.
 //! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
 //!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
 //! - [`db`]: the storage trait and the SQLite backend; [`conformance`]: the backend test suite.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod ratelimit;
+pub mod sessions;
 pub mod settings;
 pub mod sync;
 pub mod ws;
@@ -39,6 +41,7 @@ pub use settings::{DatabaseLocation, Settings, SettingsError};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::sessions::Sessions;
 use crate::sync::SyncService;
 
 /// Password hashes computed at once (each argon2id run takes ~19 MiB and a core).
@@ -64,6 +67,8 @@ pub struct App<D> {
     pub shutdown: CancellationToken,
     /// Tracks WebSocket connection tasks so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Live WebSocket connections by token, ended when the token is revoked.
+    pub sessions: Arc<Sessions>,
     hash_permits: Semaphore,
 }
 
@@ -129,6 +134,7 @@ impl<D: Database> Server<D> {
                 settings,
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
+                sessions: Sessions::new(),
                 hash_permits: Semaphore::new(CONCURRENT_PASSWORD_HASHES),
             })),
         }

@@ -44,6 +44,9 @@ pub struct Settings {
     /// the settings can be logged). Unset, anyone who reaches the port may read the counters
     /// (they hold no user data; the default listen address is loopback).
     pub metrics_token: Option<TokenHash>,
+    /// A token not used for this long stops working (sliding: every use restarts the
+    /// clock). `None`: tokens never expire.
+    pub token_idle_timeout: Option<Duration>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -55,6 +58,9 @@ pub const DEFAULT_RATE_LIMIT: f64 = 1000.0;
 pub const BURST_SECONDS: f64 = 5.0;
 pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Days a token may go unused before it expires (`token_idle_days`; 0: never).
+pub const DEFAULT_TOKEN_IDLE_DAYS: u64 = 90;
+const DAY: Duration = Duration::from_secs(86_400);
 
 impl Settings {
     /// Defaults with the given database (handy for tests and embedding).
@@ -71,6 +77,7 @@ impl Settings {
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             metrics_token: None,
+            token_idle_timeout: Some(DAY * DEFAULT_TOKEN_IDLE_DAYS as u32),
         }
     }
 
@@ -133,6 +140,18 @@ impl Settings {
         if let Some(queue) = merged.outbound_queue {
             settings.outbound_queue = queue.max(1);
         }
+        if let Some(days) = merged.token_idle_days {
+            settings.token_idle_timeout = match u32::try_from(days) {
+                Ok(0) => None,
+                Ok(days) if days <= 36_500 => Some(DAY * days),
+                _ => {
+                    return Err(SettingsError::Value {
+                        key: "token_idle_days",
+                        value: days.to_string(),
+                    });
+                }
+            };
+        }
         if let Some(token) = merged.metrics_token {
             if token.trim().is_empty() {
                 return Err(SettingsError::Value {
@@ -164,6 +183,7 @@ pub struct Overrides {
     pub allowed_origins: Option<Vec<String>>,
     pub outbound_queue: Option<usize>,
     pub metrics_token: Option<String>,
+    pub token_idle_days: Option<u64>,
 }
 
 impl Overrides {
@@ -179,13 +199,14 @@ impl Overrides {
             allowed_origins: over.allowed_origins.or(self.allowed_origins),
             outbound_queue: over.outbound_queue.or(self.outbound_queue),
             metrics_token: over.metrics_token.or(self.metrics_token),
+            token_idle_days: over.token_idle_days.or(self.token_idle_days),
         }
     }
 
     /// `LEGATO_LISTEN`, `LEGATO_DATABASE_URL`, `LEGATO_CATCHUP_PAGE_SIZE`,
     /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
-    /// `LEGATO_METRICS_TOKEN`.
+    /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -217,6 +238,7 @@ impl Overrides {
             }),
             outbound_queue: num("LEGATO_OUTBOUND_QUEUE", get("LEGATO_OUTBOUND_QUEUE"))?,
             metrics_token: get("LEGATO_METRICS_TOKEN"),
+            token_idle_days: num("LEGATO_TOKEN_IDLE_DAYS", get("LEGATO_TOKEN_IDLE_DAYS"))?,
         })
     }
 }

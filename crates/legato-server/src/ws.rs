@@ -30,13 +30,18 @@ use tracing::Instrument;
 
 use crate::apply::check_id;
 use crate::db::{ChangeOutcome, ChangesPage, Database, DbError, FullUpdate, UserId};
+use crate::extract::{TokenUse, check_token_use};
 use crate::hub::Subscription;
 use crate::ratelimit::retry_after_secs;
+use crate::sessions::{Session, token_recheck_interval};
 use crate::sync::{SyncService, now_ms};
 
 pub const CLOSE_NORMAL: u16 = 1000;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// The connection's token was revoked (logout, the device revoked, a password change) or
+/// expired: reconnecting gets 401 at the handshake.
+pub const CLOSE_POLICY_VIOLATION: u16 = 1008;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 pub const CLOSE_INTERNAL_ERROR: u16 = 1011;
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
@@ -76,6 +81,14 @@ const LINGER: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 struct Gone;
 
+/// Resolves when the connection's token is revoked on this node; never without a session.
+async fn token_ended(session: Option<&TokenSession>) {
+    match session {
+        Some(token) => token.session.ended().await,
+        None => pending().await,
+    }
+}
+
 enum Live {
     Update(Arc<UpdateData>),
     Kicked,
@@ -93,7 +106,20 @@ pub struct Connection<S, D> {
     subscription: Option<Subscription>,
     /// Highest seq sent as an update or covered by `sync_complete`.
     last_sent_seq: u64,
+    /// The token the connection was opened with, when it is registered (see
+    /// [`Connection::with_session`]).
+    session: Option<TokenSession>,
 }
+
+/// A connection's token: its registration, the idle expiry, the client id on record.
+#[derive(Debug)]
+struct TokenSession {
+    session: Session,
+    idle: Option<Duration>,
+    recorded_client_id: Option<String>,
+}
+
+const TOKEN_ENDED: &str = "signed out: this sign-in was revoked or expired";
 
 impl<S, D> Connection<S, D>
 where
@@ -119,7 +145,27 @@ where
             hello: None,
             subscription: None,
             last_sent_seq: 0,
+            session: None,
         }
+    }
+
+    /// Ties the connection to its token: it closes with [`CLOSE_POLICY_VIOLATION`] as soon
+    /// as the token is revoked on this node, and re-checks the token (revoked on another
+    /// node, idle-expired) every [`token_recheck_interval`], recording the use.
+    /// `recorded_client_id` is the client id the token has on record (a `hello` with another
+    /// one is recorded).
+    pub fn with_session(
+        mut self,
+        session: Session,
+        idle: Option<Duration>,
+        recorded_client_id: Option<String>,
+    ) -> Self {
+        self.session = Some(TokenSession {
+            session,
+            idle,
+            recorded_client_id,
+        });
+        self
     }
 
     /// Serves the connection until either side ends it.
@@ -134,10 +180,17 @@ where
         tracing::debug!("connection opened");
         let idle = tokio::time::sleep(self.config.idle_timeout);
         tokio::pin!(idle);
+        let every = token_recheck_interval(self.session.as_ref().and_then(|s| s.idle));
+        let mut recheck = tokio::time::interval_at(Instant::now() + every, every);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let flow = tokio::select! {
                 biased;
                 () = self.shutdown.cancelled() => Ok(Flow::Close(CLOSE_GOING_AWAY, "server shutting down")),
+                () = token_ended(self.session.as_ref()) => {
+                    Ok(Flow::Close(CLOSE_POLICY_VIOLATION, TOKEN_ENDED))
+                }
+                _ = recheck.tick(), if self.session.is_some() => self.recheck_token().await,
                 frame = self.socket.next() => {
                     // Boxed: an idle connection should not carry the apply future's size.
                     let flow = Box::pin(self.on_frame(frame)).await;
@@ -177,6 +230,41 @@ where
         drop(self);
         gauge.dec();
         tracing::debug!("connection closed");
+    }
+
+    /// Re-reads the connection's token: closes when it is revoked or idle-expired, else
+    /// records the use (an open connection is a device in use) when it is due.
+    async fn recheck_token(&mut self) -> Result<Flow, Gone> {
+        let Some(token) = &self.session else {
+            return Ok(Flow::Continue);
+        };
+        let hash = token.session.token();
+        let db = &self.sync.db;
+        let record = match db.user_for_token(hash).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(Flow::Close(CLOSE_POLICY_VIOLATION, TOKEN_ENDED)),
+            Err(err) => {
+                // A store hiccup is not a revoke; the next check decides.
+                tracing::warn!(error = %err, "re-checking the connection's token");
+                return Ok(Flow::Continue);
+            }
+        };
+        let now = now_ms();
+        match check_token_use(&record, now, token.idle) {
+            TokenUse::Fresh => {}
+            TokenUse::Touch => {
+                if let Err(err) = db.touch_token(hash, now, None).await {
+                    tracing::warn!(error = %err, "recording the token's use");
+                }
+            }
+            TokenUse::Expired => {
+                if let Err(err) = db.revoke_token(hash, now).await {
+                    tracing::warn!(error = %err, "revoking an expired token");
+                }
+                return Ok(Flow::Close(CLOSE_POLICY_VIOLATION, TOKEN_ENDED));
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     /// Sends a close frame; false when the socket is gone.
@@ -280,6 +368,20 @@ where
             return Ok(Flow::Continue);
         }
         tracing::debug!(client_id, compress, "hello");
+        if let Some(token) = &mut self.session
+            && token.recorded_client_id.as_deref() != Some(client_id.as_str())
+        {
+            let hash = token.session.token();
+            match self
+                .sync
+                .db
+                .touch_token(hash, now_ms(), Some(client_id.clone()))
+                .await
+            {
+                Ok(()) => token.recorded_client_id = Some(client_id.clone()),
+                Err(err) => tracing::warn!(error = %err, "recording the client id"),
+            }
+        }
         self.hello = Some(Hello {
             client_id,
             compress,

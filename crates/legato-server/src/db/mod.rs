@@ -59,6 +59,30 @@ pub struct NewToken {
     pub created_at_ms: i64,
 }
 
+/// A live (not revoked) token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub user_id: UserId,
+    /// The token's public id: the device id of `GET /api/devices`.
+    pub device_id: String,
+    /// When the token was last used (its creation until then), for the idle expiry.
+    pub last_used_ms: i64,
+    /// The `clientId` of the last WebSocket `hello` made with the token.
+    pub client_id: Option<String>,
+}
+
+/// A signed-in device: one live token of the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub name: Option<String>,
+    /// The `clientId` of the last WebSocket `hello` made with the token.
+    pub client_id: Option<String>,
+    pub created_ms: i64,
+    pub last_used_ms: i64,
+    pub token_hash: TokenHash,
+}
+
 /// What login needs to check a password.
 #[derive(Debug, Clone)]
 pub struct Credentials {
@@ -266,11 +290,48 @@ pub trait Database: Clone + Send + Sync + 'static {
 
     fn insert_token(&self, token: NewToken) -> impl Future<Output = Result<(), DbError>> + Send;
 
-    /// The user of a token that exists and is not revoked.
+    /// A token that exists and is not revoked.
     fn user_for_token(
         &self,
         hash: TokenHash,
-    ) -> impl Future<Output = Result<Option<UserId>, DbError>> + Send;
+    ) -> impl Future<Output = Result<Option<TokenRecord>, DbError>> + Send;
+
+    /// Records a use of a live token at `now_ms` and, when given, the `clientId` of the
+    /// device using it. Does nothing for a revoked or unknown token.
+    fn touch_token(
+        &self,
+        hash: TokenHash,
+        now_ms: i64,
+        client_id: Option<String>,
+    ) -> impl Future<Output = Result<(), DbError>> + Send;
+
+    /// The user's live tokens, oldest first.
+    fn devices(&self, user: &UserId) -> impl Future<Output = Result<Vec<Device>, DbError>> + Send;
+
+    /// Revokes the user's live token whose public id is `device_id`; its hash, or `None`
+    /// when the user has no such live token (another user's id included).
+    fn revoke_device(
+        &self,
+        user: &UserId,
+        device_id: &str,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<TokenHash>, DbError>> + Send;
+
+    /// The user's password hash (PHC string).
+    fn password_hash(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<String>, DbError>> + Send;
+
+    /// Sets the user's password hash and revokes every other live token of the user, in one
+    /// transaction; returns the revoked tokens' hashes.
+    fn change_password(
+        &self,
+        user: &UserId,
+        password_hash: String,
+        keep: TokenHash,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<TokenHash>, DbError>> + Send;
 
     /// Marks the token revoked; false when it did not exist or was already revoked.
     fn revoke_token(

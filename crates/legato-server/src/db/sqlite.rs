@@ -25,8 +25,8 @@ use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, oneshot};
 
 use super::{
-    ChangeOutcome, ChangesPage, Credentials, Database, DbError, FullUpdate, NewToken, NewUser,
-    OnCommit, RecordedChange, UserId,
+    ChangeOutcome, ChangesPage, Credentials, Database, DbError, Device, FullUpdate, NewToken,
+    NewUser, OnCommit, RecordedChange, TokenRecord, UserId,
 };
 use crate::apply::{
     ContentHash, Evaluation, Stored, content_hash, data_hash, evaluate, live_update,
@@ -43,6 +43,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!(
         "sqlite_migrations/0004_conflicted_changes.sql"
     )),
+    M::up(include_str!("sqlite_migrations/0005_token_devices.sql")),
 ];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
@@ -306,14 +307,148 @@ impl Database for SqliteDatabase {
         self.write(move |conn| insert_token(conn, &token)).await
     }
 
-    async fn user_for_token(&self, hash: TokenHash) -> Result<Option<UserId>, DbError> {
+    async fn user_for_token(&self, hash: TokenHash) -> Result<Option<TokenRecord>, DbError> {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT user_id FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+                    "SELECT user_id, id, last_used_at, client_id FROM tokens
+                     WHERE hash = ?1 AND revoked_at IS NULL",
                 )?
-                .query_row([&hash.0[..]], |row| row.get(0).map(UserId))
+                .query_row([&hash.0[..]], |row| {
+                    Ok(TokenRecord {
+                        user_id: UserId(row.get(0)?),
+                        device_id: row.get(1)?,
+                        last_used_ms: row.get(2)?,
+                        client_id: row.get(3)?,
+                    })
+                })
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_token(
+        &self,
+        hash: TokenHash,
+        now_ms: i64,
+        client_id: Option<String>,
+    ) -> Result<(), DbError> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE tokens SET last_used_at = max(last_used_at, ?2),
+                                   client_id = coalesce(?3, client_id)
+                 WHERE hash = ?1 AND revoked_at IS NULL",
+            )?
+            .execute(params![&hash.0[..], now_ms, client_id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self, user: &UserId) -> Result<Vec<Device>, DbError> {
+        let user = user.clone();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT id, device_name, client_id, created_at, last_used_at, hash FROM tokens
+                 WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id",
+            )?;
+            let rows = statement.query_map([&user.0], |row| {
+                let hash: Vec<u8> = row.get(5)?;
+                Ok((
+                    Device {
+                        id: row.get(0)?,
+                        name: row.get(1)?,
+                        client_id: row.get(2)?,
+                        created_ms: row.get(3)?,
+                        last_used_ms: row.get(4)?,
+                        token_hash: TokenHash([0; 32]),
+                    },
+                    hash,
+                ))
+            })?;
+            rows.map(|row| {
+                let (mut device, hash) = row?;
+                device.token_hash = TokenHash(
+                    hash.try_into()
+                        .map_err(|_| DbError::Corrupt("tokens.hash is not 32 bytes".into()))?,
+                );
+                Ok(device)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(
+        &self,
+        user: &UserId,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<Option<TokenHash>, DbError> {
+        let (user, device_id) = (user.clone(), device_id.to_owned());
+        self.write(move |conn| {
+            let hash: Option<Vec<u8>> = conn
+                .prepare_cached(
+                    "UPDATE tokens SET revoked_at = ?3
+                     WHERE user_id = ?1 AND id = ?2 AND revoked_at IS NULL RETURNING hash",
+                )?
+                .query_row(params![user.0, device_id, now_ms], |row| row.get(0))
+                .optional()?;
+            hash.map(|hash| {
+                hash.try_into()
+                    .map(TokenHash)
+                    .map_err(|_| DbError::Corrupt("tokens.hash is not 32 bytes".into()))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn password_hash(&self, user: &UserId) -> Result<Option<String>, DbError> {
+        let user = user.clone();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")?
+                .query_row([&user.0], |row| row.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn change_password(
+        &self,
+        user: &UserId,
+        password_hash: String,
+        keep: TokenHash,
+        now_ms: i64,
+    ) -> Result<Vec<TokenHash>, DbError> {
+        let user = user.clone();
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let updated = tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![user.0, password_hash],
+            )?;
+            if updated == 0 {
+                return Err(DbError::UnknownUser);
+            }
+            let revoked = tx
+                .prepare_cached(
+                    "UPDATE tokens SET revoked_at = ?3
+                     WHERE user_id = ?1 AND hash <> ?2 AND revoked_at IS NULL RETURNING hash",
+                )?
+                .query_map(params![user.0, &keep.0[..], now_ms], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?
+                .map(|hash| {
+                    hash?
+                        .try_into()
+                        .map(TokenHash)
+                        .map_err(|_| DbError::Corrupt("tokens.hash is not 32 bytes".into()))
+                })
+                .collect::<Result<Vec<_>, DbError>>()?;
+            tx.commit()?;
+            Ok(revoked)
         })
         .await
     }
@@ -394,7 +529,8 @@ impl Database for SqliteDatabase {
 
 fn insert_token(conn: &Connection, token: &NewToken) -> Result<(), DbError> {
     conn.execute(
-        "INSERT INTO tokens (hash, user_id, device_name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO tokens (hash, user_id, device_name, created_at, id, last_used_at)
+         VALUES (?1, ?2, ?3, ?4, lower(hex(randomblob(16))), ?4)",
         params![
             &token.hash.0[..],
             token.user_id.0,
@@ -975,6 +1111,40 @@ mod tests {
         assert!(plan.contains("USING INDEX entities_by_seq"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
         assert_eq!(fk_violations, 0);
+    }
+
+    /// Migration 5 makes tokens devices: tokens issued before it keep working, each gets its
+    /// own public id, and counts as last used when it was created.
+    #[tokio::test]
+    async fn migration_5_gives_existing_tokens_ids_and_a_last_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        let (one, two) = (TokenHash::of("one"), TokenHash::of("two"));
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 4).unwrap();
+            conn.execute_batch("INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 0, 0)")
+                .unwrap();
+            for (hash, at) in [(one, 100), (two, 200)] {
+                conn.execute(
+                    "INSERT INTO tokens (hash, user_id, device_name, created_at)
+                     VALUES (?1, 'ann', 'old', ?2)",
+                    params![&hash.0[..], at],
+                )
+                .unwrap();
+            }
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let record = db.user_for_token(one).await.unwrap().unwrap();
+        assert_eq!(
+            (record.user_id.0.as_str(), record.last_used_ms),
+            ("ann", 100)
+        );
+        let devices = db.devices(&UserId("ann".into())).await.unwrap();
+        assert_eq!(devices.len(), 2);
+        assert_ne!(devices[0].id, devices[1].id);
+        assert_eq!(devices[0].id, record.device_id);
+        assert_eq!(devices[1].last_used_ms, 200);
     }
 
     /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of

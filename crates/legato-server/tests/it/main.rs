@@ -8,4 +8,5 @@ mod catchup;
 mod isolation;
 mod limits;
 mod ops;
+mod sessions;
 mod support;

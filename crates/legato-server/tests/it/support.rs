@@ -155,6 +155,41 @@ impl TestServer {
         }
     }
 
+    /// Logs in to an account [`TestServer::register`] made; a new token (device) of it.
+    pub async fn login(&self, email: &str, device_name: &str) -> User {
+        let response = self
+            .http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD, "deviceName": device_name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "login {email}");
+        let body: Value = response.json().await.unwrap();
+        User {
+            id: body["userId"].as_str().unwrap().to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A request with `token` as its bearer; the status and the JSON body (`Null` if none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn batch(&self, token: &str, items: Vec<Value>) -> Value {
         let response = self.post_batch(token, json!({ "items": items })).await;
         assert_eq!(response.status(), 200);
