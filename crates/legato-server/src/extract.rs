@@ -1,10 +1,11 @@
 //! Request extractors that answer in the protocol's error shape: bearer authentication,
 //! the WebSocket Origin allowlist, and JSON bodies with field paths in their errors.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, ORIGIN};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -67,6 +68,24 @@ impl<D: Database> FromRequestParts<AppState<D>> for AuthUser {
             device_id: record.device_id,
             client_id: record.client_id,
         })
+    }
+}
+
+/// The peer's IP address, when the server runs with connect info (`serve` does; a router
+/// driven in process has none).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
     }
 }
 

@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::auth::{self, Token, TokenHash};
 use crate::db::{ChangeOutcome, Database, DbError, FullUpdate, NewToken, NewUser, UserId};
 use crate::error::{ApiError, ErrorMarker};
-use crate::extract::{AuthUser, JsonBody, OriginAllowed};
+use crate::extract::{AuthUser, ClientIp, JsonBody, OriginAllowed};
 use crate::ratelimit::retry_after_secs;
 use crate::sync::now_ms;
 use crate::ws::{Connection, WsConfig};
@@ -92,10 +92,32 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
+/// Takes one password attempt from the peer's budget (see [`crate::guard`]).
+fn attempt<D: Database>(state: &AppState<D>, ip: ClientIp) -> Result<(), ApiError> {
+    state
+        .guard
+        .attempt_from(ip.0, std::time::Instant::now())
+        .map_err(too_many_attempts)
+}
+
+fn too_many_attempts(wait: std::time::Duration) -> ApiError {
+    let secs = retry_after_secs(wait);
+    ApiError::rate_limited(secs)
+        .with_message(format!("too many sign-in attempts; try again in {secs} s"))
+}
+
 async fn register<D: Database>(
     State(state): State<AppState<D>>,
+    ip: ClientIp,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AuthResponse>), ApiError> {
+    if !state.settings.open_registration {
+        return Err(ApiError::unauthorized(
+            "registration is closed on this server; ask its administrator for an account",
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    attempt(&state, ip)?;
     let email = auth::normalize_email(&request.email)
         .map_err(|m| ApiError::invalid(format!("field `email`: {m}")))?;
     auth::check_new_password(&request.password)
@@ -150,13 +172,23 @@ async fn register<D: Database>(
 
 async fn login<D: Database>(
     State(state): State<AppState<D>>,
+    ip: ClientIp,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<Json<AuthResponse>, ApiError> {
     let wrong = || ApiError::unauthorized("wrong email or password");
+    attempt(&state, ip)?;
     // A malformed email cannot have an account; answer like any wrong credentials.
-    let credentials = match auth::normalize_email(&request.email) {
-        Ok(email) => state.sync.db.credentials(&email).await?,
-        Err(_) => None,
+    let email = auth::normalize_email(&request.email).ok();
+    // Failed logins lock the email (known or not, so the answer tells nothing) for longer
+    // and longer; checked before argon2 runs.
+    let account = email.clone().unwrap_or_default();
+    state
+        .guard
+        .account_open(&account, std::time::Instant::now())
+        .map_err(too_many_attempts)?;
+    let credentials = match &email {
+        Some(email) => state.sync.db.credentials(email).await?,
+        None => None,
     };
     let stored = credentials.as_ref().map(|c| c.password_hash.clone());
     let password = request.password;
@@ -164,8 +196,10 @@ async fn login<D: Database>(
         .blocking_crypto(move || auth::verify_password(&password, stored.as_deref()))
         .await?;
     let Some(credentials) = credentials.filter(|_| verified) else {
+        state.guard.failed(&account, std::time::Instant::now());
         return Err(wrong());
     };
+    state.guard.succeeded(&account);
     let token = Token::generate();
     state
         .sync
@@ -243,9 +277,17 @@ async fn revoke_device<D: Database>(
 /// every other device out (this one stays signed in).
 async fn change_password<D: Database>(
     State(state): State<AppState<D>>,
+    ip: ClientIp,
     user: AuthUser,
     JsonBody(request): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
+    attempt(&state, ip)?;
+    // A stolen token must not be a way to guess the password without delays.
+    let account = format!("user:{}", user.user_id);
+    state
+        .guard
+        .account_open(&account, std::time::Instant::now())
+        .map_err(too_many_attempts)?;
     auth::check_new_password(&request.new_password)
         .map_err(|m| ApiError::invalid(format!("field `newPassword`: {m}")))?;
     let stored = state.sync.db.password_hash(&user.user_id).await?;
@@ -254,8 +296,10 @@ async fn change_password<D: Database>(
         .blocking_crypto(move || auth::verify_password(&current, stored.as_deref()))
         .await?;
     if !verified {
+        state.guard.failed(&account, std::time::Instant::now());
         return Err(ApiError::unauthorized("the current password is wrong"));
     }
+    state.guard.succeeded(&account);
     let new = request.new_password;
     let password_hash = state
         .blocking_crypto(move || auth::hash_password(&new))

@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod http;
 pub mod hub;
 pub mod metrics;
@@ -25,7 +26,9 @@ pub mod settings;
 pub mod sync;
 pub mod ws;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::serve::ListenerExt as _;
 
@@ -39,13 +42,17 @@ pub use db::{Database, DbError};
 pub use settings::{DatabaseLocation, Settings, SettingsError};
 
 use crate::error::ApiError;
+use crate::guard::AuthGuard;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::sessions::Sessions;
 use crate::sync::SyncService;
 
 /// Password hashes computed at once (each argon2id run takes ~19 MiB and a core).
-const CONCURRENT_PASSWORD_HASHES: usize = 4;
+pub const CONCURRENT_PASSWORD_HASHES: usize = 4;
+/// Password checks waiting for one of those; past this the request is answered `503` with
+/// `Retry-After` at once instead of queueing without bound.
+pub const MAX_WAITING_PASSWORD_HASHES: usize = 32;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +76,11 @@ pub struct App<D> {
     pub tracker: TaskTracker,
     /// Live WebSocket connections by token, ended when the token is revoked.
     pub sessions: Arc<Sessions>,
+    /// Attempt budgets and failure delays of the password endpoints.
+    pub guard: AuthGuard,
     hash_permits: Semaphore,
+    /// Password checks running or waiting for a permit.
+    hash_queue: AtomicUsize,
 }
 
 /// Axum state: a cheap handle on [`App`].
@@ -90,11 +101,20 @@ impl<D> std::ops::Deref for AppState<D> {
 }
 
 impl<D: Database> AppState<D> {
-    /// Runs CPU-heavy password work off the async workers, a few at a time.
-    pub(crate) async fn blocking_crypto<T: Send + 'static>(
+    /// Runs CPU-heavy password work off the async workers, a few at a time, with at most
+    /// [`MAX_WAITING_PASSWORD_HASHES`] waiting: past that, `503` with `Retry-After: 1`.
+    pub async fn blocking_crypto<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        let queued = self.hash_queue.fetch_add(1, Ordering::SeqCst);
+        let _queued = QueueSlot(&self.hash_queue);
+        if queued >= CONCURRENT_PASSWORD_HASHES + MAX_WAITING_PASSWORD_HASHES {
+            tracing::warn!(queued, "password checks queue full");
+            return Err(ApiError::rate_limited(1)
+                .with_message("the server is busy checking passwords; try again in a moment")
+                .with_status(axum::http::StatusCode::SERVICE_UNAVAILABLE));
+        }
         let _permit = self
             .hash_permits
             .acquire()
@@ -104,6 +124,15 @@ impl<D: Database> AppState<D> {
             tracing::error!(error = %err, "password task failed");
             ApiError::internal()
         })
+    }
+}
+
+/// One place in the password queue, given back when dropped.
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -135,7 +164,9 @@ impl<D: Database> Server<D> {
                 shutdown: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 sessions: Sessions::new(),
+                guard: AuthGuard::default(),
                 hash_permits: Semaphore::new(CONCURRENT_PASSWORD_HASHES),
+                hash_queue: AtomicUsize::new(0),
             })),
         }
     }
@@ -167,9 +198,12 @@ impl<D: Database> Server<D> {
                 tracing::debug!(error = %err, "TCP_NODELAY");
             }
         });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .await;
         stop.cancel();
         watcher.abort();
         state.tracker.close();
@@ -198,4 +232,33 @@ pub async fn serve(
         .await?
         .serve(listener, shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The password queue is bounded: with every permit taken and the queue full, the next
+    /// check is refused at once with 503 and `Retry-After`, and the others all run.
+    #[tokio::test]
+    async fn password_checks_beyond_the_queue_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(dir.path().join("q.db")).await.unwrap();
+        let server = Server::with_database(db, Settings::with_database("sqlite://unused"));
+        let state = server.state;
+        let total = CONCURRENT_PASSWORD_HASHES + MAX_WAITING_PASSWORD_HASHES + 5;
+        let checks = (0..total)
+            .map(|_| state.blocking_crypto(|| std::thread::sleep(Duration::from_millis(50))));
+        let results = futures_util::future::join_all(checks).await;
+        let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(refused.len(), 5);
+        for err in refused {
+            assert_eq!(err.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(err.code, legato_protocol::ErrorCode::RateLimited);
+        }
+        // The queue drained: the next one runs.
+        assert!(state.blocking_crypto(|| ()).await.is_ok());
+    }
 }

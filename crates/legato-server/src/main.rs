@@ -35,6 +35,9 @@ struct Cli {
     /// Browser origin allowed to open /sync (repeatable; replaces the defaults).
     #[arg(long = "allowed-origin")]
     allowed_origins: Vec<String>,
+    /// Whether anyone may register (default: only when listening on loopback).
+    #[arg(long)]
+    open_registration: Option<bool>,
 }
 
 impl Cli {
@@ -46,6 +49,7 @@ impl Cli {
             rate_limit_burst: self.rate_limit_burst,
             allowed_origins: (!self.allowed_origins.is_empty())
                 .then(|| self.allowed_origins.clone()),
+            open_registration: self.open_registration,
             ..Overrides::default()
         }
     }

@@ -47,6 +47,10 @@ pub struct Settings {
     /// A token not used for this long stops working (sliding: every use restarts the
     /// clock). `None`: tokens never expire.
     pub token_idle_timeout: Option<Duration>,
+    /// Whether `POST /api/auth/register` creates accounts. Unset in the layers, it is open
+    /// when the server listens on a loopback address only (a desktop's own server, tests)
+    /// and closed otherwise, so a server put on the network is not open to anyone.
+    pub open_registration: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -78,6 +82,7 @@ impl Settings {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             metrics_token: None,
             token_idle_timeout: Some(DAY * DEFAULT_TOKEN_IDLE_DAYS as u32),
+            open_registration: true,
         }
     }
 
@@ -140,6 +145,9 @@ impl Settings {
         if let Some(queue) = merged.outbound_queue {
             settings.outbound_queue = queue.max(1);
         }
+        settings.open_registration = merged
+            .open_registration
+            .unwrap_or_else(|| settings.listen.ip().is_loopback());
         if let Some(days) = merged.token_idle_days {
             settings.token_idle_timeout = match u32::try_from(days) {
                 Ok(0) => None,
@@ -184,6 +192,7 @@ pub struct Overrides {
     pub outbound_queue: Option<usize>,
     pub metrics_token: Option<String>,
     pub token_idle_days: Option<u64>,
+    pub open_registration: Option<bool>,
 }
 
 impl Overrides {
@@ -200,13 +209,14 @@ impl Overrides {
             outbound_queue: over.outbound_queue.or(self.outbound_queue),
             metrics_token: over.metrics_token.or(self.metrics_token),
             token_idle_days: over.token_idle_days.or(self.token_idle_days),
+            open_registration: over.open_registration.or(self.open_registration),
         }
     }
 
     /// `LEGATO_LISTEN`, `LEGATO_DATABASE_URL`, `LEGATO_CATCHUP_PAGE_SIZE`,
     /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
-    /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`.
+    /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -239,6 +249,7 @@ impl Overrides {
             outbound_queue: num("LEGATO_OUTBOUND_QUEUE", get("LEGATO_OUTBOUND_QUEUE"))?,
             metrics_token: get("LEGATO_METRICS_TOKEN"),
             token_idle_days: num("LEGATO_TOKEN_IDLE_DAYS", get("LEGATO_TOKEN_IDLE_DAYS"))?,
+            open_registration: num("LEGATO_OPEN_REGISTRATION", get("LEGATO_OPEN_REGISTRATION"))?,
         })
     }
 }
@@ -340,6 +351,46 @@ mod tests {
             Settings::load(None, env_of(&[]), Overrides::default()),
             Err(SettingsError::NoDataDir)
         ));
+    }
+
+    #[test]
+    fn registration_is_open_on_loopback_only_unless_set() {
+        let env = env_of(&[("HOME", "/home/ann")]);
+        let listen = |addr: &str| Overrides {
+            listen: Some(addr.to_owned()),
+            ..Overrides::default()
+        };
+        let open = |file: Option<&str>, flags| {
+            Settings::load(file, &env, flags).unwrap().open_registration
+        };
+        assert!(open(None, Overrides::default()));
+        assert!(open(None, listen("[::1]:8080")));
+        assert!(!open(None, listen("0.0.0.0:8080")));
+        assert!(!open(None, listen("192.0.2.1:8080")));
+        assert!(open(
+            Some("open_registration = true"),
+            listen("0.0.0.0:8080")
+        ));
+        assert!(!open(
+            Some("open_registration = false"),
+            Overrides::default()
+        ));
+        let env_closed = env_of(&[("HOME", "/h"), ("LEGATO_OPEN_REGISTRATION", "false")]);
+        assert!(
+            !Settings::load(None, env_closed, Overrides::default())
+                .unwrap()
+                .open_registration
+        );
+        let days = |text: &str| Settings::load(Some(text), &env, Overrides::default());
+        assert_eq!(
+            days("token_idle_days = 0").unwrap().token_idle_timeout,
+            None
+        );
+        assert_eq!(
+            days("token_idle_days = 2").unwrap().token_idle_timeout,
+            Some(Duration::from_secs(2 * 86_400))
+        );
+        assert!(days("token_idle_days = 99999999").is_err());
     }
 
     #[test]
