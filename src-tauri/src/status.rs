@@ -345,6 +345,7 @@ mod tests {
             next_retry_at: None,
             metrics: legato_sync::health::MetricsRecorder::default().snapshot(0, 0, None),
             last_error: None,
+            insecure_server: false,
         }
     }
 

@@ -171,17 +171,30 @@ impl<D: Database> FromRequestParts<AppState<D>> for OriginAllowed {
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<D: Database, T: DeserializeOwned> FromRequest<AppState<D>> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large("request body larger than 1 MiB")
-            } else {
-                ApiError::invalid(rejection.body_text())
-            }
-        })?;
+    /// The whole body must arrive within `settings.body_timeout` (`408` otherwise), so a
+    /// client trickling a body cannot hold a connection and its buffer for long.
+    async fn from_request(req: Request, state: &AppState<D>) -> Result<Self, ApiError> {
+        let timeout = state.settings.body_timeout;
+        let read = tokio::time::timeout(timeout, Bytes::from_request(req, state));
+        let bytes = read
+            .await
+            .map_err(|_| {
+                ApiError::invalid(format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f64()
+                ))
+                .with_status(StatusCode::REQUEST_TIMEOUT)
+            })?
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::too_large("request body larger than 1 MiB")
+                } else {
+                    ApiError::invalid(rejection.body_text())
+                }
+            })?;
         parse_json(&bytes).map(JsonBody)
     }
 }

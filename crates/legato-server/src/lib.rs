@@ -19,6 +19,7 @@ pub mod extract;
 pub mod guard;
 pub mod http;
 pub mod hub;
+pub mod listen;
 pub mod metrics;
 pub mod ratelimit;
 pub mod sessions;
@@ -26,11 +27,8 @@ pub mod settings;
 pub mod sync;
 pub mod ws;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use axum::serve::ListenerExt as _;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -192,18 +190,8 @@ impl<D: Database> Server<D> {
                 stop.cancel();
             })
         };
-        // Small WebSocket frames go out at once rather than waiting on Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %err, "TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await;
+        let served =
+            listen::serve_http(listener, app, state.settings.header_timeout, stop.clone()).await;
         stop.cancel();
         watcher.abort();
         state.tracker.close();

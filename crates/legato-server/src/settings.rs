@@ -51,6 +51,11 @@ pub struct Settings {
     /// when the server listens on a loopback address only (a desktop's own server, tests)
     /// and closed otherwise, so a server put on the network is not open to anyone.
     pub open_registration: bool,
+    /// An HTTP connection must send a request's headers within this long, also when it
+    /// sits idle between requests (keep-alive); else it is closed.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this long (`408` otherwise).
+    pub body_timeout: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -64,6 +69,8 @@ pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Days a token may go unused before it expires (`token_idle_days`; 0: never).
 pub const DEFAULT_TOKEN_IDLE_DAYS: u64 = 90;
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl Settings {
@@ -83,6 +90,8 @@ impl Settings {
             metrics_token: None,
             token_idle_timeout: Some(DAY * DEFAULT_TOKEN_IDLE_DAYS as u32),
             open_registration: true,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
     }
 
@@ -148,6 +157,12 @@ impl Settings {
         settings.open_registration = merged
             .open_registration
             .unwrap_or_else(|| settings.listen.ip().is_loopback());
+        if let Some(secs) = merged.header_timeout_secs {
+            settings.header_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = merged.body_timeout_secs {
+            settings.body_timeout = Duration::from_secs(secs.max(1));
+        }
         if let Some(days) = merged.token_idle_days {
             settings.token_idle_timeout = match u32::try_from(days) {
                 Ok(0) => None,
@@ -193,6 +208,8 @@ pub struct Overrides {
     pub metrics_token: Option<String>,
     pub token_idle_days: Option<u64>,
     pub open_registration: Option<bool>,
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
 }
 
 impl Overrides {
@@ -210,13 +227,16 @@ impl Overrides {
             metrics_token: over.metrics_token.or(self.metrics_token),
             token_idle_days: over.token_idle_days.or(self.token_idle_days),
             open_registration: over.open_registration.or(self.open_registration),
+            header_timeout_secs: over.header_timeout_secs.or(self.header_timeout_secs),
+            body_timeout_secs: over.body_timeout_secs.or(self.body_timeout_secs),
         }
     }
 
     /// `LEGATO_LISTEN`, `LEGATO_DATABASE_URL`, `LEGATO_CATCHUP_PAGE_SIZE`,
     /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
-    /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`.
+    /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`,
+    /// `LEGATO_HEADER_TIMEOUT_SECS`, `LEGATO_BODY_TIMEOUT_SECS`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -250,6 +270,11 @@ impl Overrides {
             metrics_token: get("LEGATO_METRICS_TOKEN"),
             token_idle_days: num("LEGATO_TOKEN_IDLE_DAYS", get("LEGATO_TOKEN_IDLE_DAYS"))?,
             open_registration: num("LEGATO_OPEN_REGISTRATION", get("LEGATO_OPEN_REGISTRATION"))?,
+            header_timeout_secs: num(
+                "LEGATO_HEADER_TIMEOUT_SECS",
+                get("LEGATO_HEADER_TIMEOUT_SECS"),
+            )?,
+            body_timeout_secs: num("LEGATO_BODY_TIMEOUT_SECS", get("LEGATO_BODY_TIMEOUT_SECS"))?,
         })
     }
 }

@@ -4,8 +4,13 @@
 use std::time::Duration;
 
 use crate::ServerUrl;
-use legato_protocol::{AuthResponse, ErrorCode, ErrorResponse, RegisterRequest};
+use crate::error::TooLarge;
+use crate::transport::{BodyError, error_body, read_capped};
+use legato_protocol::{AuthResponse, ErrorCode, ErrorResponse, MAX_MESSAGE_BYTES, RegisterRequest};
 use reqwest::{Client, Response, StatusCode};
+
+// Every reply body is read through `transport::read_capped`: at most
+// `MAX_MESSAGE_BYTES` for an answer, 64 KiB for an error.
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -21,6 +26,25 @@ pub enum AccountError {
     Invalid(String),
     #[error("the server answered {status}: {message}")]
     Server { status: u16, message: String },
+    /// The reply was larger than the client accepts (nothing of it is used).
+    #[error(transparent)]
+    TooLarge(TooLarge),
+}
+
+impl AccountError {
+    /// Whether the same call may succeed later unchanged: the network, a server error
+    /// (5xx). Wrong credentials, a taken email, an invalid request and an oversize reply
+    /// are final for that request.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            AccountError::Network(_) => true,
+            AccountError::Server { status, .. } => *status >= 500 || *status == 429,
+            AccountError::Unauthorized(_)
+            | AccountError::EmailTaken(_)
+            | AccountError::Invalid(_)
+            | AccountError::TooLarge(_) => false,
+        }
+    }
 }
 
 /// A client for one server's account endpoints.
@@ -72,11 +96,18 @@ impl AccountApi {
             .send()
             .await
             .map_err(network)?;
-        if !response.status().is_success() {
+        let status = response.status();
+        if !status.is_success() {
             return Err(error_of(response).await);
         }
-        response.json().await.map_err(|err| AccountError::Server {
-            status: 200,
+        let body = read_capped(response, MAX_MESSAGE_BYTES, "sign-in reply")
+            .await
+            .map_err(|err| match err {
+                BodyError::TooLarge(too_large) => AccountError::TooLarge(too_large),
+                BodyError::Network(err) => network(err),
+            })?;
+        serde_json::from_slice(&body).map_err(|err| AccountError::Server {
+            status: status.as_u16(),
             message: format!("unexpected reply: {err}"),
         })
     }
@@ -93,7 +124,7 @@ fn network(err: reqwest::Error) -> AccountError {
 /// The server's `{"error": {"code", "message"}}` as an [`AccountError`].
 async fn error_of(response: Response) -> AccountError {
     let status = response.status().as_u16();
-    match response.json::<ErrorResponse>().await {
+    match serde_json::from_str::<ErrorResponse>(&error_body(response).await) {
         Ok(body) => classify(status, body.error.code, body.error.message),
         Err(_) => AccountError::Server {
             status,

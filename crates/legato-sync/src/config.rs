@@ -58,6 +58,25 @@ impl ServerUrl {
         self.base.as_str()
     }
 
+    /// Plain `http://` to a host that is not this machine: the password, the token and
+    /// every entry cross the network unencrypted (and the token can be replayed by anyone
+    /// on the path). See [`is_insecure_server`]; clients warn about it.
+    pub fn is_insecure(&self) -> bool {
+        is_insecure_server(self.base.scheme(), self.base.host_str().unwrap_or(""))
+    }
+
+    /// The warning a client shows for an insecure server (see [`ServerUrl::is_insecure`]),
+    /// or `None` when the server is `https://` or on this machine.
+    pub fn insecure_warning(&self) -> Option<String> {
+        self.is_insecure().then(|| {
+            format!(
+                "{} is not on this machine and uses plain http://: your password, your sign-in \
+                 token and your entries travel unencrypted. Use https:// for a remote server.",
+                self.base.as_str().trim_end_matches('/')
+            )
+        })
+    }
+
     /// `ws(s)://host:port[/prefix]/sync`.
     pub fn websocket(&self) -> Url {
         let mut url = self.endpoint("sync");
@@ -77,6 +96,34 @@ impl ServerUrl {
             .join(path)
             .expect("a relative path always joins onto a base URL")
     }
+}
+
+/// Whether a server at `scheme://host` is reached without encryption over a network: the
+/// scheme is `http` and the host is not a loopback address (`127.0.0.0/8`, `::1`, an
+/// IPv4-mapped loopback) or a loopback name (`localhost` and `*.localhost`, RFC 6761, which
+/// resolve to the machine itself). A private LAN address (`192.168.x.y`) is insecure too:
+/// anyone on that network can read the traffic. Pure; `host` as `Url::host_str` gives it
+/// (IPv6 in brackets).
+pub fn is_insecure_server(scheme: &str, host: &str) -> bool {
+    if !scheme.eq_ignore_ascii_case("http") {
+        return false;
+    }
+    let host = host.trim_end_matches('.');
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let loopback = match bare.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => {
+            let name = bare.to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    !loopback
 }
 
 impl fmt::Display for ServerUrl {
@@ -262,6 +309,53 @@ mod tests {
         assert_eq!(
             ServerUrl::parse("http://host/?token=x"),
             Err(ConfigError::Extra)
+        );
+    }
+
+    #[test]
+    fn plain_http_is_insecure_unless_the_server_is_this_machine() {
+        let insecure = |url: &str| ServerUrl::parse(url).unwrap().is_insecure();
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://localhost.:1",
+            "http://sync.localhost",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]",
+            "https://sync.example.com",
+            "https://192.168.1.20",
+            "HTTPS://example.com",
+        ] {
+            assert!(!insecure(local), "{local}");
+        }
+        for remote in [
+            "http://sync.example.com",
+            "http://192.168.1.20:8080",
+            "http://10.0.0.1",
+            "http://0.0.0.0:8080",
+            "http://[2001:db8::1]",
+            "http://localhost.example.com",
+            "http://notlocalhost",
+            "HTTP://example.com/legato",
+        ] {
+            assert!(insecure(remote), "{remote}");
+        }
+        assert!(is_insecure_server("http", "example.com"));
+        assert!(!is_insecure_server("https", "example.com"));
+        assert!(!is_insecure_server("http", "[::1]"));
+        let warning = ServerUrl::parse("http://sync.example.com/")
+            .unwrap()
+            .insecure_warning()
+            .unwrap();
+        assert!(warning.starts_with("http://sync.example.com is not on this machine"));
+        assert!(warning.contains("https://"));
+        assert_eq!(
+            ServerUrl::parse("http://localhost:1")
+                .unwrap()
+                .insecure_warning(),
+            None
         );
     }
 

@@ -4,6 +4,24 @@
 use legato_protocol::ErrorCode;
 use legato_store::StoreError;
 
+/// The server sent more than this client accepts: a WebSocket message (or frame), or an
+/// HTTP reply body, over [`legato_protocol::MAX_MESSAGE_BYTES`] (section 6: the largest
+/// body or frame either side accepts). Reading stops at the cap (a body is counted as it
+/// streams in, whatever its Content-Length says), and nothing of it is used.
+///
+/// Not retryable by the same request: a server that answered it this way will answer the
+/// same again. (The sync engine still reconnects with backoff, as for any server trouble,
+/// since the next connection may carry other data or a fixed server; an oversize batch
+/// reply sends the batch's changes one by one instead, each with a smaller answer.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the server sent a {what} larger than {limit} bytes; refused")]
+pub struct TooLarge {
+    /// What was refused: "WebSocket message", "batch reply", "login reply", ...
+    pub what: &'static str,
+    /// The cap in bytes.
+    pub limit: usize,
+}
+
 /// Why a connection attempt, a socket or an HTTP request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -32,13 +50,20 @@ pub enum TransportError {
     /// The server sent something this client cannot read.
     #[error("protocol: {0}")]
     Protocol(String),
+    /// The server sent more than the client accepts (see [`TooLarge`]).
+    #[error(transparent)]
+    TooLarge(TooLarge),
 }
 
 impl TransportError {
-    /// Whether trying again later (same request, same credentials) may succeed. Only a
-    /// refused token is final; everything else is the network or the server's state.
+    /// Whether trying again later (same request, same credentials) may succeed. A refused
+    /// token and an oversize reply are final for that request; everything else is the
+    /// network or the server's state.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, TransportError::Unauthorized)
+        !matches!(
+            self,
+            TransportError::Unauthorized | TransportError::TooLarge(_)
+        )
     }
 }
 
@@ -115,6 +140,15 @@ mod tests {
         assert!(SyncError::Offline(TransportError::HalfOpen).is_retryable());
         assert!(SyncError::Timeout.is_retryable());
         assert!(!SyncError::Offline(TransportError::Unauthorized).is_retryable());
+        let too_large = TransportError::TooLarge(TooLarge {
+            what: "batch reply",
+            limit: 1024,
+        });
+        assert!(!too_large.is_retryable());
+        assert_eq!(
+            too_large.to_string(),
+            "the server sent a batch reply larger than 1024 bytes; refused"
+        );
         assert!(!SyncError::Unauthorized.is_retryable());
         assert!(SyncError::from(StoreError::Busy).is_retryable());
         assert!(!SyncError::from(StoreError::Closed).is_retryable());

@@ -36,6 +36,17 @@
 //!   the 1 MiB body limit; a single change over 1 MiB goes straight to the dead letters.
 //! - **Refusals** go to the store's `record_rejection` (exponential backoff, the dead letters
 //!   on the 3rd refusal of a permanent code; transient codes retry without limit).
+//! - **What a server may send** is bounded (a hostile or broken one included): WebSocket
+//!   messages and frames at most [`legato_protocol::MAX_MESSAGE_BYTES`], every HTTP reply
+//!   body (batch answers, sign-in answers) read with the same cap as it streams in (error
+//!   bodies with 64 KiB), whatever Content-Length says; past it the request fails with
+//!   [`TooLarge`] (not retryable by the same request) and nothing of it is used. An oversize
+//!   batch reply sends that batch's changes one by one over the WebSocket; an oversize frame
+//!   ends the connection, which reconnects with backoff. `$deflate` values of updates inflate
+//!   within the per-change budget of `legato_protocol::inflate_fields` (the store decodes
+//!   them through `legato_core::decode_deflated`): an update over it is refused with its
+//!   page, the cursor stays before it, and the pages queued after a refused one commit
+//!   nothing (their cursor would step over it); the next connection catches up from there.
 //! - **Credentials.** HTTP 401 (handshake or batch) stops reconnecting: status `SignedOut`
 //!   until `set_token`. Everything else is retried forever with backoff.
 //! - **Metrics.** One "sync" is one WebSocket change round trip, one batch request, or one
@@ -58,9 +69,9 @@ pub mod plan;
 pub mod status;
 mod transport;
 
-pub use config::{ConfigError, ServerUrl, SyncConfig, WallClock};
+pub use config::{ConfigError, ServerUrl, SyncConfig, WallClock, is_insecure_server};
 pub use engine::SyncEngine;
-pub use error::{SyncError, TransportError};
+pub use error::{SyncError, TooLarge, TransportError};
 pub use handle::SyncHandle;
 pub use health::{Health, SyncMetrics};
 pub use legato_core::Strategy;

@@ -58,11 +58,15 @@ pub struct SyncStatus {
     pub next_retry_at: Option<i64>,
     pub metrics: SyncMetrics,
     pub last_error: Option<String>,
+    /// The server is plain `http://` and not on this machine
+    /// ([`crate::ServerUrl::is_insecure`]): the UI warns about it.
+    pub insecure_server: bool,
 }
 
 impl SyncStatus {
-    pub(crate) fn initial(connection: ConnectionState) -> Self {
+    pub(crate) fn initial(connection: ConnectionState, insecure_server: bool) -> Self {
         SyncStatus {
+            insecure_server,
             connection,
             pending: 0,
             dead_letters: 0,

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::config::{ServerUrl, SyncConfig};
-use crate::error::TransportError;
+use crate::error::{TooLarge, TransportError};
 
 /// A WebSocket as the engine sees it: frames in, frames out. Boxed so the engine does not
 /// care whether it is TLS, plain TCP or (in tests) something else.
@@ -52,15 +52,72 @@ pub async fn connect(url: &Url, token: &str, timeout: Duration) -> Result<Socket
         .into_client_request()
         .map_err(|err| TransportError::Protocol(format!("bad WebSocket URL: {err}")))?;
     request.headers_mut().insert(AUTHORIZATION, bearer(token)?);
-    // Frames from the server are at most 1 MiB of JSON; leave room for framing.
+    // Section 6: no frame (and no message, fragments together) over 1 MiB either way. A
+    // larger one ends the connection with `TransportError::TooLarge` before it is buffered.
     let config = WebSocketConfig::default()
-        .max_message_size(Some(2 * MAX_MESSAGE_BYTES))
-        .max_frame_size(Some(2 * MAX_MESSAGE_BYTES));
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+        .max_frame_size(Some(MAX_MESSAGE_BYTES));
     let attempt = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match tokio::time::timeout(timeout, attempt).await {
         Err(_) => Err(TransportError::Timeout("connecting")),
         Ok(Ok((socket, _response))) => Ok(Box::pin(socket)),
         Ok(Err(err)) => Err(handshake_error(err)),
+    }
+}
+
+/// A failed read or write on an open WebSocket, typed: an oversize message or frame from the
+/// server is [`TransportError::TooLarge`], not a network failure.
+pub(crate) fn socket_error(err: tungstenite::Error) -> TransportError {
+    match err {
+        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            ..
+        }) => TransportError::TooLarge(TooLarge {
+            what: "WebSocket message",
+            limit: MAX_MESSAGE_BYTES,
+        }),
+        other => TransportError::Network(other.to_string()),
+    }
+}
+
+/// An error reply's body is read up to this much (its `{"error": ...}` is a few hundred
+/// bytes); a larger one is ignored, the status still counts.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Why a reply body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    TooLarge(TooLarge),
+    Network(reqwest::Error),
+}
+
+/// Reads `response`'s body, at most `limit` bytes: a Content-Length over it is refused before
+/// reading, and the body is counted as it streams in (a chunked or lying reply stops at the
+/// first chunk past the cap), so no reply costs more than `limit` bytes of memory.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, BodyError> {
+    let too_large = || BodyError::TooLarge(TooLarge { what, limit });
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(announced.map_or(0, |n| n as usize));
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Network)? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An error reply's body as text (empty when it is too large or cut off).
+pub(crate) async fn error_body(response: reqwest::Response) -> String {
+    match read_capped(response, ERROR_BODY_LIMIT, "error reply").await {
+        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+        Err(_) => String::new(),
     }
 }
 
@@ -148,11 +205,19 @@ impl HttpClient {
             .map_err(|err| BatchFailure::Transport(request_error(&err)))?;
         let status = response.status();
         if status == StatusCode::OK {
-            return response.json::<BatchResponse>().await.map_err(|err| {
-                BatchFailure::Transport(TransportError::Protocol(format!(
-                    "batch reply: {}",
-                    err.without_url()
-                )))
+            let body = match read_capped(response, MAX_MESSAGE_BYTES, "batch reply").await {
+                Ok(body) => body,
+                // The same request would get the same reply; smaller requests (the changes
+                // one by one over the WebSocket, each answer a frame of its own) may not.
+                Err(BodyError::TooLarge(too_large)) => {
+                    return Err(BatchFailure::Refused(TransportError::TooLarge(too_large)));
+                }
+                Err(BodyError::Network(err)) => {
+                    return Err(BatchFailure::Transport(request_error(&err)));
+                }
+            };
+            return serde_json::from_slice::<BatchResponse>(&body).map_err(|err| {
+                BatchFailure::Transport(TransportError::Protocol(format!("batch reply: {err}")))
             });
         }
         let retry_after = response
@@ -161,7 +226,7 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.text().await.unwrap_or_default();
+        let body = error_body(response).await;
         let error = http_error(status.as_u16(), &body);
         Err(match status {
             StatusCode::UNAUTHORIZED => BatchFailure::Transport(TransportError::Unauthorized),
@@ -220,6 +285,28 @@ mod tests {
         let plain = http_error(502, "bad gateway");
         assert!(matches!(plain, TransportError::Http { code: None, .. }));
         assert!(plain.to_string().contains("502"));
+    }
+
+    #[test]
+    fn an_oversize_websocket_message_is_typed() {
+        let err = socket_error(tungstenite::Error::Capacity(
+            tungstenite::error::CapacityError::MessageTooLong {
+                size: MAX_MESSAGE_BYTES + 1,
+                max_size: MAX_MESSAGE_BYTES,
+            },
+        ));
+        assert_eq!(
+            err,
+            TransportError::TooLarge(TooLarge {
+                what: "WebSocket message",
+                limit: MAX_MESSAGE_BYTES
+            })
+        );
+        assert!(!err.is_retryable());
+        assert!(matches!(
+            socket_error(tungstenite::Error::ConnectionClosed),
+            TransportError::Network(_)
+        ));
     }
 
     #[test]

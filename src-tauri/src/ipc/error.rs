@@ -161,7 +161,9 @@ impl From<AccountError> for IpcError {
             AccountError::Unauthorized(m) => IpcError::new(ErrorCode::Unauthorized, m),
             AccountError::EmailTaken(m) => IpcError::new(ErrorCode::EmailTaken, m),
             AccountError::Invalid(m) => IpcError::new(ErrorCode::Invalid, m),
-            AccountError::Server { .. } => IpcError::new(ErrorCode::Server, message),
+            AccountError::Server { .. } | AccountError::TooLarge(_) => {
+                IpcError::new(ErrorCode::Server, message)
+            }
         }
     }
 }

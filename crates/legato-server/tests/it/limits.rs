@@ -502,3 +502,85 @@ async fn the_database_and_its_directory_are_private() {
     server.register("bob@example.com").await;
     assert_eq!(mode(&db), 0o600);
 }
+
+/// Reads from `tcp` until the server closes it; what it sent, or `None` if it stayed open
+/// for `wait`.
+async fn read_until_closed(tcp: &mut tokio::net::TcpStream, wait: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+/// Slow or stalled HTTP clients cannot hold connections: headers must arrive within
+/// `header_timeout` (also between keep-alive requests), a body within `body_timeout`.
+#[tokio::test]
+async fn stalled_http_connections_are_closed() {
+    use tokio::io::AsyncWriteExt as _;
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    const WAIT: Duration = Duration::from_secs(5);
+    let server = TestServer::start_with(|s| {
+        s.header_timeout = TIMEOUT;
+        s.body_timeout = TIMEOUT;
+    })
+    .await;
+
+    // Headers that never end (slowloris).
+    let started = Instant::now();
+    let mut partial = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: legato\r\nX-Slow: 1\r\n")
+        .await
+        .unwrap();
+    let closed = read_until_closed(&mut partial, WAIT).await;
+    assert!(
+        closed.is_some(),
+        "a connection with unfinished headers stayed open"
+    );
+    assert!(started.elapsed() >= TIMEOUT);
+
+    // A keep-alive connection idle after its request.
+    let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: legato\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_until_closed(&mut idle, WAIT).await;
+    let reply = reply.expect("an idle keep-alive connection stayed open");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    // A body that stops arriving.
+    let mut slow_body = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: legato\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"email\":",
+        )
+        .await
+        .unwrap();
+    let reply = read_until_closed(&mut slow_body, WAIT)
+        .await
+        .expect("a connection with a stalled body stayed open");
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+
+    // The server still serves.
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}

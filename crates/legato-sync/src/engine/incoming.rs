@@ -10,6 +10,9 @@
 //! by the catch-up, so they are skipped. A live partial update that does not follow the stored
 //! version asks for a catch-up from the cursor instead of being applied out of order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use legato_protocol::{ServerMessage, UpdateData};
 use legato_store::{BatchOutcome, Store, StoreError};
 use tokio::sync::broadcast;
@@ -28,7 +31,7 @@ impl Engine {
         conn.heartbeat.seen();
         let failure = match frame {
             None => TransportError::Network("the server closed the connection".into()),
-            Some(Err(err)) => TransportError::Network(err.to_string()),
+            Some(Err(err)) => crate::transport::socket_error(err),
             Some(Ok(Message::Close(frame))) => {
                 let (code, reason) = frame.map_or((1005, String::new()), |f| {
                     (u16::from(f.code), f.reason.to_string())
@@ -181,6 +184,7 @@ impl Engine {
             self.events.clone(),
             updates,
             Some(cursor),
+            self.page_refused.clone(),
         )));
         self.pages.push_back(PageJob { done, count });
     }
@@ -272,7 +276,12 @@ impl Engine {
         let count = updates.len() as u64;
         let result = self
             .store
-            .call_ahead(apply_job(self.events.clone(), updates, new_cursor))
+            .call_ahead(apply_job(
+                self.events.clone(),
+                updates,
+                new_cursor,
+                self.page_refused.clone(),
+            ))
             .await;
         self.settle_page(count, result)
     }
@@ -343,13 +352,33 @@ impl Engine {
 /// each hand-off costs tens of microseconds, and a live edit is a chain of them. Pages run
 /// in order on that one thread, so the events keep page order, and they precede the
 /// engine's `SyncComplete`, which waits for the pages.
+///
+/// `refused` is the catch-up's: once a page fails (a hostile or broken server's update
+/// that does not decode, say a `$deflate` value over the per-change inflate budget), it
+/// is set, and every page after it (already queued, or the partial page a closing link
+/// applies) commits nothing and leaves the cursor where it is. Its cursor would otherwise
+/// step over the refused updates, and the next catch-up would never fetch them again.
 fn apply_job(
     events: broadcast::Sender<SyncEvent>,
     updates: Vec<UpdateData>,
     cursor: Option<u64>,
+    refused: Arc<AtomicBool>,
 ) -> impl FnOnce(&mut Store) -> Result<BatchOutcome, StoreError> + Send + 'static {
     move |store| {
-        let outcome = store.apply_remote_batch(&updates, cursor)?;
+        if refused.load(Ordering::SeqCst) {
+            tracing::debug!(
+                updates = updates.len(),
+                "an earlier page was refused: this one waits for the next catch-up"
+            );
+            return store.apply_remote_batch(&[], None);
+        }
+        let outcome = match store.apply_remote_batch(&updates, cursor) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                refused.store(true, Ordering::SeqCst);
+                return Err(err);
+            }
+        };
         if outcome.applied > 0 {
             let changed = updates.iter().map(|u| (u.entity_type, u.entity_id.clone()));
             for event in changed_events(changed) {

@@ -1,6 +1,8 @@
 //! The connection's life: connect (in a task, so the loop stays responsive), `hello` and
 //! `subscribe`, the heartbeat, and every way it ends, followed by a reconnect with backoff.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_util::SinkExt;
@@ -117,6 +119,7 @@ impl Engine {
         };
         let since = self.cursor;
         conn.phase = Phase::CatchingUp(CatchUp::new(since));
+        self.page_refused = Arc::new(AtomicBool::new(false));
         let subscribe = ClientMessage::Subscribe {
             entities: EntityType::ALL.to_vec(),
             since,
@@ -167,6 +170,7 @@ impl Engine {
         }
         let since = self.cursor;
         conn.phase = Phase::CatchingUp(CatchUp::new(since));
+        self.page_refused = Arc::new(AtomicBool::new(false));
         tracing::debug!(since, "version gap: catching up from the cursor");
         let subscribe = ClientMessage::Subscribe {
             entities: EntityType::ALL.to_vec(),

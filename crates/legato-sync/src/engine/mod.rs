@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use legato_protocol::{Change, EntityId, EntityType};
@@ -70,7 +71,8 @@ impl SyncEngine {
         } else {
             ConnectionState::SignedOut
         };
-        let (status_tx, status_rx) = watch::channel(SyncStatus::initial(connection));
+        let (status_tx, status_rx) =
+            watch::channel(SyncStatus::initial(connection, config.server.is_insecure()));
         let (events_tx, _) = broadcast::channel(EVENT_CAPACITY);
         let clock = config.clock.clone();
         let engine = Engine::new(store.clone(), config, status_tx, events_tx.clone());
@@ -269,6 +271,11 @@ struct Engine {
     seen_seqs: BTreeSet<u64>,
     /// A gap was seen during a catch-up: run another one after `sync_complete`.
     catch_up_again: bool,
+    /// Set on the store thread when a page of the current catch-up is refused (an update
+    /// that does not decode: a `$deflate` over the inflate budget, say). The pages queued
+    /// after it then commit nothing: their cursor would step over the refused updates.
+    /// A new one for every catch-up.
+    page_refused: Arc<AtomicBool>,
 
     // Waiting callers and shutdown.
     waiters: Vec<Waiter>,
@@ -331,6 +338,7 @@ impl Engine {
             server_seq: None,
             seen_seqs: BTreeSet::new(),
             catch_up_again: false,
+            page_refused: Arc::new(AtomicBool::new(false)),
             waiters: Vec::new(),
             stopping: false,
             stopped_replies: Vec::new(),

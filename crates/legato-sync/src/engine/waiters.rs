@@ -216,6 +216,7 @@ impl Engine {
                     .map(|t| wall.saturating_sub(t).max(0)),
             ),
             last_error: self.last_error.clone(),
+            insecure_server: self.config.server.is_insecure(),
         };
         self.status_tx.send_if_modified(|current| {
             if *current == status {

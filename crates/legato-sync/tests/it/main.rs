@@ -4,6 +4,7 @@
 
 mod conflicts;
 mod convergence;
+mod hostile;
 mod live;
 mod network;
 mod outbox;
