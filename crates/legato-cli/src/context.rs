@@ -1,8 +1,11 @@
 //! What every command needs: the data directory, its config, the server URL, the store and
 //! the token store.
 
+use std::cell::Cell;
+
 use anyhow::{Context as _, Result, bail};
 use legato_store::Store;
+use legato_sync::ServerUrl;
 
 use crate::cli::{Cli, TokenStoreKind};
 use crate::config::{Account, Config, DEFAULT_SERVER, DataDir, normalize_server};
@@ -16,6 +19,8 @@ pub struct Context {
     /// `--server`, else the one remembered in the config, else the default.
     pub server: String,
     token_kind: TokenStoreKind,
+    /// The plain-http warning was printed (once per command).
+    warned_insecure: Cell<bool>,
 }
 
 impl Context {
@@ -42,7 +47,26 @@ impl Context {
             config,
             server,
             token_kind: cli.token_store,
+            warned_insecure: Cell::new(false),
         })
+    }
+
+    /// `server` checked, for a command that is about to talk to it: a plain `http://`
+    /// server that is not on this machine is warned about on stderr, once per command
+    /// ([`ServerUrl::insecure_warning`]).
+    pub fn server_url(&self, server: &str) -> Result<ServerUrl> {
+        let url = ServerUrl::parse(server)?;
+        self.warn_if_insecure(&url);
+        Ok(url)
+    }
+
+    /// Prints the plain-http warning for `url` on stderr, at most once per command.
+    pub fn warn_if_insecure(&self, url: &ServerUrl) {
+        if let Some(warning) = url.insecure_warning()
+            && !self.warned_insecure.replace(true)
+        {
+            eprintln!("warning: {warning}");
+        }
     }
 
     /// Opens (creating and migrating if needed) this device's store.

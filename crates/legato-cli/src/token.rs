@@ -1,5 +1,6 @@
 //! Where the account token lives: the OS keyring (service `legato`, user
-//! `<server>|<email>|<client id>`, so each data directory is its own device), or the file
+//! `<server>|<email>|<client id>`, `legato_sync::account::credential_key`, shared with the
+//! desktop app, so each data directory is its own device), or the file
 //! `token` in the data directory, readable only by the user.
 //!
 //! `auto` uses the keyring and falls back to the file where no keyring service exists
@@ -11,6 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
+use legato_sync::account::credential_key;
 
 use crate::cli::TokenStoreKind;
 use crate::config::{Account, DataDir, write_atomic};
@@ -43,7 +45,7 @@ impl TokenStore {
             kind,
             file: data.file(TOKEN_FILE),
             marker: data.file(NOTICE_MARKER),
-            user: format!("{}|{}|{}", account.server, account.email, client_id),
+            user: credential_key(&account.server, &account.email, client_id),
         }
     }
 

@@ -47,6 +47,60 @@ impl AccountError {
     }
 }
 
+/// The name of a token's keyring entry (service `legato`): `<server>|<email>|<client id>`.
+/// A token belongs to the server that issued it, the account and the device (data dir), so
+/// another server, another account, another device or the CLI beside the app never read
+/// it. `server` is the base URL without a trailing slash. The CLI and the desktop app
+/// both name their entries with this.
+pub fn credential_key(server: &str, email: &str, client_id: &str) -> String {
+    format!("{}|{}|{}", server.trim_end_matches('/'), email, client_id)
+}
+
+/// A signed-in session: the token and the server and account it was issued for. The token
+/// is only handed out for that server ([`Credential::token_for`]), so a client that was
+/// switched to another server cannot send it there. `Debug` never prints the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub server: ServerUrl,
+    pub email: String,
+    token: String,
+}
+
+impl Credential {
+    pub fn new(server: ServerUrl, email: impl Into<String>, token: impl Into<String>) -> Self {
+        Credential {
+            server,
+            email: email.into(),
+            token: token.into(),
+        }
+    }
+
+    /// The token, for requests to the server that issued it only.
+    pub fn token_for(&self, server: &ServerUrl) -> Option<&str> {
+        (self.server == *server).then_some(self.token.as_str())
+    }
+
+    /// The token, to revoke it at (or save it for) its own server.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Its keyring entry name on device `client_id` (see [`credential_key`]).
+    pub fn key(&self, client_id: &str) -> String {
+        credential_key(self.server.as_str(), &self.email, client_id)
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credential")
+            .field("server", &self.server.as_str())
+            .field("email", &self.email)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A client for one server's account endpoints.
 #[derive(Debug, Clone)]
 pub struct AccountApi {
@@ -145,6 +199,42 @@ fn classify(status: u16, code: ErrorCode, message: String) -> AccountError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_belongs_to_its_server_and_account() {
+        let a = ServerUrl::parse("https://a.example.com").unwrap();
+        let b = ServerUrl::parse("https://b.example.com").unwrap();
+        let credential = Credential::new(a.clone(), "me@example.com", "secret-token");
+        assert_eq!(credential.token_for(&a), Some("secret-token"));
+        assert_eq!(
+            credential.token_for(&ServerUrl::parse("https://a.example.com/").unwrap()),
+            Some("secret-token"),
+            "the same server however it is written"
+        );
+        assert_eq!(credential.token_for(&b), None);
+        assert_eq!(
+            credential.token_for(&ServerUrl::parse("https://a.example.com/other").unwrap()),
+            None
+        );
+        assert!(!format!("{credential:?}").contains("secret-token"));
+        assert_eq!(
+            credential.key("c1"),
+            "https://a.example.com|me@example.com|c1"
+        );
+        assert_eq!(
+            credential_key("http://127.0.0.1:8080", "me@example.com", "c1"),
+            "http://127.0.0.1:8080|me@example.com|c1"
+        );
+        let keys = [
+            credential_key("https://a.example.com", "me@example.com", "c1"),
+            credential_key("https://b.example.com", "me@example.com", "c1"),
+            credential_key("https://a.example.com", "you@example.com", "c1"),
+            credential_key("https://a.example.com", "me@example.com", "c2"),
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[i + 1..].contains(key), "{key}");
+        }
+    }
 
     #[test]
     fn server_error_codes_become_typed_errors() {

@@ -10,7 +10,6 @@ use crate::cli::{AccountCommand, Credentials};
 use crate::config::Account;
 use crate::context::Context;
 use crate::http::block_on;
-use legato_sync::ServerUrl;
 use legato_sync::account::AccountApi;
 
 pub fn run(ctx: &mut Context, command: AccountCommand) -> Result<()> {
@@ -29,7 +28,7 @@ fn sign_in(ctx: &mut Context, credentials: Credentials, register: bool) -> Resul
         device_name: Some(format!("legato cli ({})", std::env::consts::OS)),
     };
     check_same_account(ctx, &body.email)?;
-    let api = AccountApi::new(ServerUrl::parse(&ctx.server)?)?;
+    let api = AccountApi::new(ctx.server_url(&ctx.server)?)?;
     let reply: AuthResponse = block_on(async {
         if register {
             api.register(&body).await.context("registration failed")
@@ -122,7 +121,7 @@ fn logout(ctx: &Context) -> Result<()> {
         println!("not logged in");
         return Ok(());
     };
-    let api = AccountApi::new(ServerUrl::parse(&account.server)?)?;
+    let api = AccountApi::new(ctx.server_url(&account.server)?)?;
     if let Err(err) = block_on(api.logout(&token))? {
         eprintln!(
             "warning: the token could not be revoked on the server ({err:#}); \

@@ -48,6 +48,9 @@ pub fn run(ctx: &Context, args: &JsonFlag) -> Result<()> {
         .account
         .as_ref()
         .map_or_else(|| ctx.server.clone(), |a| a.server.clone());
+    if let Ok(url) = legato_sync::ServerUrl::parse(&server) {
+        ctx.warn_if_insecure(&url);
+    }
     let api = Api::new(&server)?;
     let online = block_on(api.healthy(PROBE_TIMEOUT))?;
     let now = now_ms();

@@ -75,6 +75,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> Result<()> {
     let client_id = ctx.store()?.client_id().to_owned();
     let (account, token) = ctx.session(&client_id)?;
     let mut config = SyncConfig::new(&account.server, Some(token))?;
+    ctx.warn_if_insecure(&config.server);
     let strategy = match args.strategy {
         StrategyArg::Merge => Strategy::Merge,
         StrategyArg::Local => Strategy::Local,

@@ -205,3 +205,48 @@ fn an_unreachable_server_is_a_clear_error() {
     ]);
     assert!(err.contains("cannot reach the server"), "{err}");
 }
+
+/// A plain `http://` server that is not this machine is warned about on stderr, once per
+/// command that talks to it; loopback and `https://` servers are not.
+#[test]
+fn a_plain_http_remote_server_is_warned_about_once_per_command() {
+    let warnings = |stderr: &[u8]| {
+        String::from_utf8_lossy(stderr)
+            .matches("uses plain http://")
+            .count()
+    };
+    // TEST-NET-1: not loopback, and nothing answers there (status reports offline).
+    let remote = Device::with_server("http://192.0.2.1:9".into());
+    let status = remote.output(&["status"]);
+    assert!(status.status.success());
+    assert_eq!(warnings(&status.stderr), 1, "{status:?}");
+    let stderr = String::from_utf8_lossy(&status.stderr).into_owned();
+    assert!(
+        stderr.contains("http://192.0.2.1:9 is not on this machine"),
+        "{stderr}"
+    );
+    let login = remote.output(&[
+        "account",
+        "login",
+        "--email",
+        &email("insecure"),
+        "--password",
+        PASSWORD,
+    ]);
+    assert!(!login.status.success());
+    assert_eq!(warnings(&login.stderr), 1, "{login:?}");
+    // Offline commands do not talk to the server: no warning.
+    let add = remote.output(&["log", "add", "--duration", "5"]);
+    assert!(add.status.success());
+    assert_eq!(warnings(&add.stderr), 0);
+
+    for quiet in [
+        Device::offline(),
+        Device::with_server("http://localhost:9".into()),
+        Device::with_server("https://192.0.2.1:9".into()),
+    ] {
+        let status = quiet.output(&["status"]);
+        assert!(status.status.success());
+        assert_eq!(warnings(&status.stderr), 0, "{status:?}");
+    }
+}

@@ -85,7 +85,8 @@ impl Device {
         Self::with_server(closed_port_url())
     }
 
-    fn with_server(server: String) -> Self {
+    /// A device of the server at `url` (which need not exist).
+    pub fn with_server(server: String) -> Self {
         Device {
             dir: tempfile::tempdir().unwrap(),
             server,
