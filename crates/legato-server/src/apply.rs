@@ -120,7 +120,7 @@ pub fn evaluate(current: Option<&Stored>, change: &Change) -> Evaluation {
 }
 
 /// Length of the JSON text of `fields`, without building it.
-fn serialized_len(fields: &Fields) -> usize {
+pub(crate) fn serialized_len(fields: &Fields) -> usize {
     #[derive(Default)]
     struct Count(usize);
     impl std::io::Write for Count {

@@ -471,6 +471,10 @@ async fn changes<D: Database>(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ChangesReply>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::invalid(r.body_text()))?;
+    if let Err(wait) = state.sync.check_read_rate(&user.user_id) {
+        return Err(ApiError::rate_limited(retry_after_secs(wait))
+            .with_message("too many change pages read; slow down"));
+    }
     let since = match query
         .get("since")
         .map(|s| s.trim())
@@ -553,7 +557,14 @@ async fn websocket<D: Database>(
     let sync = state.sync.clone();
     let shutdown = state.shutdown.clone();
     let tracker = state.tracker.clone();
-    let session = state.sessions.open(user.token_hash);
+    let session = state
+        .sessions
+        .open(
+            user.token_hash,
+            &user.user_id,
+            settings.max_connections_per_user,
+        )
+        .map_err(|err| ApiError::rate_limited(5).with_message(err.to_string()))?;
     let idle = settings.token_idle_timeout;
     Ok(upgrade
         .read_buffer_size(WS_READ_BUFFER)

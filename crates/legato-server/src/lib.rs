@@ -154,7 +154,11 @@ impl<D: Database> Server<D> {
     pub fn with_database(db: D, settings: Settings) -> Self {
         let metrics = Arc::new(Metrics::new());
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_limit_burst);
-        let sync = Arc::new(SyncService::new(db, metrics, limiter));
+        let hub = hub::Hub::with_byte_limit(settings.outbound_bytes);
+        let sync = Arc::new(
+            SyncService::with_hub(db, metrics, limiter, hub)
+                .with_read_limit(settings.read_rate_limit),
+        );
         Server {
             state: AppState(Arc::new(App {
                 sync,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::TokenHash;
+use crate::db::UserId;
 
 /// Longest time between two re-checks of a live connection's token.
 pub const MAX_TOKEN_RECHECK: Duration = Duration::from_secs(60);
@@ -39,32 +40,53 @@ pub fn token_recheck_interval(token_idle_timeout: Option<Duration>) -> Duration 
 /// The live sessions of this node.
 #[derive(Debug, Default)]
 pub struct Sessions {
-    live: Mutex<HashMap<TokenHash, HashMap<u64, CancellationToken>>>,
+    live: Mutex<Live>,
     next_id: AtomicU64,
 }
+
+#[derive(Debug, Default)]
+struct Live {
+    by_token: HashMap<TokenHash, HashMap<u64, CancellationToken>>,
+    per_user: HashMap<UserId, usize>,
+}
+
+/// The account already holds the most connections it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this account already has {0} live connections, the most it may hold")]
+pub struct TooManyConnections(pub usize);
 
 impl Sessions {
     pub fn new() -> Arc<Self> {
         Arc::default()
     }
 
-    /// Registers a connection made with `token`; it leaves the registry when the returned
-    /// session is dropped.
-    pub fn open(self: &Arc<Self>, token: TokenHash) -> Session {
+    /// Registers a connection of `user` made with `token`, unless the user holds `max`
+    /// already; it leaves the registry when the returned session is dropped.
+    pub fn open(
+        self: &Arc<Self>,
+        token: TokenHash,
+        user: &UserId,
+        max: usize,
+    ) -> Result<Session, TooManyConnections> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let ended = CancellationToken::new();
-        self.live
-            .lock()
-            .expect("sessions poisoned")
+        let mut live = self.live.lock().expect("sessions poisoned");
+        let count = live.per_user.entry(user.clone()).or_default();
+        if *count >= max {
+            return Err(TooManyConnections(*count));
+        }
+        *count += 1;
+        live.by_token
             .entry(token)
             .or_default()
             .insert(id, ended.clone());
-        Session {
+        Ok(Session {
             token,
+            user: user.clone(),
             id,
             ended,
             sessions: Arc::clone(self),
-        }
+        })
     }
 
     /// Ends every connection made with `token`; returns how many there were.
@@ -73,7 +95,9 @@ impl Sessions {
             .live
             .lock()
             .expect("sessions poisoned")
-            .remove(&token)
+            .by_token
+            .get(&token)
+            .cloned()
             .unwrap_or_default();
         for session in ended.values() {
             session.cancel();
@@ -86,8 +110,20 @@ impl Sessions {
         self.live
             .lock()
             .expect("sessions poisoned")
+            .by_token
             .get(&token)
             .map_or(0, HashMap::len)
+    }
+
+    /// Live connections of `user`.
+    pub fn user_count(&self, user: &UserId) -> usize {
+        self.live
+            .lock()
+            .expect("sessions poisoned")
+            .per_user
+            .get(user)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -95,6 +131,7 @@ impl Sessions {
 #[derive(Debug)]
 pub struct Session {
     token: TokenHash,
+    user: UserId,
     id: u64,
     ended: CancellationToken,
     sessions: Arc<Sessions>,
@@ -114,10 +151,16 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         let mut live = self.sessions.live.lock().expect("sessions poisoned");
-        if let Some(sessions) = live.get_mut(&self.token) {
+        if let Some(sessions) = live.by_token.get_mut(&self.token) {
             sessions.remove(&self.id);
             if sessions.is_empty() {
-                live.remove(&self.token);
+                live.by_token.remove(&self.token);
+            }
+        }
+        if let Some(count) = live.per_user.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                live.per_user.remove(&self.user);
             }
         }
     }
@@ -131,20 +174,44 @@ mod tests {
     async fn ending_a_token_ends_its_sessions_only() {
         let sessions = Sessions::new();
         let (a, b) = (TokenHash::of("a"), TokenHash::of("b"));
-        let a1 = sessions.open(a);
-        let a2 = sessions.open(a);
-        let b1 = sessions.open(b);
+        let ann = UserId("ann".into());
+        let a1 = sessions.open(a, &ann, 8).unwrap();
+        let a2 = sessions.open(a, &ann, 8).unwrap();
+        let b1 = sessions.open(b, &ann, 8).unwrap();
         assert_eq!((sessions.count(a), sessions.count(b)), (2, 1));
         assert_eq!(sessions.end(a), 2);
         a1.ended().await;
         a2.ended().await;
         let b_ended = tokio::time::timeout(Duration::from_millis(20), b1.ended()).await;
         assert!(b_ended.is_err(), "another token's session ended");
+        // Ending closes them; they leave the registry when the connections drop them.
+        drop((a1, a2));
         assert_eq!(sessions.count(a), 0);
         drop(b1);
         assert_eq!(sessions.count(b), 0);
-        assert!(sessions.live.lock().unwrap().is_empty());
+        let live = sessions.live.lock().unwrap();
+        assert!(live.by_token.is_empty() && live.per_user.is_empty());
+        drop(live);
         assert_eq!(sessions.end(a), 0);
+    }
+
+    #[test]
+    fn an_account_holds_at_most_its_connections() {
+        let sessions = Sessions::new();
+        let (ann, bob) = (UserId("ann".into()), UserId("bob".into()));
+        let token = TokenHash::of("t");
+        let held: Vec<_> = (0..3)
+            .map(|_| sessions.open(token, &ann, 3).unwrap())
+            .collect();
+        assert_eq!(
+            sessions.open(token, &ann, 3).unwrap_err(),
+            TooManyConnections(3)
+        );
+        assert!(sessions.open(TokenHash::of("b"), &bob, 3).is_ok());
+        assert_eq!(sessions.user_count(&ann), 3);
+        drop(held);
+        assert_eq!(sessions.user_count(&ann), 0);
+        assert!(sessions.open(token, &ann, 3).is_ok());
     }
 
     #[test]

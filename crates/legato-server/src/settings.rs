@@ -38,6 +38,13 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Live updates queued for one connection before it is closed as too slow.
     pub outbound_queue: usize,
+    /// Bytes of live updates queued for one connection before it is closed as too slow.
+    pub outbound_bytes: usize,
+    /// WebSocket connections one account may hold at once (more are refused with 429).
+    pub max_connections_per_user: usize,
+    /// Change pages per second one account may read (`GET /api/sync/changes` pages and
+    /// WebSocket `subscribe`s), with a burst of 5 s worth; 0 disables.
+    pub read_rate_limit: f64,
     /// How long shutdown waits for WebSocket connections to drain.
     pub shutdown_grace: Duration,
     /// When set, `GET /metrics` wants `Authorization: Bearer <token>` (kept as its hash, so
@@ -69,6 +76,8 @@ pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Days a token may go unused before it expires (`token_idle_days`; 0: never).
 pub const DEFAULT_TOKEN_IDLE_DAYS: u64 = 90;
+pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 32;
+pub const DEFAULT_READ_RATE_LIMIT: f64 = 20.0;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 const DAY: Duration = Duration::from_secs(86_400);
@@ -86,6 +95,9 @@ impl Settings {
             rate_limit_burst: default_burst(DEFAULT_RATE_LIMIT),
             allowed_origins: DEFAULT_ALLOWED_ORIGINS.map(str::to_owned).to_vec(),
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            outbound_bytes: crate::hub::DEFAULT_OUTBOUND_BYTES,
+            max_connections_per_user: DEFAULT_MAX_CONNECTIONS_PER_USER,
+            read_rate_limit: DEFAULT_READ_RATE_LIMIT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             metrics_token: None,
             token_idle_timeout: Some(DAY * DEFAULT_TOKEN_IDLE_DAYS as u32),
@@ -154,6 +166,21 @@ impl Settings {
         if let Some(queue) = merged.outbound_queue {
             settings.outbound_queue = queue.max(1);
         }
+        if let Some(bytes) = merged.outbound_bytes {
+            settings.outbound_bytes = bytes.max(legato_protocol::MAX_MESSAGE_BYTES);
+        }
+        if let Some(max) = merged.max_connections_per_user {
+            settings.max_connections_per_user = max.max(1);
+        }
+        if let Some(rate) = merged.read_rate_limit {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(SettingsError::Value {
+                    key: "read_rate_limit",
+                    value: rate.to_string(),
+                });
+            }
+            settings.read_rate_limit = rate;
+        }
         settings.open_registration = merged
             .open_registration
             .unwrap_or_else(|| settings.listen.ip().is_loopback());
@@ -210,6 +237,9 @@ pub struct Overrides {
     pub open_registration: Option<bool>,
     pub header_timeout_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
+    pub outbound_bytes: Option<usize>,
+    pub max_connections_per_user: Option<usize>,
+    pub read_rate_limit: Option<f64>,
 }
 
 impl Overrides {
@@ -229,6 +259,11 @@ impl Overrides {
             open_registration: over.open_registration.or(self.open_registration),
             header_timeout_secs: over.header_timeout_secs.or(self.header_timeout_secs),
             body_timeout_secs: over.body_timeout_secs.or(self.body_timeout_secs),
+            outbound_bytes: over.outbound_bytes.or(self.outbound_bytes),
+            max_connections_per_user: over
+                .max_connections_per_user
+                .or(self.max_connections_per_user),
+            read_rate_limit: over.read_rate_limit.or(self.read_rate_limit),
         }
     }
 
@@ -236,7 +271,8 @@ impl Overrides {
     /// `LEGATO_IDLE_TIMEOUT_SECS`, `LEGATO_RATE_LIMIT`, `LEGATO_RATE_LIMIT_BURST`,
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
     /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`,
-    /// `LEGATO_HEADER_TIMEOUT_SECS`, `LEGATO_BODY_TIMEOUT_SECS`.
+    /// `LEGATO_HEADER_TIMEOUT_SECS`, `LEGATO_BODY_TIMEOUT_SECS`, `LEGATO_OUTBOUND_BYTES`,
+    /// `LEGATO_MAX_CONNECTIONS_PER_USER`, `LEGATO_READ_RATE_LIMIT`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -275,6 +311,12 @@ impl Overrides {
                 get("LEGATO_HEADER_TIMEOUT_SECS"),
             )?,
             body_timeout_secs: num("LEGATO_BODY_TIMEOUT_SECS", get("LEGATO_BODY_TIMEOUT_SECS"))?,
+            outbound_bytes: num("LEGATO_OUTBOUND_BYTES", get("LEGATO_OUTBOUND_BYTES"))?,
+            max_connections_per_user: num(
+                "LEGATO_MAX_CONNECTIONS_PER_USER",
+                get("LEGATO_MAX_CONNECTIONS_PER_USER"),
+            )?,
+            read_rate_limit: num("LEGATO_READ_RATE_LIMIT", get("LEGATO_READ_RATE_LIMIT"))?,
         })
     }
 }

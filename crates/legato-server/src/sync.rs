@@ -32,18 +32,38 @@ pub struct SyncService<D> {
     pub hub: Arc<Hub>,
     pub metrics: Arc<Metrics>,
     limiter: RateLimiter,
+    /// Change pages read (HTTP pages, WebSocket subscribes) per user.
+    read_limiter: RateLimiter,
     locks: UserLocks,
 }
 
 impl<D: Database> SyncService<D> {
     pub fn new(db: D, metrics: Arc<Metrics>, limiter: RateLimiter) -> Self {
+        Self::with_hub(db, metrics, limiter, Hub::new())
+    }
+
+    pub fn with_hub(db: D, metrics: Arc<Metrics>, limiter: RateLimiter, hub: Arc<Hub>) -> Self {
         SyncService {
             db,
-            hub: Hub::new(),
+            hub,
             metrics,
             limiter,
+            read_limiter: RateLimiter::new(0.0, 1),
             locks: UserLocks::default(),
         }
+    }
+
+    /// Limits the change pages a user reads to `rate` a second (burst: 5 s worth).
+    pub fn with_read_limit(mut self, rate: f64) -> Self {
+        let burst = ((rate * 5.0).ceil() as u32).max(1);
+        self.read_limiter = RateLimiter::new(rate, burst);
+        self
+    }
+
+    /// Takes one page read from the user's read budget, or says how long to wait.
+    pub fn check_read_rate(&self, user: &UserId) -> Result<(), Duration> {
+        self.read_limiter
+            .try_acquire(user.as_str(), 1, Instant::now())
     }
 
     /// Takes `cost` changes from the user's rate budget, or says how long to wait.
@@ -271,7 +291,7 @@ mod tests {
         );
         // Polled exactly once (the write is queued on the writer thread), then dropped.
         let _ = futures_util::FutureExt::now_or_never(sync.apply(&ann, vec![change]));
-        let update = tokio::time::timeout(Duration::from_secs(10), other.updates.recv())
+        let update = tokio::time::timeout(Duration::from_secs(10), other.recv())
             .await
             .expect("the committed change was never fanned out")
             .expect("subscription open");

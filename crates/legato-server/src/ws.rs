@@ -395,6 +395,14 @@ where
                 .await?;
             return Ok(Flow::Continue);
         };
+        // Every subscribe starts a catch-up: the account's read budget. Over it the
+        // connection closes with 1013, which clients answer by reconnecting with backoff.
+        if self.sync.check_read_rate(&self.user).is_err() {
+            return Ok(Flow::Close(
+                CLOSE_TRY_AGAIN_LATER,
+                "too many catch-ups for this account; reconnect later",
+            ));
+        }
         let compress = hello.compress;
         // Register before reading, so a change committed during the catch-up is either in a
         // page or in the queue (or both: then the seq filter drops the second copy).
@@ -655,10 +663,11 @@ async fn next_live(subscription: &mut Option<Subscription>) -> Live {
     let Some(sub) = subscription else {
         return pending().await;
     };
+    let kicked = sub.kicked.clone();
     tokio::select! {
         biased;
-        () = sub.kicked.cancelled() => Live::Kicked,
-        update = sub.updates.recv() => update.map_or(Live::Kicked, Live::Update),
+        () = kicked.cancelled() => Live::Kicked,
+        update = sub.recv() => update.map_or(Live::Kicked, Live::Update),
     }
 }
 

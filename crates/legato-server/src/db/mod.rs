@@ -165,6 +165,11 @@ impl RecordedChange {
 /// whether or not the caller still waits for it (a committed change is always fanned out).
 pub type OnCommit = Box<dyn FnOnce(&mut [ChangeOutcome]) + Send>;
 
+/// Most bytes of stored state one page of the change stream holds (catch-up pages and
+/// `GET /api/sync/changes`): pages are sized by bytes as well as by count, so a page of
+/// large entities is not hundreds of MiB in memory.
+pub const PAGE_BYTES: usize = legato_protocol::MAX_MESSAGE_BYTES;
+
 /// A page of the change stream: one `full: true` update per entity, in `seq` order.
 #[derive(Debug, Clone)]
 pub struct ChangesPage {
@@ -365,7 +370,8 @@ pub trait Database: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ChangeOutcome>, DbError>> + Send;
 
     /// Entities of `types` (all types when empty) whose last change has `seq > since`, in
-    /// seq order, at most `limit`.
+    /// seq order, at most `limit`, and no more than [`PAGE_BYTES`] of stored state (a page
+    /// always holds at least one entity, so one of up to 1 MiB still goes through).
     fn changes_since(
         &self,
         user: &UserId,

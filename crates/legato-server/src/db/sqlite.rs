@@ -26,7 +26,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, Device, FullUpdate, NewToken,
-    NewUser, OnCommit, RecordedChange, TokenRecord, UserId,
+    NewUser, OnCommit, PAGE_BYTES, RecordedChange, TokenRecord, UserId,
 };
 use crate::apply::{
     ContentHash, Evaluation, Stored, content_hash, data_hash, evaluate, live_update,
@@ -52,6 +52,8 @@ pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLI
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Concurrent read connections (each read runs on a blocking thread).
 const MAX_READERS: usize = 8;
+/// Readers change pages may hold at once; the others stay for token checks and small reads.
+const MAX_BULK_READERS: usize = MAX_READERS - 2;
 
 type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -68,6 +70,8 @@ struct Inner {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     read_permits: Semaphore,
+    /// Taken by change pages before a read permit (see `MAX_BULK_READERS`).
+    bulk_permits: Semaphore,
 }
 
 fn backend(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
@@ -177,6 +181,7 @@ impl SqliteDatabase {
                 writer_thread: Mutex::new(Some(thread)),
                 readers: Mutex::new(Vec::new()),
                 read_permits: Semaphore::new(MAX_READERS),
+                bulk_permits: Semaphore::new(MAX_BULK_READERS),
             }),
         })
     }
@@ -489,6 +494,14 @@ impl Database for SqliteDatabase {
     ) -> Result<ChangesPage, DbError> {
         let user = user.clone();
         let types = types.to_vec();
+        // Pages take bulk slots first: they can never hold every reader, so token checks
+        // and other small reads always find one free.
+        let _bulk = self
+            .inner
+            .bulk_permits
+            .acquire()
+            .await
+            .map_err(|_| DbError::Closed)?;
         self.read(move |conn| changes_page(conn, &user, &types, since, limit))
             .await
     }
@@ -898,11 +911,22 @@ fn changes_page(
     let mut rows = stmt.query(params![user.0, seq_to_sql(since)])?;
     let mut changes = Vec::with_capacity(limit.min(1024));
     let mut has_more = false;
+    let mut page_bytes = 0usize;
     while let Some(row) = rows.next()? {
         if changes.len() == limit {
             has_more = true;
             break;
         }
+        // Sized by bytes too: the next state must fit the page, unless it is the first.
+        let state_bytes = match row.get_ref(2)? {
+            rusqlite::types::ValueRef::Text(text) => text.len(),
+            _ => 0,
+        };
+        if !changes.is_empty() && page_bytes + state_bytes > PAGE_BYTES {
+            has_more = true;
+            break;
+        }
+        page_bytes += state_bytes;
         let entity_type: EntityType = row
             .get_ref(0)?
             .as_str()

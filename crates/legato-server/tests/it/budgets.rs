@@ -4,7 +4,7 @@
 use legato_protocol::{MAX_INFLATED_BYTES_PER_CHANGE, deflate_string};
 use serde_json::{Map, Value, json};
 
-use crate::support::{TestServer, change, create_goal, update_goal};
+use crate::support::{TestServer, change, create_goal, handshake_status, update_goal};
 
 /// A goal whose `fields` unknown fields each hold a `$deflate` inflating to just under the
 /// per-value limit: about 1.4 KB on the wire for each MiB it would take inflated.
@@ -152,4 +152,147 @@ async fn large_values_within_budget_apply_in_order_across_chunks() {
         .unwrap();
     assert_eq!(g0["data"]["title"], "renamed");
     assert_eq!(g0["data"]["blob"].as_str().unwrap().len(), LARGE);
+}
+
+/// `GET /api/sync/changes` pages are bounded by bytes as well as by count: six 400 KB
+/// entities come two to a page (a third would pass `PAGE_BYTES`, 1 MiB), every reply stays
+/// near 1 MiB, and paging on brings each entity exactly once.
+#[tokio::test]
+async fn change_pages_are_bounded_by_bytes() {
+    const LARGE: usize = 400_000;
+    let server = TestServer::start_with(|settings| settings.rate_limit = 0.0).await;
+    let ann = server.register("ann@example.com").await;
+    let items: Vec<Value> = (0..6)
+        .map(|i| {
+            let blob = deflate_string(&format!("{i}").repeat(LARGE));
+            change(
+                &format!("c{i}"),
+                "goals",
+                &format!("g{i}"),
+                "create",
+                json!({"title": "large", "blob": {"$deflate": blob}}),
+                0,
+                "laptop",
+            )
+        })
+        .collect();
+    let results = server.batch(&ann.token, items).await;
+    assert!(
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied")
+    );
+
+    let mut since = 0;
+    let mut seen = Vec::new();
+    loop {
+        let response = server
+            .http
+            .get(server.url(&format!("/api/sync/changes?since={since}&limit=1000")))
+            .bearer_auth(&ann.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() <= legato_protocol::MAX_MESSAGE_BYTES + 4096,
+            "a page of {} bytes",
+            body.len()
+        );
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        let changes = page["changes"].as_array().unwrap();
+        assert!(
+            changes.len() <= 2,
+            "{} large entities in one page",
+            changes.len()
+        );
+        seen.extend(
+            changes
+                .iter()
+                .map(|c| c["entityId"].as_str().unwrap().to_owned()),
+        );
+        since = page["seq"].as_u64().unwrap();
+        if !page["hasMore"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["g0", "g1", "g2", "g3", "g4", "g5"]);
+}
+
+/// An account holds at most `max_connections_per_user` WebSockets; the next handshake is
+/// refused with 429, other accounts are not affected, and a closed one frees its place.
+#[tokio::test]
+async fn connections_per_account_are_capped() {
+    let server = TestServer::start_with(|settings| settings.max_connections_per_user = 3).await;
+    let ann = server.register("ann@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let bearer = |token: &str| format!("Bearer {token}");
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(server.connect(&ann.token).await);
+    }
+    let refused = handshake_status(
+        server.addr,
+        &[("authorization", &bearer(&ann.token))],
+        "/sync",
+    )
+    .await;
+    assert_eq!(refused, 429);
+    let _bobs = server.connect(&bob.token).await;
+
+    drop(held.pop());
+    // The server notices the close and frees the place.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = handshake_status(
+            server.addr,
+            &[("authorization", &bearer(&ann.token))],
+            "/sync",
+        )
+        .await;
+        if status == 101 {
+            break;
+        }
+        assert_eq!(status, 429);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place was never freed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Change pages read per account are rate limited (`read_rate_limit`, burst 5 s worth):
+/// over it, `GET /api/sync/changes` is `429` with `Retry-After` and a WebSocket `subscribe`
+/// closes the connection with 1013; another account reads on.
+#[tokio::test]
+async fn reading_change_pages_is_rate_limited() {
+    let server = TestServer::start_with(|settings| settings.read_rate_limit = 1.0).await;
+    let ann = server.register("ann@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let get = |token: String| {
+        let request = server
+            .http
+            .get(server.url("/api/sync/changes?since=0"))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    for _ in 0..5 {
+        assert_eq!(get(ann.token.clone()).await.status(), 200);
+    }
+    let limited = get(ann.token.clone()).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().get("retry-after").is_some());
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(get(bob.token.clone()).await.status(), 200);
+
+    let mut ws = server.connect(&ann.token).await;
+    ws.hello("laptop").await;
+    ws.send(json!({"type": "subscribe", "entities": [], "since": 0}))
+        .await;
+    assert_eq!(ws.expect_close().await.0, 1013);
 }

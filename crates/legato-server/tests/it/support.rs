@@ -219,11 +219,20 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
-    /// All entities of the user, by `GET /api/sync/changes` from 0.
+    /// All entities of the user, by `GET /api/sync/changes` from 0, page after page.
     pub async fn all_changes(&self, token: &str) -> Vec<Value> {
-        let body = self.changes(token, "since=0&limit=1000").await;
-        assert_eq!(body["hasMore"], json!(false));
-        body["changes"].as_array().unwrap().clone()
+        let mut all = Vec::new();
+        let mut since = 0;
+        loop {
+            let body = self
+                .changes(token, &format!("since={since}&limit=1000"))
+                .await;
+            all.extend(body["changes"].as_array().unwrap().iter().cloned());
+            since = body["seq"].as_u64().unwrap();
+            if body["hasMore"] != json!(true) {
+                return all;
+            }
+        }
     }
 
     pub async fn connect(&self, token: &str) -> WsClient {
