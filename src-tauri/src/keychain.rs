@@ -7,14 +7,21 @@
 //! [`KeyringStatus::persistent`] false and a message saying that signing in must be repeated
 //! after a restart. `LEGATO_KEYRING=memory` chooses that on purpose (tests).
 //!
-//! The entry is service `legato`, user `desktop|<client id>`: one per device (data dir), so
-//! two devices on one machine, or the CLI beside the app, never share a token.
+//! The entry is service `legato`, user `<server>|<email>|<client id>`
+//! ([`legato_sync::account::credential_key`], the CLI's naming): one per server, account and
+//! device (data dir), so two devices on one machine, the CLI beside the app, or another
+//! server never share a token. The token in use is a [`Credential`]: it is handed out only
+//! for the server that issued it ([`Keychain::token_for`]). Entries of older versions
+//! (`desktop|<client id>`, not tied to a server) are moved to the new name when read.
 //!
 //! Keyring calls block (D-Bus, maybe an unlock prompt): they run on the blocking pool with
 //! a timeout.
 
 use std::sync::Mutex;
 use std::time::Duration;
+
+use legato_sync::ServerUrl;
+use legato_sync::account::Credential;
 
 use crate::ipc::types::{KeyringProblem, KeyringStatus};
 
@@ -92,9 +99,9 @@ impl KeyringStatus {
 /// The token store of one device.
 pub struct Keychain {
     mode: KeyringMode,
-    user: String,
-    /// The token in use: the keyring's copy, or the only copy without a keyring.
-    session: Mutex<Option<String>>,
+    client_id: String,
+    /// The session in use: the keyring's copy, or the only copy without a keyring.
+    session: Mutex<Option<Credential>>,
     status: Mutex<KeyringStatus>,
 }
 
@@ -102,8 +109,8 @@ impl std::fmt::Debug for Keychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keychain")
             .field("mode", &self.mode)
-            .field("user", &self.user)
-            .field("token", &"<redacted>")
+            .field("client_id", &self.client_id)
+            .field("session", &self.credential())
             .finish_non_exhaustive()
     }
 }
@@ -116,18 +123,35 @@ impl Keychain {
         };
         Keychain {
             mode,
-            user: format!("desktop|{client_id}"),
+            client_id: client_id.to_owned(),
             session: Mutex::new(None),
             status: Mutex::new(status),
         }
     }
 
-    /// The token in use, if signed in.
-    pub fn token(&self) -> Option<String> {
+    /// The session in use (token, server, account), if signed in.
+    pub fn credential(&self) -> Option<Credential> {
         self.session
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The token for requests to `server`: only the one `server` issued (none when signed
+    /// in elsewhere).
+    pub fn token_for(&self, server: &ServerUrl) -> Option<String> {
+        self.credential()
+            .and_then(|c| c.token_for(server).map(str::to_owned))
+    }
+
+    /// The keyring entry name of `email`'s token from `server` on this device.
+    pub fn entry_name(&self, server: &ServerUrl, email: &str) -> String {
+        legato_sync::account::credential_key(server.as_str(), email, &self.client_id)
+    }
+
+    /// The entry name older versions used (one per device, not tied to a server).
+    fn legacy_entry_name(&self) -> String {
+        format!("desktop|{}", self.client_id)
     }
 
     pub fn status(&self) -> KeyringStatus {
@@ -137,30 +161,49 @@ impl Keychain {
             .clone()
     }
 
-    fn set_session(&self, token: Option<String>) {
-        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = token;
+    fn set_session(&self, credential: Option<Credential>) {
+        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = credential;
     }
 
     fn set_status(&self, status: KeyringStatus) {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 
-    /// Reads the saved token (at start). A missing keyring is reported, and the app goes on
-    /// signed out.
-    pub async fn load(&self) -> Result<Option<String>, KeychainError> {
+    /// Reads the saved token of `email` from `server` (at start). A missing keyring is
+    /// reported, and the app goes on signed out. An entry of an older version (not tied to
+    /// a server) is taken as `server`'s, the one the account was used on, and moved to the
+    /// new name.
+    pub async fn load(
+        &self,
+        server: &ServerUrl,
+        email: &str,
+    ) -> Result<Option<String>, KeychainError> {
         if self.mode == KeyringMode::Memory {
-            return Ok(self.token());
+            return Ok(self
+                .credential()
+                .filter(|c| c.email == email)
+                .and_then(|c| c.token_for(server).map(str::to_owned)));
         }
+        let name = self.entry_name(server, email);
+        let legacy = self.legacy_entry_name();
         let result = self
-            .blocking(|entry| match entry.get_password() {
+            .blocking(name.clone(), |entry| match entry.get_password() {
                 Ok(token) => Ok(Some(token)),
                 Err(keyring::Error::NoEntry) => Ok(None),
                 Err(err) => Err(err),
             })
             .await;
+        let result = match result {
+            Ok(None) => self.migrate(&legacy, name).await,
+            other => other,
+        };
         match result {
             Ok(token) => {
-                self.set_session(token.clone());
+                self.set_session(
+                    token
+                        .clone()
+                        .map(|t| Credential::new(server.clone(), email, t)),
+                );
                 Ok(token)
             }
             Err(err) => {
@@ -170,15 +213,44 @@ impl Keychain {
         }
     }
 
-    /// Keeps `token` for this session and, when possible, in the keyring. Never fails: a
-    /// keyring that cannot keep it only makes the sign-in last until the app quits (the
-    /// returned status says so).
-    pub async fn save(&self, token: String) -> KeyringStatus {
-        self.set_session(Some(token.clone()));
+    /// Moves the token of the legacy entry (if any) to `name`.
+    async fn migrate(&self, legacy: &str, name: String) -> Result<Option<String>, KeychainError> {
+        let old = self
+            .blocking(legacy.to_owned(), |entry| match entry.get_password() {
+                Ok(token) => Ok(Some(token)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(err) => Err(err),
+            })
+            .await?;
+        let Some(token) = old else {
+            return Ok(None);
+        };
+        let saved = token.clone();
+        self.blocking(name, move |entry| entry.set_password(&saved))
+            .await?;
+        self.blocking(legacy.to_owned(), |entry| match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(err) => Err(err),
+        })
+        .await?;
+        tracing::info!("moved the token to a keyring entry tied to its server and account");
+        Ok(Some(token))
+    }
+
+    /// Keeps `credential` for this session and, when possible, in the keyring (under its
+    /// server and account). Never fails: a keyring that cannot keep it only makes the
+    /// sign-in last until the app quits (the returned status says so).
+    pub async fn save(&self, credential: Credential) -> KeyringStatus {
+        let name = self.entry_name(&credential.server, &credential.email);
+        let token = credential.token().to_owned();
+        self.set_session(Some(credential));
         if self.mode == KeyringMode::Memory {
             return self.status();
         }
-        match self.blocking(move |entry| entry.set_password(&token)).await {
+        match self
+            .blocking(name, move |entry| entry.set_password(&token))
+            .await
+        {
             Ok(()) => self.set_status(KeyringStatus::kept()),
             Err(err) => {
                 tracing::warn!(%err, "cannot keep the token in the keyring");
@@ -188,35 +260,43 @@ impl Keychain {
         self.status()
     }
 
-    /// Forgets the token here and in the keyring.
+    /// Forgets the session's token here and in the keyring (and any legacy entry).
     pub async fn forget(&self) -> Result<(), KeychainError> {
+        let session = self.credential();
         self.set_session(None);
         if self.mode == KeyringMode::Memory {
             return Ok(());
         }
-        let result = self
-            .blocking(|entry| match entry.delete_credential() {
-                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-                Err(err) => Err(err),
-            })
-            .await;
-        match result {
-            // Nothing can have been saved where there is no keyring.
-            Ok(()) | Err(KeychainError::Unavailable(_)) => Ok(()),
-            Err(err) => Err(err),
+        let mut names = vec![self.legacy_entry_name()];
+        if let Some(credential) = session {
+            names.push(self.entry_name(&credential.server, &credential.email));
         }
+        for name in names {
+            let result = self
+                .blocking(name, |entry| match entry.delete_credential() {
+                    Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                    Err(err) => Err(err),
+                })
+                .await;
+            match result {
+                // Nothing can have been saved where there is no keyring.
+                Ok(()) | Err(KeychainError::Unavailable(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
     }
 
     fn note(&self, err: &KeychainError) {
         self.set_status(err.status());
     }
 
-    /// Runs a keyring call on the blocking pool, bounded by [`TIMEOUT`].
+    /// Runs a keyring call on entry `user` on the blocking pool, bounded by [`TIMEOUT`].
     async fn blocking<T: Send + 'static>(
         &self,
+        user: String,
         call: impl FnOnce(&keyring::Entry) -> Result<T, keyring::Error> + Send + 'static,
     ) -> Result<T, KeychainError> {
-        let user = self.user.clone();
         let task = tokio::task::spawn_blocking(move || {
             let entry = keyring::Entry::new(SERVICE, &user)?;
             call(&entry)
@@ -248,16 +328,60 @@ mod tests {
 
     #[tokio::test]
     async fn memory_mode_keeps_the_token_for_the_session_only() {
+        let server = ServerUrl::parse("https://a.example.com").unwrap();
         let keychain = Keychain::new(KeyringMode::Memory, "c1");
-        assert_eq!(keychain.load().await.unwrap(), None);
-        let status = keychain.save("secret-token".into()).await;
+        assert_eq!(
+            keychain.load(&server, "me@example.com").await.unwrap(),
+            None
+        );
+        let status = keychain
+            .save(Credential::new(
+                server.clone(),
+                "me@example.com",
+                "secret-token",
+            ))
+            .await;
         assert!(!status.persistent);
         assert_eq!(status.problem, Some(KeyringProblem::MemoryOnly));
         assert_eq!(status.detail.as_deref(), Some("LEGATO_KEYRING=memory"));
-        assert_eq!(keychain.token().as_deref(), Some("secret-token"));
+        assert_eq!(keychain.token_for(&server).as_deref(), Some("secret-token"));
         assert!(!format!("{keychain:?}").contains("secret-token"));
         keychain.forget().await.unwrap();
-        assert_eq!(keychain.token(), None);
+        assert_eq!(keychain.token_for(&server), None);
+        assert_eq!(keychain.credential(), None);
+    }
+
+    #[tokio::test]
+    async fn the_token_and_its_entry_are_tied_to_the_server_and_the_account() {
+        let a = ServerUrl::parse("https://a.example.com").unwrap();
+        let b = ServerUrl::parse("http://192.168.1.20:8080").unwrap();
+        let keychain = Keychain::new(KeyringMode::Memory, "c1");
+        keychain
+            .save(Credential::new(a.clone(), "me@example.com", "token-a"))
+            .await;
+        assert_eq!(keychain.token_for(&a).as_deref(), Some("token-a"));
+        assert_eq!(
+            keychain.token_for(&b),
+            None,
+            "never handed out for another server"
+        );
+        assert_eq!(
+            keychain.load(&a, "you@example.com").await.unwrap(),
+            None,
+            "nor for another account"
+        );
+        assert_eq!(
+            keychain.entry_name(&a, "me@example.com"),
+            "https://a.example.com|me@example.com|c1"
+        );
+        assert_ne!(
+            keychain.entry_name(&a, "me@example.com"),
+            keychain.entry_name(&b, "me@example.com")
+        );
+        assert_ne!(
+            keychain.entry_name(&a, "me@example.com"),
+            Keychain::new(KeyringMode::Memory, "c2").entry_name(&a, "me@example.com")
+        );
     }
 
     #[test]

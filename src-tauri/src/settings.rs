@@ -120,6 +120,10 @@ impl Launch {
 pub struct SavedAccount {
     pub user_id: String,
     pub email: String,
+    /// The server the account (and its token) belongs to. `None` in settings of older
+    /// versions: the server in use then, recorded at the next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// What the user chose, saved as `settings.json` in the data dir.
@@ -153,6 +157,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// [`Settings::effective_server`] parsed; an unusable one (a bad `LEGATO_SERVER`) is the
+    /// default, as the sync engine does (see `state::sync_config`).
+    pub fn effective_server_url(&self, launch: &Launch) -> legato_sync::ServerUrl {
+        legato_sync::ServerUrl::parse(&self.effective_server(launch)).unwrap_or_else(|_| {
+            legato_sync::ServerUrl::parse(DEFAULT_SERVER)
+                .expect("the default server address is valid")
+        })
+    }
+
     /// The server in use: the environment's, else the saved one, else the default.
     pub fn effective_server(&self, launch: &Launch) -> String {
         launch
@@ -279,6 +292,7 @@ mod tests {
             account: Some(SavedAccount {
                 user_id: "u1".into(),
                 email: "a@example.com".into(),
+                server: Some("https://sync.example.com".into()),
             }),
             ..Settings::default()
         };
@@ -287,6 +301,16 @@ mod tests {
         assert_eq!(Settings::load(&path), settings);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"goals\": \"manual\""), "{text}");
+
+        // Settings of an older version: an account without its server still reads.
+        std::fs::write(
+            &path,
+            r#"{"account": {"userId": "u1", "email": "a@example.com"}}"#,
+        )
+        .unwrap();
+        let old = Settings::load(&path).account.unwrap();
+        assert_eq!(old.server, None);
+        assert_eq!(old.email, "a@example.com");
 
         std::fs::write(&path, "{not json").unwrap();
         assert_eq!(Settings::load(&path), Settings::default());

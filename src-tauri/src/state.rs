@@ -231,14 +231,23 @@ impl AppState {
         Ok(next)
     }
 
-    /// The sync configuration the settings and the session's token call for.
+    /// The sync configuration the settings and the session's token call for. The token
+    /// goes only to the server that issued it: signed in elsewhere, the engine starts
+    /// signed out.
     pub fn sync_config(&self) -> SyncConfig {
         let settings = self.settings();
-        sync_config(
+        let mut config = sync_config(
             &settings.effective_server(&self.launch),
-            self.keychain.token(),
+            None,
             &settings.strategies,
-        )
+        );
+        config.token = self.keychain.token_for(&config.server);
+        config
+    }
+
+    /// The server in use (parsed; see [`Settings::effective_server_url`]).
+    pub fn server_url(&self) -> legato_sync::ServerUrl {
+        self.settings().effective_server_url(&self.launch)
     }
 
     /// Restarts the engine with the settings as they are when the restart runs.
@@ -250,7 +259,9 @@ impl AppState {
 
     pub fn settings_view(&self) -> SettingsView {
         let settings = self.settings();
+        let server = settings.effective_server_url(&self.launch);
         SettingsView {
+            insecure_server_warning: server.insecure_warning(),
             server_url: settings.effective_server(&self.launch),
             server_url_from_env: self.launch.server_override.is_some(),
             theme: settings.theme,

@@ -124,6 +124,7 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
         catch_up: status.catching_up.map(CatchUp::from),
         next_retry_at: status.next_retry_at,
         cursor: status.cursor,
+        insecure_server: status.insecure_server,
     }
 }
 
@@ -426,6 +427,7 @@ mod tests {
                 "catchUp": null,
                 "nextRetryAt": 5,
                 "cursor": 0,
+                "insecureServer": false,
             })
         );
     }

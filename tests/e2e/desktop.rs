@@ -335,10 +335,12 @@ async fn the_token_is_kept_in_the_secret_service_and_nowhere_else() {
             tokens.iter().map(|t| &t.0).collect::<Vec<_>>()
         );
         let (attributes, token) = &tokens[0];
+        // Tied to the server and the account: `<server>|<email>|<client id>`.
+        let server_prefix = format!("{}|", server.url.trim_end_matches('/'));
         ensure!(
-            attributes
-                .get("username")
-                .is_some_and(|u| u.starts_with("desktop|")),
+            attributes.get("username").is_some_and(|u| {
+                u.starts_with(&server_prefix) && u.split('|').count() == 3 && u.contains('@')
+            }),
             "attributes: {attributes:?}"
         );
         ensure!(token.len() >= 16, "a token, not {token:?}");

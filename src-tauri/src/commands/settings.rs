@@ -1,10 +1,10 @@
 //! Settings: the server, conflict strategies, theme, close-to-tray.
 
-use legato_sync::ServerUrl;
 use tauri::State;
 
 use crate::ipc::error::IpcError;
 use crate::ipc::types::{ConflictStrategy, EntityKind, SettingsView, Theme};
+use crate::session;
 use crate::state::AppState;
 
 #[tauri::command]
@@ -12,20 +12,15 @@ pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, Ip
     Ok(state.settings_view())
 }
 
-/// Saves the sync server's address and reconnects to it. Under `LEGATO_SERVER` the saved
-/// value changes but the environment's stays in use.
+/// Saves the sync server's address and reconnects to it; a new server signs out of the
+/// old one first (`session::switch_server`). Under `LEGATO_SERVER` the saved value changes
+/// but the environment's stays in use.
 #[tauri::command]
 pub async fn set_server_url(
     state: State<'_, AppState>,
     url: String,
 ) -> Result<SettingsView, IpcError> {
-    let url = ServerUrl::parse(&url)?
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
-    state.update_settings(|s| s.server_url = Some(url)).await?;
-    state.restart_sync().await;
-    Ok(state.settings_view())
+    session::switch_server(&state, &url).await
 }
 
 /// How conflicts of one entity type are settled from now on.

@@ -323,6 +323,9 @@ pub struct SettingsView {
     pub server_url: String,
     /// The server comes from `LEGATO_SERVER`; `set_server_url` only changes the saved value.
     pub server_url_from_env: bool,
+    /// Set when the server is plain `http://` and not on this machine: what Settings
+    /// shows as a warning (password, token and entries travel unencrypted).
+    pub insecure_server_warning: Option<String>,
     pub theme: Theme,
     /// Closing the window hides it; the tray icon keeps the app (and sync) running.
     pub close_to_tray: bool,
@@ -444,6 +447,9 @@ pub struct SyncStatusView {
     /// The highest server sequence number applied on this device.
     #[ts(type = "number")]
     pub cursor: u64,
+    /// The server is plain `http://` and not on this machine (the status bar warns;
+    /// Settings says why).
+    pub insecure_server: bool,
 }
 
 /// What went wrong with sync, for people: a kind, a plain sentence and the raw detail.

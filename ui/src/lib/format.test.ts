@@ -35,6 +35,7 @@ const status: SyncStatusView = {
   catchUp: null,
   nextRetryAt: null,
   cursor: 0,
+  insecureServer: false,
 };
 
 describe("durations and days", () => {
@@ -125,6 +126,12 @@ describe("the sync status line", () => {
     [{ connection: "paused", badge: "error" }, "Some changes failed"],
   ])("names the state of %o %s", (patch, label) => {
     expect(syncStateLabel({ ...status, ...patch })).toBe(label);
+  });
+
+  it("warns when the server is not encrypted", () => {
+    expect(syncStatusLine({ ...status, insecureServer: true }, now)).toBe(
+      "Synced · Never synced · Not encrypted · Healthy",
+    );
   });
 
   it("says when the device is signed out", () => {

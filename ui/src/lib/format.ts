@@ -182,11 +182,16 @@ export function formatLastSync(lastSyncAt: number | null, now: Date = new Date()
  * The parts of the status line, in order: state, [N pending], last sync, [signed out],
  * [error], health. Nothing pending: no pending part.
  */
+/** The status bar's part for a plain-http remote server (its tooltip explains). */
+export const INSECURE_PART = "Not encrypted";
+
 export function syncStatusParts(status: SyncStatusView, now: Date = new Date()): string[] {
   const parts = [syncStateLabel(status)];
   if (status.pending > 0) parts.push(`${status.pending} pending`);
   parts.push(formatLastSync(status.lastSyncAt, now));
   if (status.connection === "signedOut") parts.push("Signed out");
+  // The shell decides (a plain http:// server not on this machine); Settings says why.
+  if (status.insecureServer) parts.push(INSECURE_PART);
   // The shell's plain sentence; its raw detail is the part's tooltip (StatusBar).
   if (status.lastError) parts.push(status.lastError.message);
   parts.push(healthLabel(status.health));

@@ -410,7 +410,12 @@ serverUrl: string,
 /**
  * The server comes from `LEGATO_SERVER`; `set_server_url` only changes the saved value.
  */
-serverUrlFromEnv: boolean, theme: Theme, 
+serverUrlFromEnv: boolean, 
+/**
+ * Set when the server is plain `http://` and not on this machine: what Settings
+ * shows as a warning (password, token and entries travel unencrypted).
+ */
+insecureServerWarning: string | null, theme: Theme, 
 /**
  * Closing the window hides it; the tray icon keeps the app (and sync) running.
  */
@@ -506,7 +511,12 @@ nextRetryAt: number | null,
 /**
  * The highest server sequence number applied on this device.
  */
-cursor: number, };
+cursor: number, 
+/**
+ * The server is plain `http://` and not on this machine (the status bar warns;
+ * Settings says why).
+ */
+insecureServer: boolean, };
 
 /**
  * Light, dark, or whatever the OS says.

@@ -33,6 +33,7 @@ const status: SyncStatusView = {
   catchUp: null,
   nextRetryAt: null,
   cursor: 12,
+  insecureServer: false,
 };
 
 describe("commands", () => {

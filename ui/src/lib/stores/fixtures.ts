@@ -74,11 +74,13 @@ export const syncStatus: SyncStatusView = {
   catchUp: null,
   nextRetryAt: null,
   cursor: 3,
+  insecureServer: false,
 };
 
 export const settingsView: SettingsView = {
   serverUrl: "http://127.0.0.1:8080",
   serverUrlFromEnv: false,
+  insecureServerWarning: null,
   theme: "system",
   closeToTray: true,
   syncPaused: false,
