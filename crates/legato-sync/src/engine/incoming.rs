@@ -165,7 +165,7 @@ impl Engine {
                 self.step_over_own_seqs().await
             }
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
             }
         }
     }
@@ -212,7 +212,7 @@ impl Engine {
                 }
             }
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
             }
         }
     }
@@ -243,7 +243,7 @@ impl Engine {
         let outcome = match self.apply_page(page, Some(seq)).await {
             Ok(outcome) => outcome,
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
                 return;
             }
         };

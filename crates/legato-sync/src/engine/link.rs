@@ -67,8 +67,7 @@ impl Engine {
             Ok(values) => values,
             Err(err) => {
                 drop(socket);
-                self.link_failed(Reason::Store(err.to_string()), false)
-                    .await;
+                self.link_failed(Reason::store(&err), false).await;
                 return;
             }
         };

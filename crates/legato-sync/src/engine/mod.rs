@@ -201,17 +201,32 @@ struct StoreCounts {
 #[derive(Debug, Clone)]
 enum Reason {
     Transport(TransportError),
-    Store(String),
+    /// The store failed: its words and whether the same call may work later
+    /// ([`StoreError::is_retryable`]: a full disk yes; an update it refuses, say one whose
+    /// `$deflate` values break the inflate budget, no).
+    Store {
+        message: String,
+        retryable: bool,
+    },
     Paused,
     TokenChanged,
     Stopping,
+}
+
+impl Reason {
+    fn store(err: &StoreError) -> Self {
+        Reason::Store {
+            message: err.to_string(),
+            retryable: err.is_retryable(),
+        }
+    }
 }
 
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Reason::Transport(err) => write!(f, "{err}"),
-            Reason::Store(message) => write!(f, "local store: {message}"),
+            Reason::Store { message, .. } => write!(f, "local store: {message}"),
             Reason::Paused => f.write_str("paused"),
             Reason::TokenChanged => f.write_str("credentials changed"),
             Reason::Stopping => f.write_str("shutting down"),

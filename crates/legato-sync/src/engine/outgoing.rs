@@ -412,7 +412,7 @@ impl Engine {
         let outcomes = match outcomes {
             Ok(outcomes) => outcomes,
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
                 return false;
             }
         };
@@ -443,7 +443,7 @@ impl Engine {
         if let Some(err) = failed {
             // The change is still in the outbox (its transaction rolled back); a reconnect
             // resends it and its `duplicate` ack settles it.
-            self.link_failed(Reason::Store(err.to_string()), true).await;
+            self.link_failed(Reason::store(&err), true).await;
             return false;
         }
         gap
@@ -477,7 +477,7 @@ impl Engine {
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
                 return false;
             }
         };
@@ -557,7 +557,7 @@ impl Engine {
             }
             Ok(RejectionOutcome::Unknown) => {}
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
                 return false;
             }
         }
@@ -583,7 +583,7 @@ impl Engine {
                 true
             }
             Err(err) => {
-                self.link_failed(Reason::Store(err.to_string()), true).await;
+                self.link_failed(Reason::store(&err), true).await;
                 false
             }
         }

@@ -120,9 +120,9 @@ impl Engine {
             Reason::TokenChanged => return,
             Reason::Transport(TransportError::Unauthorized) => SyncError::Unauthorized,
             Reason::Transport(err) => SyncError::Offline(err.clone()),
-            Reason::Store(message) => SyncError::Store {
+            Reason::Store { message, retryable } => SyncError::Store {
                 message: message.clone(),
-                retryable: true,
+                retryable: *retryable,
             },
             Reason::Paused => SyncError::Paused,
             Reason::Stopping => SyncError::Stopped,
