@@ -416,7 +416,7 @@ async fn deflate_bombs_in_updates_are_not_stored_and_do_not_wedge_sync() {
     let elapsed = started.elapsed();
     eprintln!("{BOMBS} $deflate bombs refused in {elapsed:?}");
     assert!(
-        matches!(&err, SyncError::Store { message, .. } if message.contains("$deflate")),
+        matches!(&err, SyncError::Store { message, retryable: false } if message.contains("$deflate")),
         "{err:?}"
     );
     assert!(
