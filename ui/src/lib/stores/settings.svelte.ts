@@ -73,9 +73,15 @@ export class SettingsStore {
   }
 
   async saveServer(): Promise<boolean> {
+    // A new server signs out of the old one (the shell decides; its token never goes to
+    // the new host): say so.
+    const before = this.view?.account ?? null;
     return this.#run("server", "url", () => api.setServerUrl(this.serverUrl.trim()), () => {
       this.#serverDirty = false;
-      this.#notify.success("Server saved");
+      const signedOut = before !== null && !this.view?.account;
+      this.#notify.success(
+        signedOut ? "Server saved — signed out of the previous server; sign in again" : "Server saved",
+      );
     });
   }
 

@@ -35,6 +35,17 @@ describe("settings", () => {
     expect(settings.view?.serverUrl).toBe("https://sync.example.org");
   });
 
+  it("says when a new server signed out of the old one", async () => {
+    mockShell({ set_server_url: ({ url }) => ({ ...settingsView, serverUrl: url as string, account: null }) });
+    const { settings, notify } = store();
+    settings.apply({ ...settingsView, account: { email: "me@example.org", userId: "u1" } });
+    settings.editServerUrl("https://other.example.org");
+    expect(await settings.saveServer()).toBe(true);
+    expect(notify.items.map((n) => n.text)).toEqual([
+      "Server saved — signed out of the previous server; sign in again",
+    ]);
+  });
+
   it("puts a refused URL next to its field", async () => {
     mockShell({
       set_server_url: () => {
