@@ -389,3 +389,76 @@ fn apply_job(
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use legato_protocol::{EntityId, EntityType, Fields, MAX_MESSAGE_BYTES, deflate_string};
+    use serde_json::json;
+
+    use super::*;
+
+    fn update(seq: u64, id: &str, data: serde_json::Value) -> UpdateData {
+        let serde_json::Value::Object(data) = data else {
+            panic!("not an object")
+        };
+        UpdateData {
+            entity_type: EntityType::Logbook,
+            entity_id: EntityId::new(id).unwrap(),
+            data: data as Fields,
+            version: 1,
+            deleted: false,
+            seq,
+            timestamp: 0,
+            user_id: "u".into(),
+            client_id: "other".into(),
+            change_id: format!("c{seq}"),
+            full: true,
+        }
+    }
+
+    fn entry(notes: serde_json::Value) -> serde_json::Value {
+        json!({"timestamp": "2026-01-15T18:00:00.000Z", "duration": 30, "type": "practice",
+            "notes": notes, "tags": []})
+    }
+
+    /// A page after a refused one commits nothing: its cursor would step over the refused
+    /// updates, which the next catch-up would then never fetch again.
+    #[test]
+    fn pages_after_a_refused_page_commit_nothing() {
+        let mut store = Store::open_in_memory().unwrap();
+        let (events, _) = broadcast::channel(16);
+        let refused = Arc::new(AtomicBool::new(false));
+        let bomb = json!({ "$deflate": deflate_string(&"a".repeat(MAX_MESSAGE_BYTES)) });
+        let mut bombed = entry(json!("bombed"));
+        for i in 0..4 {
+            bombed[format!("x{i}")] = bomb.clone();
+        }
+        let first = apply_job(
+            events.clone(),
+            vec![
+                update(1, "sane-1", entry(json!("ok"))),
+                update(2, "bomb", bombed),
+            ],
+            Some(2),
+            refused.clone(),
+        );
+        assert!(matches!(first(&mut store), Err(StoreError::Validation(_))));
+        assert!(refused.load(Ordering::SeqCst));
+        let second = apply_job(
+            events,
+            vec![update(3, "sane-3", entry(json!("ok")))],
+            Some(3),
+            refused,
+        );
+        let outcome = second(&mut store).unwrap();
+        assert_eq!((outcome.applied, outcome.cursor), (0, 0));
+        assert_eq!(store.cursor().unwrap(), 0);
+        for id in ["sane-1", "bomb", "sane-3"] {
+            let id = EntityId::new(id).unwrap();
+            assert!(
+                store.get(EntityType::Logbook, &id).unwrap().is_none(),
+                "{id}"
+            );
+        }
+    }
+}
