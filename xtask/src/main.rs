@@ -25,7 +25,7 @@ tasks:
   lint                  fmt check, clippy -D warnings, invariants, svelte-check
   codegen               regenerate the UI's TypeScript bindings of the IPC contract
   invariants            check the architecture invariants (no tauri below the shell, pure core)
-  bench <name>          run a benchmark: local-write | server | sync | all
+  bench <name>          run a benchmark: local-write | server | abuse | sync | all
   sim [--seeds N] [--from S] [--steps K] [--jobs J]
                         the seeded simulation with its history checker, release build
                         (default 200 seeds; SEED=n replays one and prints its findings)
@@ -305,6 +305,7 @@ fn bench(args: &[String]) -> Result<()> {
     let benches: &[(&str, &str, &str)] = &[
         ("local-write", "legato-store", "local_write"),
         ("server", "legato-server", "server"),
+        ("abuse", "legato-server", "abuse"),
         ("sync", "legato-sync", "sync"),
     ];
     let selected: Vec<_> = benches
@@ -312,7 +313,7 @@ fn bench(args: &[String]) -> Result<()> {
         .filter(|(name, ..)| which == "all" || *name == which)
         .collect();
     if selected.is_empty() {
-        bail!("unknown benchmark `{which}` (local-write, server, sync, all)");
+        bail!("unknown benchmark `{which}` (local-write, server, abuse, sync, all)");
     }
     for (_, package, bench) in selected {
         cmd(

@@ -11,9 +11,8 @@
 //!
 //! The server is the real `legato-server` binary, run as a child process on 127.0.0.1:0.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use support::{ServerProcess, ms, percentile, register};
 
 const INGEST_USERS: usize = 4;
 const INGEST_BATCHES_PER_USER: usize = 20;
@@ -47,87 +48,6 @@ fn main() {
             idle_memory(n).await;
         }
     });
-}
-
-/// A `legato-server` child process on a fresh database.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl ServerProcess {
-    fn start(extra_args: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_legato-server"))
-            .args(["--listen", "127.0.0.1:0", "--database", &db])
-            .args(extra_args)
-            .env("RUST_LOG", "warn")
-            .env("LEGATO_IDLE_TIMEOUT_SECS", "600")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawning legato-server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("reading the listening line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        ServerProcess {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(
-            Path::new("/proc")
-                .join(self.child.id().to_string())
-                .join("status"),
-        )
-        .expect("reading /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS in /proc/<pid>/status")
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..150 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn register(http: &reqwest::Client, server: &ServerProcess, email: &str) -> String {
-    let response = http
-        .post(server.url("/api/auth/register"))
-        .json(&json!({"email": email, "password": "benchmark password"}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.expect("register body");
-    body["token"].as_str().expect("token").to_owned()
 }
 
 fn logbook_batch(user: usize, batch: usize) -> Value {
@@ -158,15 +78,6 @@ fn logbook_batch(user: usize, batch: usize) -> Value {
         })
         .collect();
     json!({ "items": items })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 async fn ingest() {
@@ -361,7 +272,9 @@ async fn read_until_complete(ws: &mut Ws, n: usize) -> usize {
 }
 
 async fn idle_memory(connections: usize) {
-    let server = ServerProcess::start(&[]);
+    // One account holds them all: lift its connection cap.
+    let server =
+        ServerProcess::start_with_env(&[], &[("LEGATO_MAX_CONNECTIONS_PER_USER", "100000")]);
     let http = reqwest::Client::new();
     let token = register(&http, &server, "idle@example.com").await;
     // Warm up: a few connections opened and closed, so one-time allocations are not counted.

@@ -46,8 +46,16 @@ use crate::ratelimit::RateLimiter;
 use crate::sessions::Sessions;
 use crate::sync::SyncService;
 
-/// Password hashes computed at once (each argon2id run takes ~19 MiB and a core).
+/// Password hashes computed at once at most (each argon2id run takes ~19 MiB and a core);
+/// fewer on a small machine, see [`password_slots`].
 pub const CONCURRENT_PASSWORD_HASHES: usize = 4;
+
+/// argon2 runs at once: half the cores (at least one, at most
+/// [`CONCURRENT_PASSWORD_HASHES`]), so a flood of logins leaves the other half to syncing.
+pub fn password_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    (cores / 2).clamp(1, CONCURRENT_PASSWORD_HASHES)
+}
 /// Password checks waiting for one of those; past this the request is answered `503` with
 /// `Retry-After` at once instead of queueing without bound.
 pub const MAX_WAITING_PASSWORD_HASHES: usize = 32;
@@ -107,7 +115,7 @@ impl<D: Database> AppState<D> {
     ) -> Result<T, ApiError> {
         let queued = self.hash_queue.fetch_add(1, Ordering::SeqCst);
         let _queued = QueueSlot(&self.hash_queue);
-        if queued >= CONCURRENT_PASSWORD_HASHES + MAX_WAITING_PASSWORD_HASHES {
+        if queued >= password_slots() + MAX_WAITING_PASSWORD_HASHES {
             tracing::warn!(queued, "password checks queue full");
             return Err(ApiError::rate_limited(1)
                 .with_message("the server is busy checking passwords; try again in a moment")
@@ -167,7 +175,7 @@ impl<D: Database> Server<D> {
                 tracker: TaskTracker::new(),
                 sessions: Sessions::new(),
                 guard: AuthGuard::default(),
-                hash_permits: Semaphore::new(CONCURRENT_PASSWORD_HASHES),
+                hash_permits: Semaphore::new(password_slots()),
                 hash_queue: AtomicUsize::new(0),
             })),
         }
@@ -240,7 +248,7 @@ mod tests {
         let db = SqliteDatabase::open(dir.path().join("q.db")).await.unwrap();
         let server = Server::with_database(db, Settings::with_database("sqlite://unused"));
         let state = server.state;
-        let total = CONCURRENT_PASSWORD_HASHES + MAX_WAITING_PASSWORD_HASHES + 5;
+        let total = password_slots() + MAX_WAITING_PASSWORD_HASHES + 5;
         let checks = (0..total)
             .map(|_| state.blocking_crypto(|| std::thread::sleep(Duration::from_millis(50))));
         let results = futures_util::future::join_all(checks).await;

@@ -61,6 +61,40 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// Whether `user`'s bucket is out of debt at `now`; else how long until it is. Used with
+    /// [`RateLimiter::charge`] for costs known only after the work (inflating).
+    pub fn check_positive(&self, user: &str, now: Instant) -> Result<(), Duration> {
+        if self.rate == 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.buckets.lock().expect("rate limiter lock poisoned");
+        let Some(bucket) = buckets.get_mut(user) else {
+            return Ok(());
+        };
+        *bucket = bucket.refilled(now, self.rate, self.burst);
+        if bucket.tokens >= 0.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(-bucket.tokens / self.rate))
+        }
+    }
+
+    /// Takes `cost` from `user`'s bucket, into debt if need be (at most one burst deep).
+    pub fn charge(&self, user: &str, cost: f64, now: Instant) {
+        if self.rate == 0.0 || cost <= 0.0 {
+            return;
+        }
+        let mut buckets = self.buckets.lock().expect("rate limiter lock poisoned");
+        let bucket = buckets.entry(user.to_owned()).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        *bucket = bucket.refilled(now, self.rate, self.burst);
+        bucket.tokens = (bucket.tokens - cost).max(-self.burst);
+    }
+}
+
 impl Bucket {
     fn refilled(self, now: Instant, rate: f64, burst: f64) -> Bucket {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
@@ -79,6 +113,27 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn charges_after_the_work_go_into_debt_and_block_until_paid() {
+        let t0 = Instant::now();
+        let limiter = RateLimiter::new(10.0, 20);
+        assert_eq!(limiter.check_positive("ann", t0), Ok(()));
+        limiter.charge("ann", 25.0, t0);
+        assert_eq!(
+            limiter.check_positive("ann", t0),
+            Err(Duration::from_millis(500))
+        );
+        assert_eq!(limiter.check_positive("bob", t0), Ok(()));
+        let t1 = t0 + Duration::from_millis(500);
+        assert_eq!(limiter.check_positive("ann", t1), Ok(()));
+        // Debt is at most one burst deep.
+        limiter.charge("ann", 1000.0, t1);
+        assert_eq!(
+            limiter.check_positive("ann", t1),
+            Err(Duration::from_secs(2))
+        );
+    }
 
     #[test]
     fn admits_a_burst_then_the_sustained_rate() {

@@ -34,6 +34,8 @@ pub struct SyncService<D> {
     limiter: RateLimiter,
     /// Change pages read (HTTP pages, WebSocket subscribes) per user.
     read_limiter: RateLimiter,
+    /// Bytes inflated for a user's `$deflate` values, in KiB (see [`INFLATE_KIB_PER_SEC`]).
+    inflate_limiter: RateLimiter,
     locks: UserLocks,
 }
 
@@ -49,6 +51,7 @@ impl<D: Database> SyncService<D> {
             metrics,
             limiter,
             read_limiter: RateLimiter::new(0.0, 1),
+            inflate_limiter: RateLimiter::new(INFLATE_KIB_PER_SEC, INFLATE_KIB_BURST),
             locks: UserLocks::default(),
         }
     }
@@ -91,7 +94,23 @@ impl<D: Database> SyncService<D> {
             return Ok(Vec::new());
         }
         let started = Instant::now();
-        let screened = screen(changes).await?;
+        // A user in inflate debt has its compressed changes answered `rate_limited` (retried
+        // later, unchanged) without inflating them; the others go on.
+        let in_debt = self
+            .inflate_limiter
+            .check_positive(user.as_str(), Instant::now())
+            .err();
+        let screened = screen(changes, in_debt).await?;
+        let inflated: usize = screened
+            .iter()
+            .map(|s| match s {
+                Screened::Ok { inflated, .. } => *inflated,
+                // Over the budget: the check stopped there.
+                Screened::Rejected { inflated, .. } => *inflated,
+            })
+            .sum();
+        self.inflate_limiter
+            .charge(user.as_str(), inflated as f64 / 1024.0, Instant::now());
         let mut outcomes = Vec::with_capacity(screened.len());
         {
             let _turn = self.locks.lock(user).await;
@@ -105,7 +124,7 @@ impl<D: Database> SyncService<D> {
                     Screened::Ok { inflated: size, .. } => {
                         chunk.is_empty() || inflated + size <= CHUNK_INFLATED_BYTES
                     }
-                    Screened::Rejected(_) => true,
+                    Screened::Rejected { .. } => true,
                 }) {
                     match next {
                         Screened::Ok {
@@ -116,7 +135,7 @@ impl<D: Database> SyncService<D> {
                             chunk.push(change);
                             slots.push(None);
                         }
-                        Screened::Rejected(outcome) => slots.push(Some(outcome)),
+                        Screened::Rejected { outcome, .. } => slots.push(Some(outcome)),
                     }
                 }
                 let mut written = self.write_chunk(user, chunk).await?.into_iter();
@@ -183,13 +202,51 @@ pub const CHUNK_INFLATED_BYTES: usize = 4 * MAX_INFLATED_BYTES_PER_CHANGE;
 
 /// A change after the budget check.
 enum Screened {
-    Ok { change: Change, inflated: usize },
-    Rejected(ChangeOutcome),
+    Ok {
+        change: Change,
+        inflated: usize,
+    },
+    Rejected {
+        outcome: ChangeOutcome,
+        /// What checking it inflated.
+        inflated: usize,
+    },
 }
 
+/// `$deflate` inflation a user may cost the server, in KiB a second (32 MiB/s), with a
+/// burst of [`INFLATE_KIB_BURST`] (64 MiB): far above any person's edits, and a cap on what
+/// a stream of bombs (each stopped at its 1 MiB budget) can cost a core.
+pub const INFLATE_KIB_PER_SEC: f64 = 32.0 * 1024.0;
+pub const INFLATE_KIB_BURST: u32 = 64 * 1024;
+
 /// Checks every change's `$deflate` budget (on a blocking thread when any has one: it is
-/// CPU work of up to the budget per change).
-async fn screen(changes: Vec<Change>) -> Result<Vec<Screened>, DbError> {
+/// CPU work of up to the budget per change). A user `in_debt` of inflate work has each change
+/// with a `$deflate` answered `rate_limited` (transient: sent again later) uninflated.
+async fn screen(changes: Vec<Change>, in_debt: Option<Duration>) -> Result<Vec<Screened>, DbError> {
+    if let Some(wait) = in_debt {
+        let secs = crate::ratelimit::retry_after_secs(wait);
+        return Ok(changes
+            .into_iter()
+            .map(|change| {
+                if has_deflated(&change.data) {
+                    Screened::Rejected {
+                        outcome: ChangeOutcome::Rejected {
+                            code: ErrorCode::RateLimited,
+                            message: format!(
+                                "too much compressed data from this account; retry in {secs} s"
+                            ),
+                        },
+                        inflated: 0,
+                    }
+                } else {
+                    Screened::Ok {
+                        change,
+                        inflated: 0,
+                    }
+                }
+            })
+            .collect());
+    }
     if !changes.iter().any(|change| has_deflated(&change.data)) {
         return Ok(changes
             .into_iter()
@@ -212,10 +269,13 @@ fn screen_one(change: Change) -> Screened {
             change,
             inflated: 0,
         },
-        Err(err) => Screened::Rejected(ChangeOutcome::Rejected {
-            code: ErrorCode::TooLarge,
-            message: err.to_string(),
-        }),
+        Err(err) => Screened::Rejected {
+            outcome: ChangeOutcome::Rejected {
+                code: ErrorCode::TooLarge,
+                message: err.to_string(),
+            },
+            inflated: MAX_INFLATED_BYTES_PER_CHANGE,
+        },
     }
 }
 

@@ -296,3 +296,57 @@ async fn reading_change_pages_is_rate_limited() {
         .await;
     assert_eq!(ws.expect_close().await.0, 1013);
 }
+
+/// Inflating costs a user its inflate budget (32 MiB/s, burst 64 MiB): a batch of bombs
+/// that together inflate past the burst puts the account in debt, and until it is paid its
+/// compressed changes are answered `rate_limited` (transient, sent again later) without
+/// being inflated; its plain changes and other accounts go on.
+#[tokio::test]
+async fn inflating_is_rate_limited_per_account() {
+    let server = TestServer::start_with(|settings| settings.rate_limit = 0.0).await;
+    let ann = server.register("ann@example.com").await;
+    let bob = server.register("bob@example.com").await;
+    let part = deflate_string(&"a".repeat(600_000));
+    let bombs: Vec<Value> = (0..70)
+        .map(|i| {
+            let data = json!({"title": "t", "x": {"$deflate": part}, "y": {"$deflate": part}});
+            change(
+                &format!("b{i}"),
+                "goals",
+                &format!("b{i}"),
+                "create",
+                data,
+                0,
+                "laptop",
+            )
+        })
+        .collect();
+    let results = server.batch(&ann.token, bombs).await;
+    assert!(
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["error"]["code"] == "too_large"),
+        "{results:?}"
+    );
+    let small = || json!({"title": "t", "notes": {"$deflate": deflate_string("slow practice")}});
+    let next = server
+        .batch(
+            &ann.token,
+            vec![
+                change("c1", "goals", "g1", "create", small(), 0, "laptop"),
+                create_goal("c2", "g2", "plain", "laptop"),
+            ],
+        )
+        .await;
+    assert_eq!(next[0]["error"]["code"], "rate_limited", "{next:?}");
+    assert_eq!(next[1]["status"], "applied");
+    let bobs = server
+        .batch(
+            &bob.token,
+            vec![change("c1", "goals", "g1", "create", small(), 0, "laptop")],
+        )
+        .await;
+    assert_eq!(bobs[0]["status"], "applied");
+}
