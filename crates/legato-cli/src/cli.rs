@@ -55,6 +55,9 @@ pub enum Command {
     /// Register, log in or log out of the sync server.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// The account's signed-in devices: list them, sign one out.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
     /// Practice sessions: add, edit, delete, list.
     #[command(subcommand)]
     Log(LogCommand),
@@ -97,6 +100,29 @@ pub enum AccountCommand {
     Login(Credentials),
     /// Revoke this device's token and forget it.
     Logout,
+    /// Change the password; every other device of the account is signed out.
+    Password(PasswordChange),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordChange {
+    /// The current password (or set LEGATO_PASSWORD).
+    #[arg(long, env = "LEGATO_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// The new password (or set LEGATO_NEW_PASSWORD).
+    #[arg(long, env = "LEGATO_NEW_PASSWORD", hide_env_values = true)]
+    pub new_password: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// The account's signed-in devices, oldest first (`*` marks this one).
+    List(JsonFlag),
+    /// Sign a device out: its token is revoked and its live connections close.
+    Revoke {
+        /// The device id, as `legato devices list` shows it.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    account, conflicts, dead_letters, goal, log, repertoire, stats, status, sync, transfer,
+    account, conflicts, dead_letters, devices, goal, log, repertoire, stats, status, sync, transfer,
 };
 use crate::context::Context;
 
@@ -27,6 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut ctx = Context::new(&cli)?;
     match cli.command {
         Command::Account(command) => account::run(&mut ctx, command),
+        Command::Devices(command) => devices::run(&ctx, command),
         Command::Log(command) => log::run(&ctx, command),
         Command::Repertoire(command) => repertoire::run(&ctx, command),
         Command::Goal(command) => goal::run(&ctx, command),

@@ -1,4 +1,5 @@
-//! The account calls of PROTOCOL.md section 5.2: register, log in, log out. One client for
+//! The account calls of PROTOCOL.md section 5.2 (register, log in, log out) and of
+//! `docs/PROTOCOL-NOTES.md` (devices, password change). One client for
 //! the desktop app and the CLI; the sync traffic itself is the engine's.
 
 use std::time::Duration;
@@ -6,7 +7,10 @@ use std::time::Duration;
 use crate::ServerUrl;
 use crate::error::TooLarge;
 use crate::transport::{BodyError, error_body, read_capped};
-use legato_protocol::{AuthResponse, ErrorCode, ErrorResponse, MAX_MESSAGE_BYTES, RegisterRequest};
+use legato_protocol::{
+    AuthResponse, ChangePasswordRequest, DevicesResponse, ErrorCode, ErrorResponse,
+    MAX_MESSAGE_BYTES, RegisterRequest,
+};
 use reqwest::{Client, Response, StatusCode};
 
 // Every reply body is read through `transport::read_capped`: at most
@@ -142,6 +146,58 @@ impl AccountApi {
         Err(error_of(response).await)
     }
 
+    /// The account's signed-in devices (`GET /api/devices`), oldest first.
+    pub async fn devices(&self, token: &str) -> Result<DevicesResponse, AccountError> {
+        let response = self
+            .client
+            .get(self.server.endpoint("api/devices"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        read_json(response, "devices reply").await
+    }
+
+    /// Signs the device `id` out (`DELETE /api/devices/{id}`): its token is revoked and its
+    /// live connections close.
+    pub async fn revoke_device(&self, token: &str, id: &str) -> Result<(), AccountError> {
+        let mut url = self.server.endpoint("api/devices");
+        url.path_segments_mut()
+            .map_err(|()| AccountError::Invalid("the server URL cannot take a path".into()))?
+            .push(id);
+        let response = self
+            .client
+            .delete(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(network)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(error_of(response).await)
+    }
+
+    /// Changes the password (`POST /api/auth/password`); every other device is signed out.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        body: &ChangePasswordRequest,
+    ) -> Result<(), AccountError> {
+        let response = self
+            .client
+            .post(self.server.endpoint("api/auth/password"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .map_err(network)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(error_of(response).await)
+    }
+
     async fn auth(&self, path: &str, body: &RegisterRequest) -> Result<AuthResponse, AccountError> {
         let response = self
             .client
@@ -150,21 +206,29 @@ impl AccountApi {
             .send()
             .await
             .map_err(network)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(error_of(response).await);
-        }
-        let body = read_capped(response, MAX_MESSAGE_BYTES, "sign-in reply")
-            .await
-            .map_err(|err| match err {
-                BodyError::TooLarge(too_large) => AccountError::TooLarge(too_large),
-                BodyError::Network(err) => network(err),
-            })?;
-        serde_json::from_slice(&body).map_err(|err| AccountError::Server {
-            status: status.as_u16(),
-            message: format!("unexpected reply: {err}"),
-        })
+        read_json(response, "sign-in reply").await
     }
+}
+
+/// A successful reply's JSON body, read with the size cap; an error reply as its error.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: Response,
+    what: &'static str,
+) -> Result<T, AccountError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(error_of(response).await);
+    }
+    let body = read_capped(response, MAX_MESSAGE_BYTES, what)
+        .await
+        .map_err(|err| match err {
+            BodyError::TooLarge(too_large) => AccountError::TooLarge(too_large),
+            BodyError::Network(err) => network(err),
+        })?;
+    serde_json::from_slice(&body).map_err(|err| AccountError::Server {
+        status: status.as_u16(),
+        message: format!("unexpected reply: {err}"),
+    })
 }
 
 fn network(err: reqwest::Error) -> AccountError {

@@ -1,12 +1,12 @@
-//! `legato account register|login|logout`.
+//! `legato account register|login|logout|password`.
 
 use std::io::{self, BufRead as _};
 
 use anyhow::{Context as _, Result, bail};
-use legato_protocol::{AuthResponse, EntityType, RegisterRequest};
+use legato_protocol::{AuthResponse, ChangePasswordRequest, EntityType, RegisterRequest};
 
 use super::explain;
-use crate::cli::{AccountCommand, Credentials};
+use crate::cli::{AccountCommand, Credentials, PasswordChange};
 use crate::config::Account;
 use crate::context::Context;
 use crate::http::block_on;
@@ -17,7 +17,25 @@ pub fn run(ctx: &mut Context, command: AccountCommand) -> Result<()> {
         AccountCommand::Register(credentials) => sign_in(ctx, credentials, true),
         AccountCommand::Login(credentials) => sign_in(ctx, credentials, false),
         AccountCommand::Logout => logout(ctx),
+        AccountCommand::Password(change) => change_password(ctx, change),
     }
+}
+
+/// Changes the password on the server; this device stays signed in, the others are out.
+fn change_password(ctx: &Context, change: PasswordChange) -> Result<()> {
+    let client_id = ctx.store()?.client_id().to_owned();
+    let (account, token) = ctx.session(&client_id)?;
+    let api = AccountApi::new(ctx.server_url(&account.server)?)?;
+    let body = ChangePasswordRequest {
+        current_password: change.password,
+        new_password: change.new_password,
+    };
+    block_on(api.change_password(&token, &body))?.context("changing the password failed")?;
+    println!(
+        "password changed for {}; every other device is signed out",
+        account.email
+    );
+    Ok(())
 }
 
 fn sign_in(ctx: &mut Context, credentials: Credentials, register: bool) -> Result<()> {

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod conflicts;
 pub mod dead_letters;
+pub mod devices;
 pub mod goal;
 pub mod log;
 pub mod repertoire;

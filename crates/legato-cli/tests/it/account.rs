@@ -250,3 +250,94 @@ fn a_plain_http_remote_server_is_warned_about_once_per_command() {
         assert_eq!(warnings(&status.stderr), 0, "{status:?}");
     }
 }
+
+/// `legato devices list|revoke` and `legato account password`: a device sees the account's
+/// devices, signs another one out (its next sync is refused), and a password change signs
+/// every other device out while this one syncs on.
+#[test]
+fn devices_are_listed_and_signed_out_and_a_password_change_signs_out_the_rest() {
+    let server = TestServer::start();
+    let address = crate::support::email("devices");
+    let laptop = Device::new(&server);
+    laptop.register(&address);
+    let login = |device: &Device| {
+        device.ok(&[
+            "account",
+            "login",
+            "--email",
+            &address,
+            "--password",
+            PASSWORD,
+        ]);
+    };
+    let (phone, tablet) = (Device::new(&server), Device::new(&server));
+    login(&phone);
+    login(&tablet);
+    phone.ok(&["sync"]);
+
+    let list = laptop.json(&["devices", "list", "--json"]);
+    let devices = list["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 3);
+    assert_eq!(
+        devices
+            .iter()
+            .map(|d| d["current"].as_bool().unwrap())
+            .collect::<Vec<_>>(),
+        [true, false, false]
+    );
+    let phone_id = devices[1]["id"].as_str().unwrap().to_owned();
+    let text = laptop.ok(&["devices", "list"]);
+    assert!(
+        text.contains(&format!("* {}", devices[0]["id"].as_str().unwrap())),
+        "{text}"
+    );
+    assert!(text.contains(&phone_id), "{text}");
+
+    let out = laptop.ok(&["devices", "revoke", &phone_id]);
+    assert!(out.contains("signed out"), "{out}");
+    let err = phone.fails(&["sync"]);
+    assert!(err.contains("refused this device's login"), "{err}");
+    let err = laptop.fails(&["devices", "revoke", &phone_id]);
+    assert!(
+        err.contains("not_found") || err.contains("no signed-in device"),
+        "{err}"
+    );
+
+    let err = laptop.fails(&[
+        "account",
+        "password",
+        "--password",
+        "wrong password",
+        "--new-password",
+        "a brand new password",
+    ]);
+    assert!(err.contains("unauthorized"), "{err}");
+    let out = laptop.ok(&[
+        "account",
+        "password",
+        "--password",
+        PASSWORD,
+        "--new-password",
+        "a brand new password",
+    ]);
+    assert!(out.contains("password changed"), "{out}");
+    let err = tablet.fails(&["sync"]);
+    assert!(err.contains("refused this device's login"), "{err}");
+    laptop.ok(&["sync"]);
+    assert_eq!(
+        laptop.json(&["devices", "list", "--json"])["devices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    tablet.ok(&[
+        "account",
+        "login",
+        "--email",
+        &address,
+        "--password",
+        "a brand new password",
+    ]);
+    tablet.ok(&["sync"]);
+}
