@@ -105,6 +105,9 @@ pub enum ErrorCode {
     Conflict,
     Internal,
     ChangeIdReused,
+    /// The account's storage quota is used up: the change is kept and sent again later
+    /// (transient), when something was deleted or the quota raised.
+    QuotaExceeded,
     #[serde(other)]
     Unknown,
 }
@@ -121,6 +124,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
             ErrorCode::ChangeIdReused => "change_id_reused",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -132,6 +136,7 @@ impl ErrorCode {
             ErrorCode::Invalid => 400,
             ErrorCode::NotFound => 404,
             ErrorCode::TooLarge => 413,
+            ErrorCode::QuotaExceeded => 507,
             ErrorCode::RateLimited => 429,
             ErrorCode::EmailTaken => 409,
             ErrorCode::Conflict | ErrorCode::ChangeIdReused => 409,
@@ -144,7 +149,10 @@ impl ErrorCode {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorCode::RateLimited | ErrorCode::Internal | ErrorCode::Unknown
+            ErrorCode::RateLimited
+                | ErrorCode::Internal
+                | ErrorCode::QuotaExceeded
+                | ErrorCode::Unknown
         )
     }
 }

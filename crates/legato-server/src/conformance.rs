@@ -21,6 +21,7 @@ where
 {
     users_and_tokens(make_db().await).await;
     devices_and_passwords(make_db().await).await;
+    the_quota_refuses_growth_only(make_db().await).await;
     apply_is_exactly_once(make_db().await).await;
     unchanged_changes_are_flagged(make_db().await).await;
     reused_change_ids_are_refused(make_db().await).await;
@@ -200,6 +201,111 @@ async fn devices_and_passwords<D: Database>(db: D) {
         .change_password(&UserId::generate(), "x".into(), laptop.hash(), NOW)
         .await;
     assert!(matches!(unknown, Err(DbError::UnknownUser)), "{unknown:?}");
+}
+
+/// The storage quota: stored bytes follow every write; a write that grows an account past
+/// the quota is `quota_exceeded` and stores nothing; deletes, shrinking writes and other
+/// accounts go on.
+async fn the_quota_refuses_growth_only<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let (bob, _) = new_user(&db, "bob@example.com").await;
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), 0);
+    let big = "x".repeat(3_000);
+    let created = apply_one(
+        &db,
+        &ann,
+        change(
+            "c1",
+            "g1",
+            Operation::Create,
+            json!({"title": "t", "blob": big}),
+            0,
+        ),
+    )
+    .await;
+    assert_eq!(applied(&created), (1, 1));
+    let after_one = db.stored_bytes(&ann).await.unwrap();
+    assert!(
+        after_one > 6_000,
+        "state and change record counted: {after_one}"
+    );
+
+    db.set_user_quota(Some(after_one + 1_000));
+    let refused = apply_one(
+        &db,
+        &ann,
+        change(
+            "c2",
+            "g2",
+            Operation::Create,
+            json!({"title": "t", "blob": "y".repeat(3_000)}),
+            0,
+        ),
+    )
+    .await;
+    assert!(
+        matches!(
+            &refused,
+            ChangeOutcome::Rejected {
+                code: ErrorCode::QuotaExceeded,
+                ..
+            }
+        ),
+        "the_quota_refuses_growth_only: {refused:?}"
+    );
+    assert_eq!(
+        db.stored_bytes(&ann).await.unwrap(),
+        after_one,
+        "nothing stored"
+    );
+    let page = db.changes_since(&ann, &[], 0, 100).await.unwrap();
+    assert_eq!(page.changes.len(), 1);
+    // A small write still fits; a shrinking one and a delete always go.
+    let small = apply_one(
+        &db,
+        &ann,
+        change("c3", "g3", Operation::Create, json!({"title": "s"}), 0),
+    )
+    .await;
+    assert_eq!(applied(&small).1, 2);
+    db.set_user_quota(Some(1));
+    let shrink = apply_one(
+        &db,
+        &ann,
+        change("c4", "g1", Operation::Update, json!({"blob": "short"}), 1),
+    )
+    .await;
+    assert_eq!(applied(&shrink), (2, 3));
+    assert!(db.stored_bytes(&ann).await.unwrap() < after_one + 1_000);
+    let deleted = apply_one(
+        &db,
+        &ann,
+        change("c5", "g3", Operation::Delete, json!({}), 1),
+    )
+    .await;
+    assert_eq!(applied(&deleted), (2, 4));
+    // Bob is over the same tiny quota with his first write, and refused.
+    let bobs = apply_one(
+        &db,
+        &bob,
+        change("c1", "g1", Operation::Create, json!({"title": "t"}), 0),
+    )
+    .await;
+    assert!(matches!(
+        bobs,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::QuotaExceeded,
+            ..
+        }
+    ));
+    db.set_user_quota(None);
+    let bobs = apply_one(
+        &db,
+        &bob,
+        change("c1", "g1", Operation::Create, json!({"title": "t"}), 0),
+    )
+    .await;
+    assert_eq!(applied(&bobs), (1, 1));
 }
 
 async fn users_and_tokens<D: Database>(db: D) {

@@ -160,6 +160,7 @@ impl Server<SqliteDatabase> {
 
 impl<D: Database> Server<D> {
     pub fn with_database(db: D, settings: Settings) -> Self {
+        db.set_user_quota(settings.user_quota_bytes);
         let metrics = Arc::new(Metrics::new());
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_limit_burst);
         let hub = hub::Hub::with_byte_limit(settings.outbound_bytes);

@@ -58,6 +58,8 @@ pub struct Settings {
     /// when the server listens on a loopback address only (a desktop's own server, tests)
     /// and closed otherwise, so a server put on the network is not open to anyone.
     pub open_registration: bool,
+    /// Bytes one account may store (`None`: no limit); see `Database::set_user_quota`.
+    pub user_quota_bytes: Option<u64>,
     /// An HTTP connection must send a request's headers within this long, also when it
     /// sits idle between requests (keep-alive); else it is closed.
     pub header_timeout: Duration,
@@ -76,6 +78,8 @@ pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Days a token may go unused before it expires (`token_idle_days`; 0: never).
 pub const DEFAULT_TOKEN_IDLE_DAYS: u64 = 90;
+/// Megabytes one account may store by default (`user_quota_mb`; 0: no limit).
+pub const DEFAULT_USER_QUOTA_MB: u64 = 1000;
 pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 32;
 pub const DEFAULT_READ_RATE_LIMIT: f64 = 20.0;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -102,6 +106,7 @@ impl Settings {
             metrics_token: None,
             token_idle_timeout: Some(DAY * DEFAULT_TOKEN_IDLE_DAYS as u32),
             open_registration: true,
+            user_quota_bytes: Some(DEFAULT_USER_QUOTA_MB * 1_000_000),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
         }
@@ -165,6 +170,9 @@ impl Settings {
         }
         if let Some(queue) = merged.outbound_queue {
             settings.outbound_queue = queue.max(1);
+        }
+        if let Some(mb) = merged.user_quota_mb {
+            settings.user_quota_bytes = (mb > 0).then(|| mb.saturating_mul(1_000_000));
         }
         if let Some(bytes) = merged.outbound_bytes {
             settings.outbound_bytes = bytes.max(legato_protocol::MAX_MESSAGE_BYTES);
@@ -240,6 +248,7 @@ pub struct Overrides {
     pub outbound_bytes: Option<usize>,
     pub max_connections_per_user: Option<usize>,
     pub read_rate_limit: Option<f64>,
+    pub user_quota_mb: Option<u64>,
 }
 
 impl Overrides {
@@ -264,6 +273,7 @@ impl Overrides {
                 .max_connections_per_user
                 .or(self.max_connections_per_user),
             read_rate_limit: over.read_rate_limit.or(self.read_rate_limit),
+            user_quota_mb: over.user_quota_mb.or(self.user_quota_mb),
         }
     }
 
@@ -272,7 +282,7 @@ impl Overrides {
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
     /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`,
     /// `LEGATO_HEADER_TIMEOUT_SECS`, `LEGATO_BODY_TIMEOUT_SECS`, `LEGATO_OUTBOUND_BYTES`,
-    /// `LEGATO_MAX_CONNECTIONS_PER_USER`, `LEGATO_READ_RATE_LIMIT`.
+    /// `LEGATO_MAX_CONNECTIONS_PER_USER`, `LEGATO_READ_RATE_LIMIT`, `LEGATO_USER_QUOTA_MB`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -317,6 +327,7 @@ impl Overrides {
                 get("LEGATO_MAX_CONNECTIONS_PER_USER"),
             )?,
             read_rate_limit: num("LEGATO_READ_RATE_LIMIT", get("LEGATO_READ_RATE_LIMIT"))?,
+            user_quota_mb: num("LEGATO_USER_QUOTA_MB", get("LEGATO_USER_QUOTA_MB"))?,
         })
     }
 }

@@ -836,6 +836,20 @@ impl Store {
             .query_row([], |row| row.get(0))?)
     }
 
+    /// Why the server last refused a change that is still waiting (a transient refusal:
+    /// `rate_limited`, `quota_exceeded`, ...), the most recent first; `None` when no waiting
+    /// change was refused. For the user: what holds the queue up.
+    pub fn pending_refusal(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT last_error FROM outbox WHERE last_error IS NOT NULL
+                 ORDER BY rejected_at DESC LIMIT 1",
+            )?
+            .query_row([], |row| row.get(0))
+            .optional()?)
+    }
+
     pub fn dead_letter_count(&self) -> Result<u64> {
         Ok(self
             .conn

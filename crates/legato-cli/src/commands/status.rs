@@ -26,6 +26,8 @@ struct Status {
     connection: &'static str,
     pending: u64,
     oldest_pending_age_ms: Option<i64>,
+    /// Why the server last refused a waiting change (it is kept and sent again).
+    pending_refusal: Option<String>,
     dead_letters: u64,
     conflicts: u64,
     cursor: u64,
@@ -64,6 +66,7 @@ pub fn run(ctx: &Context, args: &JsonFlag) -> Result<()> {
             .oldest_pending_ms()
             .map_err(explain)?
             .map(|t| (now - t).max(0)),
+        pending_refusal: store.pending_refusal().map_err(explain)?,
         dead_letters: store.dead_letter_count().map_err(explain)?,
         conflicts: store.conflicts().map_err(explain)?.len() as u64,
         cursor: store.cursor().map_err(explain)?,
@@ -87,6 +90,9 @@ pub fn run(ctx: &Context, args: &JsonFlag) -> Result<()> {
         .map(|age| format!(" (oldest {}s ago)", age / 1000))
         .unwrap_or_default();
     println!("pending      {}{oldest}", status.pending);
+    if let Some(refusal) = &status.pending_refusal {
+        println!("             waiting: {refusal}");
+    }
     println!("dead letters {}", status.dead_letters);
     println!("conflicts    {}", status.conflicts);
     println!("cursor       {}", status.cursor);

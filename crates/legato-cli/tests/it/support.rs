@@ -22,11 +22,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A server whose settings `configure` changes first.
+    pub fn start_with(configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::with_database(format!(
+        let mut settings = Settings::with_database(format!(
             "sqlite://{}",
             dir.path().join("server.db").display()
         ));
+        configure(&mut settings);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();

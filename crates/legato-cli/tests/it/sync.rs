@@ -203,3 +203,23 @@ fn sync_watch_prints_changes_as_they_arrive_and_stops_on_sigterm() {
     let exit = watcher.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// A server whose storage quota is used up answers `quota_exceeded`: the entry stays on the
+/// device and queued (never dead-lettered), and the status says why.
+#[test]
+fn an_account_over_its_quota_keeps_its_entries_queued() {
+    let server = crate::support::TestServer::start_with(|s| s.user_quota_bytes = Some(20_000));
+    let device = crate::support::Device::new(&server);
+    device.register(&crate::support::email("quota"));
+    let long = "slow practice, hands separately. ".repeat(450);
+    let big = device.add(&["--duration", "30", "--notes", &long]);
+    let _ = device.output(&["sync"]);
+    let status = device.json(&["status", "--json"]);
+    assert_eq!(status["pending"], 1, "{status}");
+    assert_eq!(status["deadLetters"], 0, "{status}");
+    let refusal = status["pendingRefusal"].as_str().unwrap_or_default();
+    assert!(refusal.starts_with("quota_exceeded"), "{status}");
+    assert!(device.ok(&["status"]).contains("waiting: quota_exceeded"));
+    let list = device.ok(&["log", "list"]);
+    assert!(list.contains(&big), "{list}");
+}

@@ -380,6 +380,14 @@ pub trait Database: Clone + Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<ChangesPage, DbError>> + Send;
 
+    /// Sets the bytes one account may store (`None`: no limit). A write that would grow an
+    /// account past it is answered `quota_exceeded` and stores nothing; deletes and writes
+    /// that shrink the account always go.
+    fn set_user_quota(&self, bytes: Option<u64>);
+
+    /// The bytes `user` stores: the JSON text of its entities' states and change records.
+    fn stored_bytes(&self, user: &UserId) -> impl Future<Output = Result<u64, DbError>> + Send;
+
     /// Answers when the store can run a query.
     fn health(&self) -> impl Future<Output = Result<(), DbError>> + Send;
 

@@ -12,13 +12,14 @@
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use legato_core::EntityRecord;
-use legato_protocol::{Change, EntityId, EntityType, Fields};
+use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Fields, Operation};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::value::RawValue;
@@ -44,6 +45,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
         "sqlite_migrations/0004_conflicted_changes.sql"
     )),
     M::up(include_str!("sqlite_migrations/0005_token_devices.sql")),
+    M::up(include_str!("sqlite_migrations/0006_stored_bytes.sql")),
 ];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
@@ -72,6 +74,8 @@ struct Inner {
     read_permits: Semaphore,
     /// Taken by change pages before a read permit (see `MAX_BULK_READERS`).
     bulk_permits: Semaphore,
+    /// Bytes one account may store; 0: no limit.
+    quota_bytes: AtomicU64,
 }
 
 fn backend(err: impl std::error::Error + Send + Sync + 'static) -> DbError {
@@ -182,6 +186,7 @@ impl SqliteDatabase {
                 readers: Mutex::new(Vec::new()),
                 read_permits: Semaphore::new(MAX_READERS),
                 bulk_permits: Semaphore::new(MAX_BULK_READERS),
+                quota_bytes: AtomicU64::new(0),
             }),
         })
     }
@@ -477,8 +482,9 @@ impl Database for SqliteDatabase {
         on_commit: OnCommit,
     ) -> Result<Vec<ChangeOutcome>, DbError> {
         let user = user.clone();
+        let quota = self.inner.quota_bytes.load(Ordering::Relaxed);
         self.write(move |conn| {
-            let mut outcomes = apply_in_transaction(conn, &user, changes, now_ms)?;
+            let mut outcomes = apply_in_transaction(conn, &user, changes, now_ms, quota)?;
             on_commit(&mut outcomes);
             Ok(outcomes)
         })
@@ -504,6 +510,24 @@ impl Database for SqliteDatabase {
             .map_err(|_| DbError::Closed)?;
         self.read(move |conn| changes_page(conn, &user, &types, since, limit))
             .await
+    }
+
+    fn set_user_quota(&self, bytes: Option<u64>) {
+        self.inner
+            .quota_bytes
+            .store(bytes.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    async fn stored_bytes(&self, user: &UserId) -> Result<u64, DbError> {
+        let user = user.clone();
+        self.read(move |conn| {
+            let bytes: Option<i64> = conn
+                .prepare_cached("SELECT stored_bytes FROM users WHERE id = ?1")?
+                .query_row([&user.0], |row| row.get(0))
+                .optional()?;
+            Ok(bytes.map_or(0, |b| u64::try_from(b).unwrap_or(0)))
+        })
+        .await
     }
 
     async fn health(&self) -> Result<(), DbError> {
@@ -563,14 +587,31 @@ fn apply_in_transaction(
     user: &UserId,
     changes: Vec<Change>,
     now_ms: i64,
+    quota: u64,
 ) -> Result<Vec<ChangeOutcome>, DbError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let start_seq: u64 = tx
-        .prepare_cached("SELECT seq FROM users WHERE id = ?1")?
-        .query_row([&user.0], |row| row.get(0))
+    let (start_seq, start_bytes): (u64, i64) = tx
+        .prepare_cached("SELECT seq, stored_bytes FROM users WHERE id = ?1")?
+        .query_row([&user.0], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?
         .ok_or(DbError::UnknownUser)?;
     let mut seq = start_seq;
+    let mut stored = start_bytes;
+    // A write that grows the account past its quota is refused; one that shrinks it (a
+    // delete, a shorter text) always goes, so a full account can make room.
+    let over_quota = |stored: i64, growth: i64| {
+        quota > 0
+            && growth > 0
+            && stored.saturating_add(growth) > i64::try_from(quota).unwrap_or(i64::MAX)
+    };
+    let quota_refusal = || ChangeOutcome::Rejected {
+        code: ErrorCode::QuotaExceeded,
+        message: format!(
+            "this account's storage quota ({} MB) is used up; the change waits until \
+             something is deleted or the quota is raised",
+            quota / 1_000_000
+        ),
+    };
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
         let hash = content_hash(&change);
@@ -598,7 +639,25 @@ fn apply_in_transaction(
                 version,
                 seq: entity_seq,
                 touched,
+            } if change.operation != Operation::Delete
+                && over_quota(stored, json_len(&touched)) =>
+            {
+                let _ = (version, entity_seq);
+                quota_refusal()
+            }
+            Evaluation::Write { record, touched }
+                if change.operation != Operation::Delete
+                    && over_quota(stored, write_growth(current.as_ref(), &record, &touched)) =>
+            {
+                let _ = record;
+                quota_refusal()
+            }
+            Evaluation::Unchanged {
+                version,
+                seq: entity_seq,
+                touched,
             } => {
+                stored = stored.saturating_add(json_len(&touched));
                 record_change(
                     &tx,
                     user,
@@ -619,6 +678,7 @@ fn apply_in_transaction(
                 }
             }
             Evaluation::Write { record, touched } => {
+                stored = stored.saturating_add(write_growth(current.as_ref(), &record, &touched));
                 seq += 1;
                 store_entity(&tx, user, &change, &record, seq, now_ms)?;
                 record_change(
@@ -644,12 +704,24 @@ fn apply_in_transaction(
         };
         outcomes.push(outcome);
     }
-    if seq != start_seq {
-        tx.prepare_cached("UPDATE users SET seq = ?2 WHERE id = ?1")?
-            .execute(params![user.0, seq_to_sql(seq)])?;
+    if seq != start_seq || stored != start_bytes {
+        tx.prepare_cached("UPDATE users SET seq = ?2, stored_bytes = ?3 WHERE id = ?1")?
+            .execute(params![user.0, seq_to_sql(seq), stored.max(0)])?;
     }
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// Bytes of `fields` as stored (its JSON text).
+fn json_len(fields: &Fields) -> i64 {
+    i64::try_from(crate::apply::serialized_len(fields)).unwrap_or(i64::MAX)
+}
+
+/// What writing `record` (and recording `touched`) adds to the account's stored bytes;
+/// negative when the state shrinks.
+fn write_growth(current: Option<&Stored>, record: &EntityRecord, touched: &Fields) -> i64 {
+    let old = current.map_or(0, |stored| json_len(&stored.record.state));
+    json_len(&record.state) - old + json_len(touched)
 }
 
 /// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one.
