@@ -1243,6 +1243,37 @@ mod tests {
         assert_eq!(devices[1].last_used_ms, 200);
     }
 
+    /// Migration 6 counts what existing accounts store: their states and change records.
+    #[tokio::test]
+    async fn migration_6_counts_the_bytes_accounts_already_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        let state = r#"{"title":"Scales"}"#;
+        let touched = r#"{"title":"Scales"}"#;
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 5).unwrap();
+            conn.execute_batch(&format!(
+                r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0);
+                   INSERT INTO users VALUES ('bob', 'bob@example.com', 'x', 0, 0);
+                   INSERT INTO entities (user_id, entity_type, entity_id, state, version,
+                       field_versions, deleted, last_seq, last_change_id, last_client_id,
+                       last_timestamp, updated_at)
+                   VALUES ('ann', 'goals', 'g1', '{state}', 1, '{{"title":1}}', 0, 1,
+                           'c1', 'dev', 10, 11);
+                   INSERT INTO changes (user_id, change_id, entity_type, entity_id, operation,
+                       version, seq, touched, client_id, timestamp, status, recorded_at)
+                   VALUES ('ann', 'c1', 'goals', 'g1', 'create', 1, 1, '{touched}', 'dev', 10,
+                           'applied', 11);"#
+            ))
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let ann = db.stored_bytes(&UserId("ann".into())).await.unwrap();
+        assert_eq!(ann, (state.len() + touched.len()) as u64);
+        assert_eq!(db.stored_bytes(&UserId("bob".into())).await.unwrap(), 0);
+    }
+
     /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of
     /// their id is a duplicate whatever its content (as before), their status still decides
     /// `unchanged`, and records written afterwards carry a 32-byte hash that decides.
