@@ -9,12 +9,12 @@
 //! for another server. Switching the server ([`switch_server`]) signs out of the old one
 //! first.
 
-use legato_protocol::RegisterRequest;
+use legato_protocol::{DeviceInfo, RegisterRequest};
 use legato_sync::ServerUrl;
 use legato_sync::account::Credential;
 
 use crate::ipc::error::{ErrorCode, IpcError};
-use crate::ipc::types::{Credentials, SettingsView};
+use crate::ipc::types::{Credentials, DeviceView, SettingsView};
 use crate::settings::SavedAccount;
 use crate::state::AppState;
 use legato_sync::account::{AccountApi, AccountError};
@@ -166,6 +166,88 @@ pub async fn sign_out(state: &AppState) -> Result<SettingsView, IpcError> {
     forgotten?;
     tracing::info!("signed out");
     Ok(state.settings_view())
+}
+
+/// The account API and token of the server in use, or `signed_out`.
+fn signed_in(state: &AppState) -> Result<(AccountApi, String), IpcError> {
+    let server = state.server_url();
+    let token = state.keychain.token_for(&server).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::SignedOut,
+            "sign in to see this account's devices",
+        )
+    })?;
+    Ok((api(&server)?, token))
+}
+
+/// An [`AccountError`] of the device calls, in words for Settings: offline is "cannot
+/// reach the server", an unknown device `not_found`.
+fn device_error(err: AccountError) -> IpcError {
+    match err {
+        AccountError::Network(err) => {
+            tracing::info!(%err, "the devices call cannot reach the server");
+            IpcError::new(ErrorCode::Offline, "cannot reach the server")
+        }
+        AccountError::Server { status: 404, .. } => {
+            IpcError::not_found("no such device: it is signed out already")
+        }
+        AccountError::Unauthorized(message) => IpcError::new(
+            ErrorCode::Unauthorized,
+            format!("the server refused this device's sign-in ({message}): sign in again"),
+        ),
+        other => other.into(),
+    }
+}
+
+fn device_view(device: DeviceInfo) -> DeviceView {
+    DeviceView {
+        id: device.id,
+        name: device.name,
+        client_id: device.client_id,
+        created_at: device.created_at,
+        last_seen_at: device.last_seen_at,
+        current: device.current,
+    }
+}
+
+/// The account's signed-in devices at the server in use (`GET /api/devices`).
+pub async fn list_devices(state: &AppState) -> Result<Vec<DeviceView>, IpcError> {
+    let (api, token) = signed_in(state)?;
+    devices_of(&api, &token).await
+}
+
+async fn devices_of(api: &AccountApi, token: &str) -> Result<Vec<DeviceView>, IpcError> {
+    let reply = api.devices(token).await.map_err(device_error)?;
+    Ok(reply.devices.into_iter().map(device_view).collect())
+}
+
+/// Signs the device `id` out (`DELETE /api/devices/{id}`: its token is revoked, its live
+/// connections close) and answers the list as it is then. This device's own sign-in is
+/// refused here: Sign out ends it (and forgets the token too).
+pub async fn revoke_device(state: &AppState, id: &str) -> Result<Vec<DeviceView>, IpcError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(IpcError::invalid("id", "a device id is required"));
+    }
+    let (api, token) = signed_in(state)?;
+    let before = devices_of(&api, &token).await?;
+    match before.iter().find(|d| d.id == id) {
+        None => {
+            return Err(IpcError::not_found(
+                "no such device: it is signed out already",
+            ));
+        }
+        Some(device) if device.current => {
+            return Err(IpcError::invalid(
+                "id",
+                "this is this device: use Sign out to end its sign-in",
+            ));
+        }
+        Some(_) => {}
+    }
+    api.revoke_device(&token, id).await.map_err(device_error)?;
+    tracing::info!(device = %id, "signed another device out");
+    devices_of(&api, &token).await
 }
 
 /// At start: hands the saved token to the engine, then runs the development auto-login.
@@ -405,6 +487,101 @@ mod tests {
         switch_server(&state, &old_url).await.unwrap();
         assert!(state.sync_config().token.is_none());
         state.sync.handle().shutdown(false).await;
+    }
+
+    /// Settings' devices: both sign-ins listed (this one marked), this one not revocable
+    /// here, the other revoked (its token refused afterwards, the list refreshed), an unknown
+    /// id `not_found`, and a server that cannot be reached `offline` in plain words.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lists_and_revokes_the_accounts_other_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _server) = real_server(dir.path()).await;
+        let app_dir = dir.path().join("device");
+        std::fs::create_dir_all(&app_dir).unwrap();
+        let state = app_state(&app_dir, &url).await;
+        assert_eq!(
+            list_devices(&state).await.unwrap_err().code,
+            ErrorCode::SignedOut
+        );
+
+        let email = "devices@example.com";
+        let password = "correct horse battery";
+        sign_in(
+            &state,
+            Credentials {
+                email: email.into(),
+                password: password.into(),
+                device_name: Some("Desk".into()),
+            },
+            Mode::Register,
+        )
+        .await
+        .unwrap();
+        let other = api(&ServerUrl::parse(&url).unwrap()).unwrap();
+        let login = other
+            .login(&RegisterRequest {
+                email: email.into(),
+                password: password.into(),
+                device_name: Some("Phone CLI".into()),
+            })
+            .await
+            .unwrap();
+
+        let devices = list_devices(&state).await.unwrap();
+        let names: Vec<_> = devices
+            .iter()
+            .map(|d| (d.name.as_deref().unwrap_or(""), d.current))
+            .collect();
+        assert_eq!(names, [("Desk", true), ("Phone CLI", false)]);
+        assert!(
+            devices
+                .iter()
+                .all(|d| d.created_at > 0 && d.last_seen_at > 0)
+        );
+
+        let this = devices.iter().find(|d| d.current).unwrap().id.clone();
+        let err = revoke_device(&state, &this).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Invalid, "{err:?}");
+        assert_eq!(
+            revoke_device(&state, "no-such-device")
+                .await
+                .unwrap_err()
+                .code,
+            ErrorCode::NotFound
+        );
+
+        let phone = devices.iter().find(|d| !d.current).unwrap().id.clone();
+        let after = revoke_device(&state, &phone).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert!(after[0].current);
+        assert!(matches!(
+            other.devices(&login.token).await,
+            Err(AccountError::Unauthorized(_))
+        ));
+        assert_eq!(
+            list_devices(&state).await.unwrap().len(),
+            1,
+            "still signed in here"
+        );
+
+        // Signed in to a server that is gone: offline, said plainly, no list.
+        let gone_dir = dir.path().join("gone");
+        std::fs::create_dir_all(&gone_dir).unwrap();
+        let gone_url = "http://127.0.0.1:9";
+        let gone = app_state(&gone_dir, gone_url).await;
+        gone.keychain
+            .save(Credential::new(
+                ServerUrl::parse(gone_url).unwrap(),
+                email,
+                login.token.clone(),
+            ))
+            .await;
+        let err = list_devices(&gone).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Offline, "{err:?}");
+        assert_eq!(err.message, "cannot reach the server");
+        assert!(err.retryable);
+        state.sync.handle().shutdown(false).await;
+        gone.sync.handle().shutdown(false).await;
     }
 
     /// Settings and the status say when the server is plain http:// on another machine.

@@ -12,6 +12,7 @@
 
 mod conflicts;
 mod desktop;
+mod devices;
 mod logbook;
 mod support;
 mod sync;

@@ -69,6 +69,8 @@ contract! {
     account::register(credentials: Credentials) -> SettingsView;
     account::sign_in(credentials: Credentials) -> SettingsView;
     account::sign_out() -> SettingsView;
+    account::list_devices() -> Vec<DeviceView>;
+    account::revoke_device(id: String) -> Vec<DeviceView>;
     sync::get_sync_status() -> SyncStatusView;
     sync::sync_now() -> SyncReportView;
     sync::pause_sync() -> SyncStatusView;

@@ -339,6 +339,26 @@ pub struct SettingsView {
     pub client_id: String,
 }
 
+/// One signed-in device of the account (`GET /api/devices`): each sign-in is a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    /// The server's id of the sign-in (`revoke_device`); not its token.
+    pub id: String,
+    /// The name given at sign-in; `null` when it had none.
+    pub name: Option<String>,
+    /// The client id the device last synced with (`null`: it never connected).
+    pub client_id: Option<String>,
+    /// Signed in at (ms since the Unix epoch, server clock).
+    #[ts(type = "number")]
+    pub created_at: i64,
+    /// Last request with its token (ms since the Unix epoch, server clock).
+    #[ts(type = "number")]
+    pub last_seen_at: i64,
+    /// This app's own sign-in: not revocable from here (Sign out ends it).
+    pub current: bool,
+}
+
 /// `register` and `sign_in`.
 #[derive(Clone, PartialEq, Eq, Deserialize, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -179,6 +179,26 @@ export function formatLastSync(lastSyncAt: number | null, now: Date = new Date()
 }
 
 /**
+ * When a device was last seen: `just now`, `5 min ago`, `3 h ago` within a day, else the
+ * absolute local date and time (`25 Nov 2026, 18:30`). A time ahead of `now` (another
+ * clock) counts as just now.
+ */
+export function formatLastSeen(lastSeenAt: number, now: Date = new Date()): string {
+  const at = new Date(lastSeenAt);
+  if (!isValid(at)) return "unknown";
+  const minutes = Math.floor((now.getTime() - lastSeenAt) / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ago`;
+  return formatDateTime(lastSeenAt);
+}
+
+/** A device's name in the list of devices (the server may have none for it). */
+export function deviceName(device: { name: string | null }): string {
+  return device.name?.trim() || "Unnamed device";
+}
+
+/**
  * The parts of the status line, in order: state, [N pending], last sync, [signed out],
  * [error], health. Nothing pending: no pending part.
  */

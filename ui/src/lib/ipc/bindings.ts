@@ -177,6 +177,35 @@ export type DeadLettered = { changeId: string, entityType: EntityKind, entityId:
 export type DeletedEntry = { id: string, };
 
 /**
+ * One signed-in device of the account (`GET /api/devices`): each sign-in is a device.
+ */
+export type DeviceView = { 
+/**
+ * The server's id of the sign-in (`revoke_device`); not its token.
+ */
+id: string, 
+/**
+ * The name given at sign-in; `null` when it had none.
+ */
+name: string | null, 
+/**
+ * The client id the device last synced with (`null`: it never connected).
+ */
+clientId: string | null, 
+/**
+ * Signed in at (ms since the Unix epoch, server clock).
+ */
+createdAt: number, 
+/**
+ * Last request with its token (ms since the Unix epoch, server clock).
+ */
+lastSeenAt: number, 
+/**
+ * This app's own sign-in: not revocable from here (Sign out ends it).
+ */
+current: boolean, };
+
+/**
  * The kinds of synced records.
  */
 export type EntityKind = "logbook" | "repertoire" | "goals";
@@ -540,6 +569,8 @@ export type Commands = {
   register: { args: { credentials: Credentials }; result: SettingsView };
   sign_in: { args: { credentials: Credentials }; result: SettingsView };
   sign_out: { args: Record<string, never>; result: SettingsView };
+  list_devices: { args: Record<string, never>; result: Array<DeviceView> };
+  revoke_device: { args: { id: string }; result: Array<DeviceView> };
   get_sync_status: { args: Record<string, never>; result: SyncStatusView };
   sync_now: { args: Record<string, never>; result: SyncReportView };
   pause_sync: { args: Record<string, never>; result: SyncStatusView };

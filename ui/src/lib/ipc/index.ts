@@ -124,6 +124,10 @@ export const account = {
   register: (credentials: Credentials) => call("register", { credentials }),
   signIn: (credentials: Credentials) => call("sign_in", { credentials }),
   signOut: () => call("sign_out", none),
+  /** The account's signed-in devices (rejects `offline`, `signed_out`, `unauthorized`). */
+  devices: () => call("list_devices", none),
+  /** Signs another device out; resolves with the list as it is afterwards. */
+  revokeDevice: (id: string) => call("revoke_device", { id }),
 };
 
 export const sync = {
