@@ -120,6 +120,7 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
             .as_deref()
             .or(status.metrics.last_error.as_deref())
             .map(sync_problem),
+        pending_refusal: status.pending_refusal.as_deref().map(sync_problem),
         health: status.metrics.health.into(),
         catch_up: status.catching_up.map(CatchUp::from),
         next_retry_at: status.next_retry_at,
@@ -142,6 +143,9 @@ pub fn sync_problem(detail: &str) -> SyncProblem {
         }
         SyncProblemCode::RateLimited => {
             "The sync server asked to slow down — changes will sync shortly"
+        }
+        SyncProblemCode::QuotaExceeded => {
+            "Your account's storage on the server is full — new changes wait on this device"
         }
         SyncProblemCode::Server => {
             "The sync server had a problem — changes are kept and will sync later"
@@ -192,6 +196,8 @@ fn problem_code(detail: &str) -> SyncProblemCode {
         "unauthorized:",
     ]) {
         C::Unauthorized
+    } else if starts(&["quota_exceeded:"]) {
+        C::QuotaExceeded
     } else if starts(&["rate limited", "rate_limited:", "server: rate_limited"]) {
         C::RateLimited
     } else if starts(&["server: ", "internal: ", "unknown: "]) {
@@ -346,6 +352,7 @@ mod tests {
             next_retry_at: None,
             metrics: legato_sync::health::MetricsRecorder::default().snapshot(0, 0, None),
             last_error: None,
+            pending_refusal: None,
             insecure_server: false,
         }
     }
@@ -407,6 +414,7 @@ mod tests {
     fn status_view_serializes_as_the_contract_says() {
         let mut s = status(ConnectionState::SignedOut);
         s.last_error = Some("the server refused the credentials".into());
+        s.pending_refusal = Some("quota_exceeded: the account's storage quota is used up".into());
         s.next_retry_at = Some(5);
         let json = serde_json::to_value(status_view(&s)).unwrap();
         assert_eq!(
@@ -422,6 +430,11 @@ mod tests {
                     "code": "unauthorized",
                     "message": "The server refused the sign-in — sign in again in Settings",
                     "detail": "the server refused the credentials",
+                },
+                "pendingRefusal": {
+                    "code": "quota_exceeded",
+                    "message": "Your account's storage on the server is full — new changes wait on this device",
+                    "detail": "quota_exceeded: the account's storage quota is used up",
                 },
                 "health": "healthy",
                 "catchUp": null,

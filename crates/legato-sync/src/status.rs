@@ -58,6 +58,9 @@ pub struct SyncStatus {
     pub next_retry_at: Option<i64>,
     pub metrics: SyncMetrics,
     pub last_error: Option<String>,
+    /// Why the server last refused a change that still waits to be sent again (a transient
+    /// refusal such as `quota_exceeded: ...` or `rate_limited: ...`); `None` when none was.
+    pub pending_refusal: Option<String>,
     /// The server is plain `http://` and not on this machine
     /// ([`crate::ServerUrl::is_insecure`]): the UI warns about it.
     pub insecure_server: bool,
@@ -77,6 +80,7 @@ impl SyncStatus {
             next_retry_at: None,
             metrics: MetricsRecorder::default().snapshot(0, 0, None),
             last_error: None,
+            pending_refusal: None,
         }
     }
 

@@ -459,6 +459,9 @@ pub struct SyncStatusView {
     pub last_sync_at: Option<i64>,
     /// The last thing that went wrong (cleared when a connection succeeds).
     pub last_error: Option<SyncProblem>,
+    /// Why the server last refused a change that still waits here to be sent again (a
+    /// full account, a rate limit); it stays queued.
+    pub pending_refusal: Option<SyncProblem>,
     pub health: Health,
     pub catch_up: Option<CatchUp>,
     /// When the next reconnect attempt is due (ms since the epoch), while offline.
@@ -493,6 +496,8 @@ pub enum SyncProblemCode {
     Unauthorized,
     /// The server asked to slow down.
     RateLimited,
+    /// The account's storage on the server is full; changes wait on this device.
+    QuotaExceeded,
     /// The server answered with an error of its own (HTTP 5xx, an error message).
     Server,
     /// The server refused a change (it waits in the dead letters).

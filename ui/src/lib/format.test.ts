@@ -31,6 +31,7 @@ const status: SyncStatusView = {
   conflicts: 0,
   lastSyncAt: null,
   lastError: null,
+  pendingRefusal: null,
   health: "healthy",
   catchUp: null,
   nextRetryAt: null,
@@ -126,6 +127,20 @@ describe("the sync status line", () => {
     [{ connection: "paused", badge: "error" }, "Some changes failed"],
   ])("names the state of %o %s", (patch, label) => {
     expect(syncStateLabel({ ...status, ...patch })).toBe(label);
+  });
+
+  it("says why pending changes wait, while they do", () => {
+    const pendingRefusal = {
+      code: "quota_exceeded" as const,
+      message: "Your account's storage on the server is full — new changes wait on this device",
+      detail: "quota_exceeded: the account's storage quota is used up",
+    };
+    expect(syncStatusLine({ ...status, pending: 2, pendingRefusal }, now)).toBe(
+      "Synced · 2 pending · Never synced · Your account's storage on the server is full — new changes wait on this device · Healthy",
+    );
+    expect(syncStatusLine({ ...status, pending: 0, pendingRefusal }, now)).toBe(
+      "Synced · Never synced · Healthy",
+    );
   });
 
   it("warns when the server is not encrypted", () => {

@@ -200,7 +200,8 @@ export function deviceName(device: { name: string | null }): string {
 
 /**
  * The parts of the status line, in order: state, [N pending], last sync, [signed out],
- * [error], health. Nothing pending: no pending part.
+ * [not encrypted], [error], [why pending changes wait], health. Nothing pending: no
+ * pending part.
  */
 /** The status bar's part for a plain-http remote server (its tooltip explains). */
 export const INSECURE_PART = "Not encrypted";
@@ -214,6 +215,8 @@ export function syncStatusParts(status: SyncStatusView, now: Date = new Date()):
   if (status.insecureServer) parts.push(INSECURE_PART);
   // The shell's plain sentence; its raw detail is the part's tooltip (StatusBar).
   if (status.lastError) parts.push(status.lastError.message);
+  // What holds queued changes up (a full account, a rate limit): they stay queued.
+  if (status.pendingRefusal && status.pending > 0) parts.push(status.pendingRefusal.message);
   parts.push(healthLabel(status.health));
   return parts;
 }

@@ -188,13 +188,15 @@ struct Counters {
 }
 
 /// Counts read from the store for the status.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct StoreCounts {
     pending: u64,
     dead_letters: u64,
     conflicts: u64,
     cursor: u64,
     oldest_pending_ms: Option<i64>,
+    /// Why the server last refused a change that still waits (`Store::pending_refusal`).
+    pending_refusal: Option<String>,
 }
 
 /// Why a connection ended (for the status, the events and the waiters).

@@ -162,13 +162,14 @@ impl Engine {
                     conflicts: store.conflicts()?.len() as u64,
                     cursor: store.cursor()?,
                     oldest_pending_ms: store.oldest_pending_ms()?,
+                    pending_refusal: store.pending_refusal()?,
                 })
             })
             .await;
         match counts {
             Ok(counts) => {
-                self.counts = counts;
                 self.cursor = self.cursor.max(counts.cursor);
+                self.counts = counts;
             }
             Err(err) => tracing::warn!(error = %err, "cannot read the sync counts"),
         }
@@ -198,7 +199,7 @@ impl Engine {
             }
             _ => None,
         };
-        let counts = self.counts;
+        let counts = &self.counts;
         let status = SyncStatus {
             connection,
             pending: counts.pending,
@@ -216,6 +217,7 @@ impl Engine {
                     .map(|t| wall.saturating_sub(t).max(0)),
             ),
             last_error: self.last_error.clone(),
+            pending_refusal: counts.pending_refusal.clone(),
             insecure_server: self.config.server.is_insecure(),
         };
         self.status_tx.send_if_modified(|current| {

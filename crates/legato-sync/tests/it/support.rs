@@ -43,10 +43,16 @@ pub struct TestServer {
     dir: TempDir,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// Applied to the settings at every start (restarts too).
+    configure: fn(&mut Settings),
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: fn(&mut Settings)) -> TestServer {
         init_tracing();
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -56,6 +62,7 @@ impl TestServer {
             dir,
             shutdown: CancellationToken::new(),
             task: None,
+            configure,
         };
         server.serve(listener);
         server
@@ -67,6 +74,7 @@ impl TestServer {
             self.dir.path().join("server.db").display()
         ));
         settings.shutdown_grace = Duration::from_millis(500);
+        (self.configure)(&mut settings);
         let shutdown = CancellationToken::new();
         self.shutdown = shutdown.clone();
         self.task = Some(tokio::spawn(async move {

@@ -499,3 +499,22 @@ async fn a_full_disk_stops_sync_cleanly_and_it_resumes_when_space_returns() {
     let check = b.store.call(|store| store.integrity_check()).await.unwrap();
     assert_eq!(check, "ok");
 }
+
+/// An account over its storage quota: the server answers `quota_exceeded`, the entry stays
+/// on the device and queued (never a dead letter), and the status says why it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_over_the_quota_waits_queued_and_the_status_says_why() {
+    let server = TestServer::start_with(|s| s.user_quota_bytes = Some(10_000)).await;
+    let token = server.register().await;
+    let device = Device::connected(&server, &token).await;
+    let id = device.entry(&"long practice notes ".repeat(700)).await;
+    let status = device
+        .wait_status("the quota refusal shown", |s| {
+            s.pending_refusal
+                .as_deref()
+                .is_some_and(|r| r.starts_with("quota_exceeded"))
+        })
+        .await;
+    assert_eq!((status.pending, status.dead_letters), (1, 0), "{status:?}");
+    assert!(device.get(EntityType::Logbook, &id).await.is_some());
+}

@@ -502,7 +502,7 @@ detail: string, };
 /**
  * The kinds of [`SyncProblem`].
  */
-export type SyncProblemCode = "unreachable" | "unauthorized" | "rate_limited" | "server" | "refused" | "protocol" | "storage" | "other";
+export type SyncProblemCode = "unreachable" | "unauthorized" | "rate_limited" | "quota_exceeded" | "server" | "refused" | "protocol" | "storage" | "other";
 
 /**
  * What `sync_now` achieved.
@@ -532,7 +532,12 @@ lastSyncAt: number | null,
 /**
  * The last thing that went wrong (cleared when a connection succeeds).
  */
-lastError: SyncProblem | null, health: Health, catchUp: CatchUp | null, 
+lastError: SyncProblem | null, 
+/**
+ * Why the server last refused a change that still waits here to be sent again (a
+ * full account, a rate limit); it stays queued.
+ */
+pendingRefusal: SyncProblem | null, health: Health, catchUp: CatchUp | null, 
 /**
  * When the next reconnect attempt is due (ms since the epoch), while offline.
  */

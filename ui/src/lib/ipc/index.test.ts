@@ -29,6 +29,7 @@ const status: SyncStatusView = {
   conflicts: 0,
   lastSyncAt: 1_764_095_400_000,
   lastError: null,
+  pendingRefusal: null,
   health: "healthy",
   catchUp: null,
   nextRetryAt: null,

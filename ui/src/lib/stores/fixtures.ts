@@ -70,6 +70,7 @@ export const syncStatus: SyncStatusView = {
   conflicts: 0,
   lastSyncAt: null,
   lastError: null,
+  pendingRefusal: null,
   health: "healthy",
   catchUp: null,
   nextRetryAt: null,
