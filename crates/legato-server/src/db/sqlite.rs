@@ -639,66 +639,64 @@ fn apply_in_transaction(
                 version,
                 seq: entity_seq,
                 touched,
-            } if change.operation != Operation::Delete
-                && over_quota(stored, json_len(&touched)) =>
-            {
-                let _ = (version, entity_seq);
-                quota_refusal()
-            }
-            Evaluation::Write { record, touched }
-                if change.operation != Operation::Delete
-                    && over_quota(stored, write_growth(current.as_ref(), &record, &touched)) =>
-            {
-                let _ = record;
-                quota_refusal()
-            }
-            Evaluation::Unchanged {
-                version,
-                seq: entity_seq,
-                touched,
             } => {
-                stored = stored.saturating_add(json_len(&touched));
-                record_change(
-                    &tx,
-                    user,
-                    &change,
-                    version,
-                    entity_seq,
-                    &touched,
-                    "unchanged",
-                    &hash,
-                    now_ms,
-                )?;
-                ChangeOutcome::Applied {
-                    version,
-                    seq: entity_seq,
-                    touched,
-                    update: None,
-                    unchanged: true,
+                let record_json = touched_json(&touched)?;
+                let growth = text_len(&record_json);
+                if change.operation != Operation::Delete && over_quota(stored, growth) {
+                    quota_refusal()
+                } else {
+                    stored = stored.saturating_add(growth);
+                    record_change(
+                        &tx,
+                        user,
+                        &change,
+                        version,
+                        entity_seq,
+                        &record_json,
+                        "unchanged",
+                        &hash,
+                        now_ms,
+                    )?;
+                    ChangeOutcome::Applied {
+                        version,
+                        seq: entity_seq,
+                        touched,
+                        update: None,
+                        unchanged: true,
+                    }
                 }
             }
             Evaluation::Write { record, touched } => {
-                stored = stored.saturating_add(write_growth(current.as_ref(), &record, &touched));
-                seq += 1;
-                store_entity(&tx, user, &change, &record, seq, now_ms)?;
-                record_change(
-                    &tx,
-                    user,
-                    &change,
-                    record.version,
-                    seq,
-                    &touched,
-                    "applied",
-                    &hash,
-                    now_ms,
-                )?;
-                let update = live_update(user, &change, &record, touched.clone(), seq);
-                ChangeOutcome::Applied {
-                    version: record.version,
-                    seq,
-                    touched,
-                    update: Some(update),
-                    unchanged: false,
+                let record_json = touched_json(&touched)?;
+                let old = current
+                    .as_ref()
+                    .map_or(0, |stored| json_len(&stored.record.state));
+                let growth = json_len(&record.state) - old + text_len(&record_json);
+                if change.operation != Operation::Delete && over_quota(stored, growth) {
+                    quota_refusal()
+                } else {
+                    stored = stored.saturating_add(growth);
+                    seq += 1;
+                    store_entity(&tx, user, &change, &record, seq, now_ms)?;
+                    record_change(
+                        &tx,
+                        user,
+                        &change,
+                        record.version,
+                        seq,
+                        &record_json,
+                        "applied",
+                        &hash,
+                        now_ms,
+                    )?;
+                    let update = live_update(user, &change, &record, touched.clone(), seq);
+                    ChangeOutcome::Applied {
+                        version: record.version,
+                        seq,
+                        touched,
+                        update: Some(update),
+                        unchanged: false,
+                    }
                 }
             }
         };
@@ -717,11 +715,26 @@ fn json_len(fields: &Fields) -> i64 {
     i64::try_from(crate::apply::serialized_len(fields)).unwrap_or(i64::MAX)
 }
 
-/// What writing `record` (and recording `touched`) adds to the account's stored bytes;
-/// negative when the state shrinks.
-fn write_growth(current: Option<&Stored>, record: &EntityRecord, touched: &Fields) -> i64 {
-    let old = current.map_or(0, |stored| json_len(&stored.record.state));
-    json_len(&record.state) - old + json_len(touched)
+fn text_len(text: &str) -> i64 {
+    i64::try_from(text.len()).unwrap_or(i64::MAX)
+}
+
+/// A change record's `touched` as stored: long strings as `{"$deflate": ...}` (where that is
+/// smaller), so the change log does not keep a second full copy of a long text beside the
+/// entity's state. Read back through [`legato_protocol::inflate_fields`]; a stored value is
+/// never a `$deflate` object otherwise (the apply rule inflates every one it is sent).
+fn touched_json(touched: &Fields) -> Result<String, DbError> {
+    let long = touched.values().any(|value| {
+        value
+            .as_str()
+            .is_some_and(|text| text.len() > legato_protocol::DEFLATE_THRESHOLD_CHARS)
+    });
+    if !long {
+        return to_json(touched);
+    }
+    let mut compact = touched.clone();
+    crate::ws::compress_fields(&mut compact);
+    to_json(&compact)
 }
 
 /// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one.
@@ -794,8 +807,12 @@ fn recorded_change(
         })
         .optional()?;
     row.map(|(version, seq, touched, status, hash)| {
-        let touched: Fields =
+        let mut touched: Fields =
             serde_json::from_str(&touched).map_err(|e| corrupt("changes.touched", e))?;
+        if legato_protocol::has_deflated(&touched) {
+            touched = legato_protocol::inflate_fields(&touched)
+                .map_err(|e| corrupt("changes.touched", e))?;
+        }
         let unchanged = match status.as_str() {
             "applied" => false,
             "unchanged" => true,
@@ -909,7 +926,7 @@ fn record_change(
     change: &Change,
     version: u64,
     seq: u64,
-    touched: &Fields,
+    touched_json: &str,
     status: &str,
     hash: &ContentHash,
     now_ms: i64,
@@ -927,7 +944,7 @@ fn record_change(
         change.operation.as_str(),
         seq_to_sql(version),
         seq_to_sql(seq),
-        to_json(touched)?,
+        touched_json,
         change.client_id,
         change.timestamp,
         status,
