@@ -3,7 +3,7 @@
 //! functions, tested here.
 
 use chrono::{DateTime, FixedOffset};
-use legato_protocol::{EntityType, Fields, Operation};
+use legato_protocol::{EntityType, ErrorCode, Fields, Operation};
 use legato_store::{DeadLetter, SyncState};
 use legato_sync::{CatchUpProgress, ConnectionState, SyncReport, SyncStatus};
 use serde_json::Value;
@@ -120,7 +120,7 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
             .as_deref()
             .or(status.metrics.last_error.as_deref())
             .map(sync_problem),
-        pending_refusal: status.pending_refusal.as_deref().map(sync_problem),
+        pending_refusal: status.pending_refusal.as_ref().map(refusal_problem),
         health: status.metrics.health.into(),
         catch_up: status.catching_up.map(CatchUp::from),
         next_retry_at: status.next_retry_at,
@@ -129,12 +129,37 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
     }
 }
 
+/// A refusal of a waiting change, by its protocol code (never by its words).
+pub fn refusal_problem(refusal: &legato_store::Refusal) -> SyncProblem {
+    let code = match refusal.code {
+        ErrorCode::QuotaExceeded => SyncProblemCode::QuotaExceeded,
+        ErrorCode::RateLimited => SyncProblemCode::RateLimited,
+        ErrorCode::Internal | ErrorCode::Unknown => SyncProblemCode::Server,
+        ErrorCode::Unauthorized => SyncProblemCode::Unauthorized,
+        _ => SyncProblemCode::Refused,
+    };
+    SyncProblem {
+        code,
+        message: problem_message(code).to_owned(),
+        detail: refusal.message.clone(),
+    }
+}
+
 /// The engine's last error (its own words: a [`legato_sync::TransportError`], a server's
 /// error message, a refusal, a store failure) as a kind and a plain sentence for the status
 /// bar; the words stay as the detail.
 pub fn sync_problem(detail: &str) -> SyncProblem {
     let code = problem_code(detail);
-    let message = match code {
+    SyncProblem {
+        code,
+        message: problem_message(code).to_owned(),
+        detail: detail.to_owned(),
+    }
+}
+
+/// The status bar's plain sentence for each kind of problem.
+fn problem_message(code: SyncProblemCode) -> &'static str {
+    match code {
         SyncProblemCode::Unreachable => {
             "Can't reach the sync server — changes are kept and will sync when it's back"
         }
@@ -158,11 +183,6 @@ pub fn sync_problem(detail: &str) -> SyncProblem {
             "Sync can't read this device's data — changes stay here; restart Legato to retry"
         }
         SyncProblemCode::Other => "Sync ran into a problem — changes are kept",
-    };
-    SyncProblem {
-        code,
-        message: message.to_owned(),
-        detail: detail.to_owned(),
     }
 }
 
@@ -196,8 +216,6 @@ fn problem_code(detail: &str) -> SyncProblemCode {
         "unauthorized:",
     ]) {
         C::Unauthorized
-    } else if starts(&["quota_exceeded:"]) {
-        C::QuotaExceeded
     } else if starts(&["rate limited", "rate_limited:", "server: rate_limited"]) {
         C::RateLimited
     } else if starts(&["server: ", "internal: ", "unknown: "]) {
@@ -414,7 +432,10 @@ mod tests {
     fn status_view_serializes_as_the_contract_says() {
         let mut s = status(ConnectionState::SignedOut);
         s.last_error = Some("the server refused the credentials".into());
-        s.pending_refusal = Some("quota_exceeded: the account's storage quota is used up".into());
+        s.pending_refusal = Some(legato_store::Refusal {
+            code: ErrorCode::QuotaExceeded,
+            message: "quota_exceeded: the account's storage quota is used up".into(),
+        });
         s.next_retry_at = Some(5);
         let json = serde_json::to_value(status_view(&s)).unwrap();
         assert_eq!(

@@ -129,6 +129,25 @@ impl ErrorCode {
         }
     }
 
+    /// The code named `name` (its wire form); [`ErrorCode::Unknown`] for any other name.
+    pub fn from_name(name: &str) -> ErrorCode {
+        [
+            ErrorCode::Unauthorized,
+            ErrorCode::Invalid,
+            ErrorCode::NotFound,
+            ErrorCode::TooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::EmailTaken,
+            ErrorCode::Conflict,
+            ErrorCode::Internal,
+            ErrorCode::ChangeIdReused,
+            ErrorCode::QuotaExceeded,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == name)
+        .unwrap_or(ErrorCode::Unknown)
+    }
+
     /// The HTTP status that carries this code (section 6).
     pub fn http_status(self) -> u16 {
         match self {
@@ -154,6 +173,35 @@ impl ErrorCode {
                 | ErrorCode::QuotaExceeded
                 | ErrorCode::Unknown
         )
+    }
+}
+
+#[cfg(test)]
+mod error_code_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn names_read_back_as_their_code_and_agree_with_serde() {
+        for name in [
+            "unauthorized",
+            "invalid",
+            "not_found",
+            "too_large",
+            "rate_limited",
+            "email_taken",
+            "conflict",
+            "internal",
+            "change_id_reused",
+            "quota_exceeded",
+            "something_new",
+        ] {
+            let code = ErrorCode::from_name(name);
+            let serde: ErrorCode = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(code, serde, "{name}");
+            if code != ErrorCode::Unknown {
+                assert_eq!(code.as_str(), name);
+            }
+        }
     }
 }
 

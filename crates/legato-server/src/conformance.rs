@@ -226,10 +226,7 @@ async fn the_quota_refuses_growth_only<D: Database>(db: D) {
     .await;
     assert_eq!(applied(&created), (1, 1));
     let after_one = db.stored_bytes(&ann).await.unwrap();
-    assert!(
-        after_one > 3_000,
-        "the state counted: {after_one}"
-    );
+    assert!(after_one > 3_000, "the state counted: {after_one}");
 
     db.set_user_quota(Some(after_one + 1_000));
     let refused = apply_one(

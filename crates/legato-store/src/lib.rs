@@ -112,7 +112,7 @@ pub use conflict::{ConflictOutcome, StoredConflict};
 pub use edit::Edit;
 pub use error::{Result, StoreError};
 pub use handle::StoreHandle;
-pub use outbox::{AckOutcome, DeadLetter, OutboxItem, RejectionOutcome, RetryPolicy};
+pub use outbox::{AckOutcome, DeadLetter, OutboxItem, Refusal, RejectionOutcome, RetryPolicy};
 pub use query::{DayGroup, EntryFilter, LocalEntity, LogEntry, SyncState, Totals};
 pub use remote::{BatchOutcome, RemoteOutcome};
 pub use schema::{MIGRATIONS, StoreOptions, Synchronous, configure_connection};

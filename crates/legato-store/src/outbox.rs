@@ -455,6 +455,15 @@ pub(crate) fn remove(conn: &Connection, change_id: &str) -> Result<()> {
 /// `max_delay_ms`; a permanent error moves the change to the dead letters on its
 /// `max_attempts`-th rejection. Transient errors (`rate_limited`, `internal`) are retried
 /// without limit: they say nothing about the change itself.
+/// A server's refusal of a waiting change: its protocol code and the message (`last_error`,
+/// `"<code>: <server's words>"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -725,10 +734,10 @@ impl Store {
             let at = now_ms.saturating_add(policy.delay_ms(deferrals));
             tx.prepare_cached(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, in_flight = 0,
-                        rejected_at = ?4
+                        rejected_at = ?4, last_error_code = ?5
                  WHERE change_id = ?1",
             )?
-            .execute(params![change_id, at, last_error, now_ms])?;
+            .execute(params![change_id, at, last_error, now_ms, code.as_str()])?;
             RejectionOutcome::RetryAt(at)
         } else {
             let attempts = row.item.attempts.saturating_add(1);
@@ -740,9 +749,17 @@ impl Store {
                 let at = now_ms.saturating_add(policy.delay_ms(attempts));
                 tx.prepare_cached(
                     "UPDATE outbox SET attempts = ?2, next_attempt_at = ?3, last_error = ?4,
-                            in_flight = 0, rejected_at = ?5 WHERE change_id = ?1",
+                            in_flight = 0, rejected_at = ?5, last_error_code = ?6
+                     WHERE change_id = ?1",
                 )?
-                .execute(params![change_id, attempts, at, last_error, now_ms])?;
+                .execute(params![
+                    change_id,
+                    attempts,
+                    at,
+                    last_error,
+                    now_ms,
+                    code.as_str()
+                ])?;
                 RejectionOutcome::RetryAt(at)
             }
         };
@@ -836,18 +853,26 @@ impl Store {
             .query_row([], |row| row.get(0))?)
     }
 
-    /// Why the server last refused a change that is still waiting (a transient refusal:
-    /// `rate_limited`, `quota_exceeded`, ...), the most recent first; `None` when no waiting
-    /// change was refused. For the user: what holds the queue up.
-    pub fn pending_refusal(&self) -> Result<Option<String>> {
-        Ok(self
+    /// The server's latest refusal of a change that is still waiting (a transient one such
+    /// as `rate_limited` or `quota_exceeded`, or a permanent one not yet final); `None` when
+    /// no waiting change was refused. For the user: what holds the queue up.
+    pub fn pending_refusal(&self) -> Result<Option<Refusal>> {
+        let row: Option<(Option<String>, String)> = self
             .conn
             .prepare_cached(
-                "SELECT last_error FROM outbox WHERE last_error IS NOT NULL
+                "SELECT last_error_code, last_error FROM outbox WHERE last_error IS NOT NULL
                  ORDER BY rejected_at DESC LIMIT 1",
             )?
-            .query_row([], |row| row.get(0))
-            .optional()?)
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(code, message)| Refusal {
+            // Rows refused before schema 6 have no code: unknown (transient) is what they
+            // were treated as not knowing.
+            code: code
+                .as_deref()
+                .map_or(ErrorCode::Unknown, ErrorCode::from_name),
+            message,
+        }))
     }
 
     pub fn dead_letter_count(&self) -> Result<u64> {

@@ -203,12 +203,20 @@ const SCHEMA_V5: &str = r#"
 ALTER TABLE outbox ADD COLUMN rejected_at INTEGER NOT NULL DEFAULT 0;
 "#;
 
+/// Version 6: `outbox.last_error_code`, the protocol code of the server's last refusal of
+/// the change (`last_error` keeps the words), so what a refusal means is read from the code
+/// and never from the message.
+const SCHEMA_V6: &str = r#"
+ALTER TABLE outbox ADD COLUMN last_error_code TEXT;
+"#;
+
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V1),
     M::up(SCHEMA_V2),
     M::up(SCHEMA_V3),
     M::up(SCHEMA_V4).foreign_key_check(),
     M::up(SCHEMA_V5),
+    M::up(SCHEMA_V6),
 ];
 
 /// Every schema version, oldest first.

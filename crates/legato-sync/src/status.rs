@@ -58,9 +58,9 @@ pub struct SyncStatus {
     pub next_retry_at: Option<i64>,
     pub metrics: SyncMetrics,
     pub last_error: Option<String>,
-    /// Why the server last refused a change that still waits to be sent again (a transient
-    /// refusal such as `quota_exceeded: ...` or `rate_limited: ...`); `None` when none was.
-    pub pending_refusal: Option<String>,
+    /// The server's latest refusal of a change that still waits to be sent again (such as
+    /// `quota_exceeded` or `rate_limited`: its code and words); `None` when none was.
+    pub pending_refusal: Option<legato_store::Refusal>,
     /// The server is plain `http://` and not on this machine
     /// ([`crate::ServerUrl::is_insecure`]): the UI warns about it.
     pub insecure_server: bool,

@@ -66,7 +66,10 @@ pub fn run(ctx: &Context, args: &JsonFlag) -> Result<()> {
             .oldest_pending_ms()
             .map_err(explain)?
             .map(|t| (now - t).max(0)),
-        pending_refusal: store.pending_refusal().map_err(explain)?,
+        pending_refusal: store
+            .pending_refusal()
+            .map_err(explain)?
+            .map(|refusal| refusal.message),
         dead_letters: store.dead_letter_count().map_err(explain)?,
         conflicts: store.conflicts().map_err(explain)?.len() as u64,
         cursor: store.cursor().map_err(explain)?,

@@ -208,7 +208,7 @@ fn sync_watch_prints_changes_as_they_arrive_and_stops_on_sigterm() {
 /// device and queued (never dead-lettered), and the status says why.
 #[test]
 fn an_account_over_its_quota_keeps_its_entries_queued() {
-    let server = crate::support::TestServer::start_with(|s| s.user_quota_bytes = Some(20_000));
+    let server = crate::support::TestServer::start_with(|s| s.user_quota_bytes = Some(10_000));
     let device = crate::support::Device::new(&server);
     device.register(&crate::support::email("quota"));
     let long = "slow practice, hands separately. ".repeat(450);

@@ -626,3 +626,34 @@ fn a_reused_change_id_of_an_inherited_change_or_an_increment_goes() {
         "the increment went through already"
     );
 }
+
+/// What holds the queue up: the latest refusal of a waiting change, by its code (read from
+/// its own column, never from the words), and nothing once that change went through.
+#[test]
+fn the_latest_refusal_of_a_waiting_change_is_kept_with_its_code() {
+    let mut store = store();
+    let policy = RetryPolicy::default();
+    assert_eq!(store.pending_refusal().unwrap(), None);
+    let (_a, a_create) = create_entry(&mut store, "a");
+    let (_b, b_create) = create_entry(&mut store, "b");
+    store
+        .record_rejection(&a_create, ErrorCode::RateLimited, "slow down", NOW, &policy)
+        .unwrap();
+    store
+        .record_rejection(
+            &b_create,
+            ErrorCode::QuotaExceeded,
+            "storage full",
+            NOW + 1,
+            &policy,
+        )
+        .unwrap();
+    let refusal = store.pending_refusal().unwrap().unwrap();
+    assert_eq!(refusal.code, ErrorCode::QuotaExceeded);
+    assert_eq!(refusal.message, "quota_exceeded: storage full");
+    assert_eq!(
+        store.pending_count().unwrap(),
+        2,
+        "transient refusals keep both queued"
+    );
+}

@@ -196,7 +196,7 @@ struct StoreCounts {
     cursor: u64,
     oldest_pending_ms: Option<i64>,
     /// Why the server last refused a change that still waits (`Store::pending_refusal`).
-    pending_refusal: Option<String>,
+    pending_refusal: Option<legato_store::Refusal>,
 }
 
 /// Why a connection ended (for the status, the events and the waiters).

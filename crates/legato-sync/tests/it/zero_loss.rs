@@ -511,8 +511,8 @@ async fn an_entry_over_the_quota_waits_queued_and_the_status_says_why() {
     let status = device
         .wait_status("the quota refusal shown", |s| {
             s.pending_refusal
-                .as_deref()
-                .is_some_and(|r| r.starts_with("quota_exceeded"))
+                .as_ref()
+                .is_some_and(|r| r.code == legato_protocol::ErrorCode::QuotaExceeded)
         })
         .await;
     assert_eq!((status.pending, status.dead_letters), (1, 0), "{status:?}");
