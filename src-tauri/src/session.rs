@@ -188,8 +188,11 @@ fn device_error(err: AccountError) -> IpcError {
             tracing::info!(%err, "the devices call cannot reach the server");
             IpcError::new(ErrorCode::Offline, "cannot reach the server")
         }
-        AccountError::Server { status: 404, .. } => {
+        AccountError::NoSuchDevice(_) => {
             IpcError::not_found("no such device: it is signed out already")
+        }
+        AccountError::ThisDevice(_) => {
+            IpcError::invalid("id", "this is this device: use Sign out to end its sign-in")
         }
         AccountError::Unauthorized(message) => IpcError::new(
             ErrorCode::Unauthorized,
@@ -230,22 +233,9 @@ pub async fn revoke_device(state: &AppState, id: &str) -> Result<Vec<DeviceView>
         return Err(IpcError::invalid("id", "a device id is required"));
     }
     let (api, token) = signed_in(state)?;
-    let before = devices_of(&api, &token).await?;
-    match before.iter().find(|d| d.id == id) {
-        None => {
-            return Err(IpcError::not_found(
-                "no such device: it is signed out already",
-            ));
-        }
-        Some(device) if device.current => {
-            return Err(IpcError::invalid(
-                "id",
-                "this is this device: use Sign out to end its sign-in",
-            ));
-        }
-        Some(_) => {}
-    }
-    api.revoke_device(&token, id).await.map_err(device_error)?;
+    api.revoke_other_device(&token, id)
+        .await
+        .map_err(device_error)?;
     tracing::info!(device = %id, "signed another device out");
     devices_of(&api, &token).await
 }

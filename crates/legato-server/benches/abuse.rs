@@ -147,8 +147,11 @@ async fn victim_writes(server: &ServerProcess, token: &str, tag: &str) -> Vec<Du
     latencies
 }
 
-/// A WebSocket of `token` that subscribes from 0 and never reads.
-async fn never_reading(addr: &str, token: &str, n: usize) -> impl Drop {
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket of `token` that subscribes from 0; kept open and unread until dropped.
+async fn never_reading(addr: &str, token: &str, n: usize) -> Ws {
     let mut request = format!("ws://{addr}/sync")
         .into_client_request()
         .expect("request");
@@ -162,15 +165,7 @@ async fn never_reading(addr: &str, token: &str, n: usize) -> impl Drop {
     ws.send(Message::text(hello.to_string())).await.unwrap();
     let subscribe = json!({"type": "subscribe", "entities": [], "since": 0});
     ws.send(Message::text(subscribe.to_string())).await.unwrap();
-    // Kept open and unread until dropped.
-    Holder(Some(ws))
-}
-
-struct Holder<T>(Option<T>);
-impl<T> Drop for Holder<T> {
-    fn drop(&mut self) {
-        self.0.take();
-    }
+    ws
 }
 
 /// Gives `token`'s account `LARGE_ENTITIES` entities of `LARGE_BYTES` each.

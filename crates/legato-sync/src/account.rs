@@ -33,6 +33,13 @@ pub enum AccountError {
     /// The reply was larger than the client accepts (nothing of it is used).
     #[error(transparent)]
     TooLarge(TooLarge),
+    /// The account has no signed-in device with this id (it is signed out already).
+    #[error("no signed-in device with id {0}")]
+    NoSuchDevice(String),
+    /// The device asked to sign itself out through the device list: its own token would be
+    /// revoked while it keeps it. Signing out (logout) is the way.
+    #[error("device {0} is this device: sign out instead")]
+    ThisDevice(String),
 }
 
 impl AccountError {
@@ -46,7 +53,9 @@ impl AccountError {
             AccountError::Unauthorized(_)
             | AccountError::EmailTaken(_)
             | AccountError::Invalid(_)
-            | AccountError::TooLarge(_) => false,
+            | AccountError::TooLarge(_)
+            | AccountError::NoSuchDevice(_)
+            | AccountError::ThisDevice(_) => false,
         }
     }
 }
@@ -158,9 +167,17 @@ impl AccountApi {
         read_json(response, "devices reply").await
     }
 
-    /// Signs the device `id` out (`DELETE /api/devices/{id}`): its token is revoked and its
-    /// live connections close.
-    pub async fn revoke_device(&self, token: &str, id: &str) -> Result<(), AccountError> {
+    /// Signs another device of the account out (`DELETE /api/devices/{id}`): its token is
+    /// revoked and its live connections close. Refuses this device's own id
+    /// ([`AccountError::ThisDevice`]: logout ends this sign-in and forgets the token) and
+    /// an id the account has no signed-in device under ([`AccountError::NoSuchDevice`]).
+    pub async fn revoke_other_device(&self, token: &str, id: &str) -> Result<(), AccountError> {
+        let devices = self.devices(token).await?.devices;
+        match devices.iter().find(|device| device.id == id) {
+            None => return Err(AccountError::NoSuchDevice(id.to_owned())),
+            Some(device) if device.current => return Err(AccountError::ThisDevice(id.to_owned())),
+            Some(_) => {}
+        }
         let mut url = self.server.endpoint("api/devices");
         url.path_segments_mut()
             .map_err(|()| AccountError::Invalid("the server URL cannot take a path".into()))?
@@ -172,10 +189,11 @@ impl AccountApi {
             .send()
             .await
             .map_err(network)?;
-        if response.status().is_success() {
-            return Ok(());
+        match response.status() {
+            // Signed out meanwhile (by another device): the same as not there.
+            StatusCode::NOT_FOUND => Err(AccountError::NoSuchDevice(id.to_owned())),
+            _ => expect_success(response).await,
         }
-        Err(error_of(response).await)
     }
 
     /// Changes the password (`POST /api/auth/password`); every other device is signed out.
@@ -192,10 +210,7 @@ impl AccountApi {
             .send()
             .await
             .map_err(network)?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        Err(error_of(response).await)
+        expect_success(response).await
     }
 
     async fn auth(&self, path: &str, body: &RegisterRequest) -> Result<AuthResponse, AccountError> {
@@ -207,6 +222,15 @@ impl AccountApi {
             .await
             .map_err(network)?;
         read_json(response, "sign-in reply").await
+    }
+}
+
+/// A reply without a body worth reading: success, or the error it carries.
+async fn expect_success(response: Response) -> Result<(), AccountError> {
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(error_of(response).await)
     }
 }
 

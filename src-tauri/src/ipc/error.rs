@@ -161,6 +161,8 @@ impl From<AccountError> for IpcError {
             AccountError::Unauthorized(m) => IpcError::new(ErrorCode::Unauthorized, m),
             AccountError::EmailTaken(m) => IpcError::new(ErrorCode::EmailTaken, m),
             AccountError::Invalid(m) => IpcError::new(ErrorCode::Invalid, m),
+            AccountError::NoSuchDevice(_) => IpcError::new(ErrorCode::NotFound, message),
+            AccountError::ThisDevice(_) => IpcError::new(ErrorCode::Invalid, message),
             AccountError::Server { .. } | AccountError::TooLarge(_) => {
                 IpcError::new(ErrorCode::Server, message)
             }

@@ -33,7 +33,7 @@ pub fn run(ctx: &Context, command: DevicesCommand) -> Result<()> {
             Ok(())
         }
         DevicesCommand::Revoke { id } => {
-            block_on(api.revoke_device(&token, &id))?
+            block_on(api.revoke_other_device(&token, &id))?
                 .with_context(|| format!("signing out device {id} failed"))?;
             println!("device {id} is signed out");
             Ok(())

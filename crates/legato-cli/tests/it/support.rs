@@ -185,6 +185,11 @@ impl Device {
         ]);
     }
 
+    /// `account login` to an account [`Device::register`] made.
+    pub fn login(&self, email: &str) {
+        self.ok(&["account", "login", "--email", email, "--password", PASSWORD]);
+    }
+
     pub fn pending(&self) -> u64 {
         self.json(&["status", "--json"])["pending"]
             .as_u64()

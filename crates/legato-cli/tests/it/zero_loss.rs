@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Device, PASSWORD, TestServer, email};
+use crate::support::{Device, TestServer, email};
 
 /// `n` devices signed in to one new account on `server`.
 fn devices(server: &TestServer, n: usize) -> Vec<Device> {
@@ -16,14 +16,7 @@ fn devices(server: &TestServer, n: usize) -> Vec<Device> {
     let devices: Vec<Device> = (0..n).map(|_| Device::new(server)).collect();
     devices[0].register(&address);
     for device in &devices[1..] {
-        device.ok(&[
-            "account",
-            "login",
-            "--email",
-            &address,
-            "--password",
-            PASSWORD,
-        ]);
+        device.login(&address);
     }
     devices
 }

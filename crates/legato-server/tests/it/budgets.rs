@@ -6,6 +6,20 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{TestServer, change, create_goal, handshake_status, update_goal};
 
+/// Goal `g{i}` (change `c{i}`) with a `blob` of `chars` characters, sent as `$deflate`.
+fn large_goal(i: usize, chars: usize) -> Value {
+    let blob = deflate_string(&format!("{i}").repeat(chars));
+    change(
+        &format!("c{i}"),
+        "goals",
+        &format!("g{i}"),
+        "create",
+        json!({"title": format!("goal {i}"), "blob": {"$deflate": blob}}),
+        0,
+        "laptop",
+    )
+}
+
 /// A goal whose `fields` unknown fields each hold a `$deflate` inflating to just under the
 /// per-value limit: about 1.4 KB on the wire for each MiB it would take inflated.
 fn bomb(change_id: &str, entity_id: &str, fields: usize) -> Value {
@@ -104,20 +118,7 @@ async fn large_values_within_budget_apply_in_order_across_chunks() {
     let server = TestServer::start_with(|settings| settings.rate_limit = 0.0).await;
     let ann = server.register("ann@example.com").await;
     let (mut phone, _, _) = server.device(&ann.token, "phone", 0).await;
-    let mut items: Vec<Value> = (0..6)
-        .map(|i| {
-            let blob = deflate_string(&format!("{i}").repeat(LARGE));
-            change(
-                &format!("c{i}"),
-                "goals",
-                &format!("g{i}"),
-                "create",
-                json!({"title": format!("goal {i}"), "blob": {"$deflate": blob}}),
-                0,
-                "laptop",
-            )
-        })
-        .collect();
+    let mut items: Vec<Value> = (0..6).map(|i| large_goal(i, LARGE)).collect();
     items.push(update_goal(
         "c6",
         "g0",
@@ -162,20 +163,7 @@ async fn change_pages_are_bounded_by_bytes() {
     const LARGE: usize = 400_000;
     let server = TestServer::start_with(|settings| settings.rate_limit = 0.0).await;
     let ann = server.register("ann@example.com").await;
-    let items: Vec<Value> = (0..6)
-        .map(|i| {
-            let blob = deflate_string(&format!("{i}").repeat(LARGE));
-            change(
-                &format!("c{i}"),
-                "goals",
-                &format!("g{i}"),
-                "create",
-                json!({"title": "large", "blob": {"$deflate": blob}}),
-                0,
-                "laptop",
-            )
-        })
-        .collect();
+    let items: Vec<Value> = (0..6).map(|i| large_goal(i, LARGE)).collect();
     let results = server.batch(&ann.token, items).await;
     assert!(
         results
