@@ -37,6 +37,9 @@ pub enum StoreError {
     Deleted { entity_type: EntityType, id: String },
     #[error("no dead letter with change id `{0}`")]
     DeadLetterNotFound(String),
+    /// A practice timer step that does not fit its state, or a bad piece or tempo.
+    #[error("{0}")]
+    Timer(#[from] crate::timer::TimerError),
     #[error("no stored conflict with id {0}")]
     ConflictNotFound(i64),
     #[error("JSON error: {0}")]

@@ -15,6 +15,8 @@
 //! - **Undo delete** ([`Store::undo_delete`]): the last state of the most recent deletes is
 //!   kept; an unsent delete is cancelled (same id, nothing sent), a sent one is undone by
 //!   re-creating the entity under a new id (a deleted id is never resurrected).
+//! - **The practice timer** (`timer`): this device's session, local only (never synced),
+//!   surviving restarts and crashes; it ends in a logbook entry ([`Store::finish_timer`]).
 //! - **Reads** for the UI: entries by day with totals, by piece, search, totals, streak.
 //!
 //! [`Store`] is synchronous and owns one connection; async code uses [`StoreHandle`], which
@@ -105,6 +107,7 @@ mod remote;
 mod schema;
 mod store;
 mod time;
+mod timer;
 mod typed;
 mod undo;
 
@@ -118,5 +121,8 @@ pub use remote::{BatchOutcome, RemoteOutcome};
 pub use schema::{MIGRATIONS, StoreOptions, Synchronous, configure_connection};
 pub use store::Store;
 pub use time::rfc3339_ms;
+pub use timer::{
+    MAX_ENTRY_MINUTES, TEMPO_RANGE, TimerError, TimerPhase, TimerPiece, TimerSegment, TimerState,
+};
 pub use typed::TypedEntity;
 pub use undo::{TRASH_DEPTH, UndoDelete};

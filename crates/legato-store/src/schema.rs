@@ -210,6 +210,31 @@ const SCHEMA_V6: &str = r#"
 ALTER TABLE outbox ADD COLUMN last_error_code TEXT;
 "#;
 
+/// Version 7: the practice timer of this device (`crate::timer`), never synced: one
+/// `timer` row while a session exists (`running_since` NULL while paused or stopped,
+/// `stopped_at` set once stopped), and its `timer_segments`, one per piece practised (a
+/// NULL `title`: time on no piece), each with its active time and last metronome tempo.
+const SCHEMA_V7: &str = r#"
+CREATE TABLE timer (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    started_at    INTEGER NOT NULL,
+    running_since INTEGER,
+    stopped_at    INTEGER,
+    reminded      INTEGER NOT NULL DEFAULT 0 CHECK (reminded IN (0, 1)),
+    current_seq   INTEGER NOT NULL,
+    CHECK (stopped_at IS NULL OR running_since IS NULL)
+) STRICT;
+
+CREATE TABLE timer_segments (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    title     TEXT,
+    composer  TEXT,
+    piece_id  TEXT,
+    tempo     INTEGER,
+    active_ms INTEGER NOT NULL DEFAULT 0 CHECK (active_ms >= 0)
+) STRICT;
+"#;
+
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V1),
     M::up(SCHEMA_V2),
@@ -217,6 +242,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V4).foreign_key_check(),
     M::up(SCHEMA_V5),
     M::up(SCHEMA_V6),
+    M::up(SCHEMA_V7),
 ];
 
 /// Every schema version, oldest first.
