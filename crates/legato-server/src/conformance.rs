@@ -23,6 +23,8 @@ where
     devices_and_passwords(make_db().await).await;
     the_quota_refuses_growth_only(make_db().await).await;
     long_texts_are_recorded_once(make_db().await).await;
+    pruning_keeps_ids_and_tombstones(make_db().await).await;
+    pruning_goes_in_bounded_steps(make_db().await).await;
     apply_is_exactly_once(make_db().await).await;
     unchanged_changes_are_flagged(make_db().await).await;
     reused_change_ids_are_refused(make_db().await).await;
@@ -329,6 +331,313 @@ async fn long_texts_are_recorded_once<D: Database>(db: D) {
         ChangeOutcome::Duplicate { touched, .. } => assert_eq!(touched["blob"], json!(blob)),
         other => panic!("long_texts_are_recorded_once: {other:?}"),
     }
+}
+
+/// Applies `change` with `now_ms` as the server's time (when it is recorded).
+async fn apply_at<D: Database>(
+    db: &D,
+    user: &UserId,
+    change: Change,
+    now_ms: i64,
+) -> ChangeOutcome {
+    let mut outcomes = db
+        .apply_changes(user, vec![change], now_ms)
+        .await
+        .expect("apply");
+    outcomes.remove(0)
+}
+
+/// Prunes everything before `cutoff_ms`, step after step.
+async fn prune_all<D: Database>(db: &D, cutoff_ms: i64) -> crate::db::PruneStep {
+    let mut total = crate::db::PruneStep::default();
+    for _ in 0..10_000 {
+        let step = db.prune_step(cutoff_ms, 100).await.expect("prune");
+        total.records += step.records;
+        total.tombstones += step.tombstones;
+        total.freed_bytes += step.freed_bytes;
+        if step.done {
+            total.done = true;
+            return total;
+        }
+    }
+    panic!("pruning never finished");
+}
+
+/// Pruning (docs/server-choices.md, "Pruning"): records and tombstones before the cutoff
+/// lose their payload, and the account's stored bytes drop by exactly that, to its live
+/// states plus `{}` per tombstone. Every pruned change id is still a `duplicate` (standing
+/// on the entity as it is now, `unchanged`), never applied again, and other content under
+/// it is still `change_id_reused`; catch-up sends the same entities, versions, seqs and
+/// tombstones as before; later records and other accounts are untouched; a write the quota
+/// refused goes once pruning made room.
+async fn pruning_keeps_ids_and_tombstones<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let (bob, _) = new_user(&db, "bob@example.com").await;
+    let old = NOW - 1_000;
+    let blob = "long practice notes ".repeat(200);
+    let create = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"title": "Scales", "progress": 1, "notes": blob}),
+        0,
+    );
+    let inc = change(
+        "c2",
+        "g1",
+        Operation::Update,
+        json!({"progress": {"$inc": 2}}),
+        1,
+    );
+    let doomed = change(
+        "c3",
+        "g2",
+        Operation::Create,
+        json!({"title": "Gone", "notes": blob}),
+        0,
+    );
+    let delete = change("c4", "g2", Operation::Delete, json!({}), 1);
+    for c in [&create, &inc, &doomed, &delete] {
+        applied(&apply_at(&db, &ann, c.clone(), old).await);
+    }
+    // After the cutoff: kept whole.
+    let late = change(
+        "c5",
+        "g1",
+        Operation::Update,
+        json!({"title": "Scales, slowly"}),
+        2,
+    );
+    assert_eq!(
+        applied(&apply_at(&db, &ann, late.clone(), NOW).await),
+        (3, 5)
+    );
+    applied(&apply_at(&db, &bob, create.clone(), old).await);
+    let bob_before = db.stored_bytes(&bob).await.unwrap();
+    let before = db.changes_since(&ann, &[], 0, 100).await.unwrap();
+    let ann_before = db.stored_bytes(&ann).await.unwrap();
+    // A full account: a write that grows it is refused.
+    let grow = change("c7", "g3", Operation::Create, json!({"title": "New"}), 0);
+    db.set_user_quota(Some(ann_before));
+    assert!(
+        matches!(
+            apply_at(&db, &ann, grow.clone(), NOW).await,
+            ChangeOutcome::Rejected {
+                code: ErrorCode::QuotaExceeded,
+                ..
+            }
+        ),
+        "pruning_keeps_ids_and_tombstones: the account is full"
+    );
+
+    // Bob's records are as old as Ann's: pruning is per row, every account's alike.
+    let pruned = prune_all(&db, old + 1).await;
+    assert_eq!(
+        (pruned.records, pruned.tombstones),
+        (5, 1),
+        "pruning_keeps_ids_and_tombstones: Ann's 4 old records, Bob's 1, Ann's tombstone"
+    );
+    let ann_after = db.stored_bytes(&ann).await.unwrap();
+    let bob_after = db.stored_bytes(&bob).await.unwrap();
+    assert_eq!(
+        pruned.freed_bytes,
+        (ann_before - ann_after) + (bob_before - bob_after),
+        "pruning_keeps_ids_and_tombstones: the bytes freed are the bytes the accounts lost"
+    );
+    // What Ann stores now: her live state, `{}` for the tombstone, and c5's record.
+    let after = db.changes_since(&ann, &[], 0, 100).await.unwrap();
+    let live: usize = after
+        .changes
+        .iter()
+        .filter(|u| !u.deleted)
+        .map(|u| u.data.get().len())
+        .sum();
+    let late_record = r#"{"title":"Scales, slowly"}"#.len();
+    assert_eq!(
+        ann_after,
+        (live + 2 + late_record) as u64,
+        "pruning_keeps_ids_and_tombstones: stored bytes after pruning"
+    );
+    assert!(
+        ann_before - ann_after > blob.len() as u64,
+        "the tombstone's last state went"
+    );
+
+    // Catch-up is the same, tombstone included.
+    let summary = |page: &crate::db::ChangesPage| -> Vec<(String, u64, u64, bool, String)> {
+        page.changes
+            .iter()
+            .map(|u| {
+                (
+                    u.entity_id.to_string(),
+                    u.version,
+                    u.seq,
+                    u.deleted,
+                    u.data.get().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&after), summary(&before));
+    assert_eq!(after.latest_seq, before.latest_seq);
+
+    // Every pruned id is still a duplicate, never applied again.
+    match apply_at(&db, &ann, inc.clone(), NOW).await {
+        ChangeOutcome::Duplicate {
+            version: 3,
+            seq: 5,
+            touched,
+            unchanged: true,
+        } => assert_eq!(touched, fields(json!({"progress": 3}))),
+        other => panic!("pruning_keeps_ids_and_tombstones: repeat of c2: {other:?}"),
+    }
+    match apply_at(&db, &ann, create.clone(), NOW).await {
+        ChangeOutcome::Duplicate {
+            version: 3,
+            seq: 5,
+            touched,
+            unchanged: true,
+        } => {
+            assert_eq!(touched["progress"], json!(3));
+            assert_eq!(touched["title"], json!("Scales, slowly"));
+            assert_eq!(touched["notes"], json!(blob));
+        }
+        other => panic!("pruning_keeps_ids_and_tombstones: repeat of c1: {other:?}"),
+    }
+    for repeat in [doomed.clone(), delete.clone()] {
+        match apply_at(&db, &ann, repeat, NOW).await {
+            ChangeOutcome::Duplicate {
+                version: 2,
+                seq: 4,
+                touched,
+                unchanged: true,
+            } => assert!(touched.is_empty(), "a tombstone has no fields"),
+            other => panic!("pruning_keeps_ids_and_tombstones: repeat on g2: {other:?}"),
+        }
+    }
+    // The record after the cutoff still answers exactly what it recorded.
+    assert!(matches!(
+        apply_at(&db, &ann, late, NOW).await,
+        ChangeOutcome::Duplicate {
+            version: 3,
+            seq: 5,
+            unchanged: false,
+            ..
+        }
+    ));
+    let mut other = inc.clone();
+    other.data = fields(json!({"progress": {"$inc": 5}}));
+    assert!(matches!(
+        apply_at(&db, &ann, other, NOW).await,
+        ChangeOutcome::Rejected {
+            code: ErrorCode::ChangeIdReused,
+            ..
+        }
+    ));
+    let again = db.changes_since(&ann, &[], 0, 100).await.unwrap();
+    assert_eq!(summary(&again), summary(&before), "nothing applied twice");
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), ann_after);
+
+    // The tombstone still refuses changes (rule 5), now with no last state to show.
+    match apply_at(
+        &db,
+        &ann,
+        change("c6", "g2", Operation::Update, json!({"title": "Back"}), 1),
+        NOW,
+    )
+    .await
+    {
+        ChangeOutcome::Conflict(c) => {
+            assert!(c.remote_deleted);
+            assert_eq!(c.remote_version, 2);
+            assert!(c.remote.is_empty(), "{:?}", c.remote);
+            assert_eq!(c.fields, vec!["title".to_owned()]);
+        }
+        other => panic!("pruning_keeps_ids_and_tombstones: update of a tombstone: {other:?}"),
+    }
+
+    // Pruning again finds nothing.
+    let second = prune_all(&db, old + 1).await;
+    assert_eq!(
+        (second.records, second.tombstones, second.freed_bytes),
+        (0, 0, 0)
+    );
+
+    // The write the quota refused goes now that pruning made room (same quota).
+    assert_eq!(applied(&apply_at(&db, &ann, grow, NOW).await), (1, 6));
+    db.set_user_quota(None);
+}
+
+/// A prune step prunes at most `max_rows` records and as many tombstones, and says when
+/// nothing is left: steps of 2 over 5 records and 3 tombstones take 3 steps.
+async fn pruning_goes_in_bounded_steps<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let old = NOW - 1_000;
+    for n in 0..3 {
+        let id = format!("g{n}");
+        applied(
+            &apply_at(
+                &db,
+                &ann,
+                change(
+                    &format!("c{n}"),
+                    &id,
+                    Operation::Create,
+                    json!({"title": "t"}),
+                    0,
+                ),
+                old,
+            )
+            .await,
+        );
+        if n < 2 {
+            applied(
+                &apply_at(
+                    &db,
+                    &ann,
+                    change(&format!("d{n}"), &id, Operation::Delete, json!({}), 1),
+                    old,
+                )
+                .await,
+            );
+        }
+    }
+    applied(
+        &apply_at(
+            &db,
+            &ann,
+            change("c9", "g2", Operation::Delete, json!({}), 1),
+            old,
+        )
+        .await,
+    );
+    // 6 records (3 creates, 3 deletes), 3 tombstones.
+    let mut steps = Vec::new();
+    loop {
+        let step = db.prune_step(old + 1, 2).await.unwrap();
+        assert!(
+            step.records <= 2 && step.tombstones <= 2,
+            "pruning_goes_in_bounded_steps: {step:?}"
+        );
+        steps.push((step.records, step.tombstones));
+        if step.done {
+            break;
+        }
+        assert!(
+            steps.len() < 10,
+            "pruning_goes_in_bounded_steps: never done"
+        );
+    }
+    assert_eq!(
+        steps,
+        [(2, 2), (2, 1), (2, 0), (0, 0)],
+        "pruning_goes_in_bounded_steps"
+    );
+    assert_eq!(
+        db.stored_bytes(&ann).await.unwrap(),
+        3 * 2,
+        "three tombstones of `{{}}`"
+    );
 }
 
 async fn users_and_tokens<D: Database>(db: D) {

@@ -8,6 +8,7 @@
 //! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
 //!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
 //! - [`db`]: the storage trait and the SQLite backend; [`conformance`]: the backend test suite.
+//! - [`prune`]: the background task that prunes old change records and tombstones.
 //! - [`auth`], [`ratelimit`], [`metrics`], [`settings`], [`error`].
 
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod http;
 pub mod hub;
 pub mod listen;
 pub mod metrics;
+pub mod prune;
 pub mod ratelimit;
 pub mod sessions;
 pub mod settings;
@@ -196,6 +198,15 @@ impl<D: Database> Server<D> {
             tracing::info!(%addr, "serving");
         }
         let stop = state.shutdown.clone();
+        let pruner = state.settings.prune_after.map(|after| {
+            prune::spawn(
+                state.sync.db.clone(),
+                after,
+                state.settings.prune_interval,
+                Arc::clone(&state.sync.metrics),
+                stop.clone(),
+            )
+        });
         let watcher = {
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -216,6 +227,10 @@ impl<D: Database> Server<D> {
                 open = state.tracker.len(),
                 "WebSocket connections still open after the shutdown grace period"
             );
+        }
+        if let Some(pruner) = pruner {
+            // Stopped by `stop`; a step in progress is one transaction the close waits for.
+            let _ = pruner.await;
         }
         state.sync.db.close().await;
         tracing::info!("stopped");

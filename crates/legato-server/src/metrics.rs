@@ -30,6 +30,10 @@ pub struct Metrics {
     errors: Family<CodeLabel, Counter>,
     /// Time to apply one WebSocket `sync` or one HTTP batch (lock wait + transaction).
     pub apply_seconds: Histogram,
+    /// Change records and tombstones whose payload pruning dropped, and the bytes freed.
+    pub pruned_records: Counter,
+    pub pruned_tombstones: Counter,
+    pub pruned_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -73,6 +77,23 @@ impl Metrics {
             "Error replies (HTTP and WebSocket), by code",
             errors.clone(),
         );
+        let (pruned_records, pruned_tombstones, pruned_bytes) =
+            (Counter::default(), Counter::default(), Counter::default());
+        registry.register(
+            "pruned_records",
+            "Change records whose payload was pruned (the record of the id stays)",
+            pruned_records.clone(),
+        );
+        registry.register(
+            "pruned_tombstones",
+            "Tombstones whose last state was pruned (the tombstone stays)",
+            pruned_tombstones.clone(),
+        );
+        registry.register(
+            "pruned_bytes",
+            "Bytes of stored data pruning freed",
+            pruned_bytes.clone(),
+        );
         registry.register(
             "apply_duration_seconds",
             "Time to apply one WebSocket sync or one HTTP batch",
@@ -86,6 +107,9 @@ impl Metrics {
             conflicts,
             errors,
             apply_seconds,
+            pruned_records,
+            pruned_tombstones,
+            pruned_bytes,
         }
     }
 

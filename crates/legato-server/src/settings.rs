@@ -65,6 +65,12 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// A request's body must arrive within this long (`408` otherwise).
     pub body_timeout: Duration,
+    /// Change records and tombstones older than this lose their payload (the records of
+    /// the change ids and the tombstones stay; docs/server-choices.md, "Pruning"). `None`:
+    /// never pruned.
+    pub prune_after: Option<Duration>,
+    /// How often the pruning task looks for what `prune_after` lets go (also once at start).
+    pub prune_interval: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -84,6 +90,10 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_USER: usize = 32;
 pub const DEFAULT_READ_RATE_LIMIT: f64 = 20.0;
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Days change records and tombstones keep their payload (`prune_after_days`; 0: forever).
+/// The same as [`DEFAULT_TOKEN_IDLE_DAYS`]: a device away for longer has to sign in again.
+pub const DEFAULT_PRUNE_AFTER_DAYS: u64 = 90;
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
 impl Settings {
@@ -109,6 +119,8 @@ impl Settings {
             user_quota_bytes: Some(DEFAULT_USER_QUOTA_MB * 1_000_000),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            prune_after: Some(DAY * DEFAULT_PRUNE_AFTER_DAYS as u32),
+            prune_interval: DEFAULT_PRUNE_INTERVAL,
         }
     }
 
@@ -210,6 +222,18 @@ impl Settings {
                 }
             };
         }
+        if let Some(days) = merged.prune_after_days {
+            settings.prune_after = match u32::try_from(days) {
+                Ok(0) => None,
+                Ok(days) if days <= 36_500 => Some(DAY * days),
+                _ => {
+                    return Err(SettingsError::Value {
+                        key: "prune_after_days",
+                        value: days.to_string(),
+                    });
+                }
+            };
+        }
         if let Some(token) = merged.metrics_token {
             if token.trim().is_empty() {
                 return Err(SettingsError::Value {
@@ -249,6 +273,7 @@ pub struct Overrides {
     pub max_connections_per_user: Option<usize>,
     pub read_rate_limit: Option<f64>,
     pub user_quota_mb: Option<u64>,
+    pub prune_after_days: Option<u64>,
 }
 
 impl Overrides {
@@ -274,6 +299,7 @@ impl Overrides {
                 .or(self.max_connections_per_user),
             read_rate_limit: over.read_rate_limit.or(self.read_rate_limit),
             user_quota_mb: over.user_quota_mb.or(self.user_quota_mb),
+            prune_after_days: over.prune_after_days.or(self.prune_after_days),
         }
     }
 
@@ -282,7 +308,8 @@ impl Overrides {
     /// `LEGATO_ALLOWED_ORIGINS` (comma-separated), `LEGATO_OUTBOUND_QUEUE`,
     /// `LEGATO_METRICS_TOKEN`, `LEGATO_TOKEN_IDLE_DAYS`, `LEGATO_OPEN_REGISTRATION`,
     /// `LEGATO_HEADER_TIMEOUT_SECS`, `LEGATO_BODY_TIMEOUT_SECS`, `LEGATO_OUTBOUND_BYTES`,
-    /// `LEGATO_MAX_CONNECTIONS_PER_USER`, `LEGATO_READ_RATE_LIMIT`, `LEGATO_USER_QUOTA_MB`.
+    /// `LEGATO_MAX_CONNECTIONS_PER_USER`, `LEGATO_READ_RATE_LIMIT`, `LEGATO_USER_QUOTA_MB`,
+    /// `LEGATO_PRUNE_AFTER_DAYS`.
     /// Empty variables count as unset.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &'static str| env(name).filter(|v| !v.trim().is_empty());
@@ -328,6 +355,7 @@ impl Overrides {
             )?,
             read_rate_limit: num("LEGATO_READ_RATE_LIMIT", get("LEGATO_READ_RATE_LIMIT"))?,
             user_quota_mb: num("LEGATO_USER_QUOTA_MB", get("LEGATO_USER_QUOTA_MB"))?,
+            prune_after_days: num("LEGATO_PRUNE_AFTER_DAYS", get("LEGATO_PRUNE_AFTER_DAYS"))?,
         })
     }
 }
@@ -469,6 +497,23 @@ mod tests {
             Some(Duration::from_secs(2 * 86_400))
         );
         assert!(days("token_idle_days = 99999999").is_err());
+        assert_eq!(
+            days("").unwrap().prune_after,
+            Some(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(days("prune_after_days = 0").unwrap().prune_after, None);
+        assert_eq!(
+            days("prune_after_days = 7").unwrap().prune_after,
+            Some(Duration::from_secs(7 * 86_400))
+        );
+        assert!(days("prune_after_days = 99999999").is_err());
+        let env_prune = env_of(&[("HOME", "/h"), ("LEGATO_PRUNE_AFTER_DAYS", "3")]);
+        assert_eq!(
+            Settings::load(None, env_prune, Overrides::default())
+                .unwrap()
+                .prune_after,
+            Some(Duration::from_secs(3 * 86_400))
+        );
     }
 
     #[test]

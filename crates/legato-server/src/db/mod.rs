@@ -18,7 +18,7 @@ use legato_protocol::{Change, ConflictData, EntityId, EntityType, ErrorCode, Fie
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::apply::ContentHash;
+use crate::apply::{ContentHash, Stored};
 use crate::auth::TokenHash;
 
 /// A user's id (UUID v7, assigned at registration).
@@ -132,9 +132,55 @@ pub struct RecordedChange {
     /// [`crate::apply::content_hash`] of the change. `None` for a record written before
     /// hashes were kept: it matches any content, as every repeat did then.
     pub content_hash: Option<ContentHash>,
+    /// The record's payload (`touched`) was pruned ([`Database::prune_step`]): `touched` is
+    /// empty, and a repeat is answered by [`RecordedChange::standing_on`] the entity as it
+    /// is now.
+    pub pruned: bool,
 }
 
 impl RecordedChange {
+    /// The answer to a repeat of a record whose payload was pruned, made from the entity as
+    /// it is now (`current`; the repeat's `change` names the fields it touched, since only
+    /// the same content is answered `duplicate`): its current `version`, the seq of its last
+    /// change, the current stored values of the change's fields (`null` for one the state
+    /// lacks; none for a delete or a tombstone), and `unchanged`, because that `seq` and
+    /// `version` may be other devices' changes the client has not seen: it settles the
+    /// change without claiming the version and catches up from its cursor
+    /// (docs/PROTOCOL-NOTES.md, "Duplicates of pruned changes"). A record that was not
+    /// pruned is returned as it is.
+    pub fn standing_on(self, change: &Change, current: Option<&Stored>) -> RecordedChange {
+        if !self.pruned {
+            return self;
+        }
+        let Some(current) = current else {
+            // Entities are never removed; keep what the record says.
+            return RecordedChange {
+                unchanged: true,
+                ..self
+            };
+        };
+        let touched =
+            if current.record.deleted || change.operation == legato_protocol::Operation::Delete {
+                Fields::new()
+            } else {
+                change
+                    .data
+                    .keys()
+                    .map(|name| {
+                        let value = current.record.state.get(name).cloned();
+                        (name.clone(), value.unwrap_or(serde_json::Value::Null))
+                    })
+                    .collect()
+            };
+        RecordedChange {
+            version: current.record.version,
+            seq: current.last_seq,
+            touched,
+            unchanged: true,
+            ..self
+        }
+    }
+
     /// The answer to `change_id` pushed again with content `hash`: the recorded result, as
     /// `duplicate`, when it is the same change; `change_id_reused` when it is another one
     /// under a used id. A backend writes nothing for the repeat either way (and records no
@@ -156,6 +202,19 @@ impl RecordedChange {
             unchanged: self.unchanged,
         }
     }
+}
+
+/// What one [`Database::prune_step`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStep {
+    /// Change records whose payload was dropped.
+    pub records: u64,
+    /// Tombstones whose last state was dropped.
+    pub tombstones: u64,
+    /// Bytes the accounts' stored bytes went down by, in total.
+    pub freed_bytes: u64,
+    /// Nothing older than the cutoff is left to prune.
+    pub done: bool,
 }
 
 /// Run by a backend right after the commit of [`Database::apply_changes_then`] and before
@@ -387,6 +446,22 @@ pub trait Database: Clone + Send + Sync + 'static {
 
     /// The bytes `user` stores: the JSON text of its entities' states and change records.
     fn stored_bytes(&self, user: &UserId) -> impl Future<Output = Result<u64, DbError>> + Send;
+
+    /// One bounded step of pruning (the rule: docs/server-choices.md, "Pruning"), in one
+    /// transaction: at most `max_rows` change records recorded before `cutoff_ms` drop their
+    /// payload (`touched`; the record of the id, its content hash, version, seq and status
+    /// stay forever, so a repeat is still a `duplicate`, answered by
+    /// [`RecordedChange::standing_on`]), and at most `max_rows` tombstones last written
+    /// before `cutoff_ms` drop their last state (the row stays, deleted, with its version,
+    /// seq and last change, so catch-up still sends it; rule 5 conflicts then carry
+    /// `remote: {}`). Each account's [`Database::stored_bytes`] goes down by exactly what
+    /// was dropped. Any account's rows, oldest first; call again until [`PruneStep::done`]
+    /// (other writes run between the steps).
+    fn prune_step(
+        &self,
+        cutoff_ms: i64,
+        max_rows: usize,
+    ) -> impl Future<Output = Result<PruneStep, DbError>> + Send;
 
     /// Answers when the store can run a query.
     fn health(&self) -> impl Future<Output = Result<(), DbError>> + Send;

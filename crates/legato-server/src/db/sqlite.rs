@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, Device, FullUpdate, NewToken,
-    NewUser, OnCommit, PAGE_BYTES, RecordedChange, TokenRecord, UserId,
+    NewUser, OnCommit, PAGE_BYTES, PruneStep, RecordedChange, TokenRecord, UserId,
 };
 use crate::apply::{
     ContentHash, Evaluation, Stored, content_hash, data_hash, evaluate, live_update,
@@ -46,6 +46,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     )),
     M::up(include_str!("sqlite_migrations/0005_token_devices.sql")),
     M::up(include_str!("sqlite_migrations/0006_stored_bytes.sql")),
+    M::up(include_str!("sqlite_migrations/0007_pruning.sql")),
 ];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
@@ -530,6 +531,11 @@ impl Database for SqliteDatabase {
         .await
     }
 
+    async fn prune_step(&self, cutoff_ms: i64, max_rows: usize) -> Result<PruneStep, DbError> {
+        self.write(move |conn| prune_in_transaction(conn, cutoff_ms, max_rows))
+            .await
+    }
+
     async fn health(&self) -> Result<(), DbError> {
         self.read(|conn| {
             conn.query_row("SELECT count(*) FROM users LIMIT 1", [], |_| Ok(()))?;
@@ -615,7 +621,11 @@ fn apply_in_transaction(
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
         let hash = content_hash(&change);
-        if let Some(recorded) = recorded_change(&tx, user, &change.change_id)? {
+        if let Some(mut recorded) = recorded_change(&tx, user, &change.change_id)? {
+            if recorded.pruned {
+                let current = load_entity(&tx, user, change.entity_type, &change.entity_id)?;
+                recorded = recorded.standing_on(&change, current.as_ref());
+            }
             outcomes.push(recorded.answer_repeat(&change.change_id, &hash));
             continue;
         }
@@ -710,6 +720,74 @@ fn apply_in_transaction(
     Ok(outcomes)
 }
 
+/// One step of [`Database::prune_step`]: the oldest prunable change records, then the
+/// oldest prunable tombstones, at most `max_rows` of each, and every account's
+/// `stored_bytes` down by the bytes its rows dropped (a pruned record keeps `touched` = ''
+/// (0 bytes), a pruned tombstone `state` = '{}' (2 bytes, as a `{}` state is counted)).
+fn prune_in_transaction(
+    conn: &mut Connection,
+    cutoff_ms: i64,
+    max_rows: usize,
+) -> Result<PruneStep, DbError> {
+    let max_rows = max_rows.max(1);
+    let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut freed: BTreeMap<String, i64> = BTreeMap::new();
+    let records: Vec<(String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT user_id, change_id, length(CAST(touched AS BLOB)) FROM changes
+             WHERE pruned = 0 AND recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
+        )?
+        .query_map(params![cutoff_ms, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    {
+        let mut prune = tx.prepare_cached(
+            "UPDATE changes SET touched = '', pruned = 1 WHERE user_id = ?1 AND change_id = ?2",
+        )?;
+        for (user, change_id, bytes) in &records {
+            prune.execute(params![user, change_id])?;
+            *freed.entry(user.clone()).or_default() += bytes;
+        }
+    }
+    let tombstones: Vec<(i64, String, i64)> = tx
+        .prepare_cached(
+            "SELECT rowid, user_id, length(CAST(state AS BLOB)) FROM entities
+             WHERE deleted = 1 AND state <> '{}' AND updated_at < ?1
+             ORDER BY updated_at LIMIT ?2",
+        )?
+        .query_map(params![cutoff_ms, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    {
+        let mut prune = tx.prepare_cached(
+            "UPDATE entities SET state = '{}', field_versions = '{}' WHERE rowid = ?1",
+        )?;
+        for (rowid, user, bytes) in &tombstones {
+            prune.execute([rowid])?;
+            *freed.entry(user.clone()).or_default() += bytes - text_len("{}");
+        }
+    }
+    {
+        let mut shrink = tx.prepare_cached(
+            "UPDATE users SET stored_bytes = max(stored_bytes - ?2, 0) WHERE id = ?1",
+        )?;
+        for (user, bytes) in &freed {
+            shrink.execute(params![user, bytes])?;
+        }
+    }
+    tx.commit()?;
+    let freed_bytes = freed.values().map(|b| u64::try_from(*b).unwrap_or(0)).sum();
+    Ok(PruneStep {
+        records: records.len() as u64,
+        tombstones: tombstones.len() as u64,
+        freed_bytes,
+        done: records.len() < max_rows && tombstones.len() < max_rows,
+    })
+}
+
 /// Bytes of `fields` as stored (its JSON text).
 fn json_len(fields: &Fields) -> i64 {
     i64::try_from(crate::apply::serialized_len(fields)).unwrap_or(i64::MAX)
@@ -790,10 +868,10 @@ fn recorded_change(
     user: &UserId,
     change_id: &str,
 ) -> Result<Option<RecordedChange>, DbError> {
-    type Row = (u64, u64, String, String, Option<Vec<u8>>);
+    type Row = (u64, u64, String, String, Option<Vec<u8>>, bool);
     let row: Option<Row> = conn
         .prepare_cached(
-            "SELECT version, seq, touched, status, content_hash FROM changes
+            "SELECT version, seq, touched, status, content_hash, pruned FROM changes
              WHERE user_id = ?1 AND change_id = ?2",
         )?
         .query_row(params![user.0, change_id], |row| {
@@ -803,12 +881,16 @@ fn recorded_change(
                 row.get(2)?,
                 row.get(3)?,
                 row.get(4)?,
+                row.get(5)?,
             ))
         })
         .optional()?;
-    row.map(|(version, seq, touched, status, hash)| {
-        let mut touched: Fields =
-            serde_json::from_str(&touched).map_err(|e| corrupt("changes.touched", e))?;
+    row.map(|(version, seq, touched, status, hash, pruned)| {
+        let mut touched: Fields = if pruned {
+            Fields::new()
+        } else {
+            serde_json::from_str(&touched).map_err(|e| corrupt("changes.touched", e))?
+        };
         if legato_protocol::has_deflated(&touched) {
             touched = legato_protocol::inflate_fields(&touched)
                 .map_err(|e| corrupt("changes.touched", e))?;
@@ -831,6 +913,7 @@ fn recorded_change(
             touched,
             unchanged,
             content_hash,
+            pruned,
         })
     })
     .transpose()
@@ -1289,6 +1372,68 @@ mod tests {
         let ann = db.stored_bytes(&UserId("ann".into())).await.unwrap();
         assert_eq!(ann, (state.len() + touched.len()) as u64);
         assert_eq!(db.stored_bytes(&UserId("bob".into())).await.unwrap(), 0);
+    }
+
+    /// Migration 7: records from before it are unpruned (and pruned like any other), and
+    /// pruning finds its rows through the partial indexes, not by scanning the tables.
+    #[tokio::test]
+    async fn migration_7_prunes_older_records_through_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 6).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 2, 0, 0);
+                   INSERT INTO entities (user_id, entity_type, entity_id, state, version,
+                       field_versions, deleted, last_seq, last_change_id, last_client_id,
+                       last_timestamp, updated_at)
+                   VALUES ('ann', 'goals', 'g1', '{"title":"A"}', 2, '{"title":1}', 1, 2,
+                           'c2', 'dev', 10, 11);
+                   INSERT INTO changes (user_id, change_id, entity_type, entity_id, operation,
+                       version, seq, touched, client_id, timestamp, status, recorded_at)
+                   VALUES ('ann', 'c1', 'goals', 'g1', 'create', 1, 1, '{"title":"A"}', 'dev',
+                           10, 'applied', 11),
+                          ('ann', 'c2', 'goals', 'g1', 'delete', 2, 2, '{}', 'dev', 10,
+                           'applied', 11);
+                   UPDATE users SET stored_bytes = 13 + 13 + 2;"#,
+            )
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let ann = UserId("ann".into());
+        let step = db.prune_step(12, 10).await.unwrap();
+        assert_eq!(
+            step,
+            PruneStep {
+                records: 2,
+                tombstones: 1,
+                freed_bytes: 13 + 2 + 11,
+                done: true
+            }
+        );
+        assert_eq!(db.stored_bytes(&ann).await.unwrap(), 2);
+        let plans: Vec<String> = db
+            .read(|conn| {
+                let mut plans = Vec::new();
+                for sql in [
+                    "SELECT user_id FROM changes WHERE pruned = 0 AND recorded_at < 5
+                     ORDER BY recorded_at LIMIT 10",
+                    "SELECT rowid FROM entities WHERE deleted = 1 AND state <> '{}'
+                     AND updated_at < 5 ORDER BY updated_at LIMIT 10",
+                ] {
+                    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let plan: Vec<String> = stmt
+                        .query_map([], |r| r.get(3))?
+                        .collect::<Result<_, _>>()?;
+                    plans.push(plan.join("; "));
+                }
+                Ok(plans)
+            })
+            .await
+            .unwrap();
+        assert!(plans[0].contains("INDEX changes_to_prune"), "{}", plans[0]);
+        assert!(plans[1].contains("INDEX tombstones_to_prune"), "{}", plans[1]);
     }
 
     /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of
