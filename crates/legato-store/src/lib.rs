@@ -18,6 +18,11 @@
 //! - **The practice timer** (`timer`): this device's session, local only (never synced),
 //!   surviving restarts and crashes; it ends in a logbook entry ([`Store::finish_timer`]).
 //! - **Reads** for the UI: entries by day with totals, by piece, search, totals, streak.
+//! - **Repertoire and goals through the logbook** (`pieces`, `goals`, `similar`): practice
+//!   time, sessions and tempo history per piece ([`Store::piece_practice`],
+//!   [`Store::tempo_history`]), the status history written on save ([`Store::save_piece`]),
+//!   similar pieces ([`Store::similar_pieces`]), goal progress in the user's time zone and
+//!   each reaching reported once ([`Store::goal_progress`], [`Store::newly_reached_goals`]).
 //!
 //! [`Store`] is synchronous and owns one connection; async code uses [`StoreHandle`], which
 //! runs it on a dedicated thread.
@@ -100,11 +105,14 @@ mod conflict;
 mod edit;
 mod entity;
 mod error;
+mod goals;
 mod handle;
 mod outbox;
+mod pieces;
 mod query;
 mod remote;
 mod schema;
+mod similar;
 mod store;
 mod time;
 mod timer;
@@ -114,11 +122,14 @@ mod undo;
 pub use conflict::{ConflictOutcome, StoredConflict};
 pub use edit::Edit;
 pub use error::{Result, StoreError};
+pub use goals::{GoalProgress, ProgressUnit, period_window};
 pub use handle::StoreHandle;
 pub use outbox::{AckOutcome, DeadLetter, OutboxItem, Refusal, RejectionOutcome, RetryPolicy};
+pub use pieces::{PiecePractice, TempoPoint};
 pub use query::{DayGroup, EntryFilter, LocalEntity, LogEntry, SyncState, Totals};
 pub use remote::{BatchOutcome, RemoteOutcome};
 pub use schema::{MIGRATIONS, StoreOptions, Synchronous, configure_connection};
+pub use similar::{SimilarPiece, is_similar, normalize as normalize_title};
 pub use store::Store;
 pub use time::rfc3339_ms;
 pub use timer::{

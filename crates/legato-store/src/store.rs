@@ -145,7 +145,7 @@ pub(crate) fn read_meta(conn: &Connection, key: &str) -> Result<Option<String>> 
         .optional()?)
 }
 
-fn write_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+pub(crate) fn write_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
