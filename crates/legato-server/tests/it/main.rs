@@ -9,5 +9,6 @@ mod catchup;
 mod isolation;
 mod limits;
 mod ops;
+mod prune;
 mod sessions;
 mod support;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use legato_server::{Settings, serve};
+use legato_server::{Server, Settings, SqliteDatabase, serve};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
@@ -63,6 +63,35 @@ impl TestServer {
             task: Some(task),
             process: None,
         }
+    }
+
+    /// Starts a server on a database opened here, and returns a handle on that database
+    /// too (for what no endpoint does, such as running the pruning now).
+    pub async fn start_with_database(
+        configure: impl FnOnce(&mut Settings),
+    ) -> (Self, SqliteDatabase) {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let db_path: PathBuf = dir.path().join("legato.db");
+        let db = SqliteDatabase::open(&db_path).await.unwrap();
+        let mut settings = Settings::with_database(format!("sqlite://{}", db_path.display()));
+        configure(&mut settings);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let server = Server::with_database(db.clone(), settings);
+        let task = tokio::spawn(async move {
+            server.serve(listener, token).await.expect("server failed");
+        });
+        let server = TestServer {
+            addr,
+            _dir: dir,
+            http: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+            process: None,
+        };
+        (server, db)
     }
 
     /// Runs the real `legato-server` binary (its own process, so its memory can be measured
