@@ -26,6 +26,8 @@ pub const DEAD_LETTERED: &str = "legato://dead-lettered";
 pub const CATCH_UP_PROGRESS: &str = "legato://catch-up-progress";
 /// The settings changed (here, from the tray, or at start once the keyring answered).
 pub const SETTINGS_CHANGED: &str = "legato://settings-changed";
+/// The practice timer changed (a step here or from the tray, the reminder).
+pub const TIMER_CHANGED: &str = "legato://timer-changed";
 
 /// A payload type with its event name: `emit` cannot send a payload under a wrong name.
 pub trait UiEvent: Serialize + Clone + ts_rs::TS + 'static {
@@ -49,6 +51,9 @@ impl UiEvent for CatchUp {
 }
 impl UiEvent for SettingsView {
     const NAME: &'static str = SETTINGS_CHANGED;
+}
+impl UiEvent for crate::ipc::types::TimerStatus {
+    const NAME: &'static str = TIMER_CHANGED;
 }
 
 /// Sends `payload` to every window.
@@ -298,6 +303,7 @@ mod tests {
             DEAD_LETTERED,
             CATCH_UP_PROGRESS,
             SETTINGS_CHANGED,
+            TIMER_CHANGED,
         ] {
             assert!(
                 name.chars()

@@ -7,6 +7,7 @@
 //! - [`state`]: what they share ([`state::AppState`]); [`session`]: sign in/out;
 //! - [`entries`], [`conflicts`], [`status`]: pure conversions between the domain and the
 //!   views, unit-tested;
+//! - [`timer`]: the practice timer's views, tray text and reminder ticker;
 //! - [`tray`], [`notify`], [`keychain`], [`settings`], [`logging`]: the OS edges.
 //!
 //! Start-up, in [`run`]: read the `LEGATO_*` environment, lock the data dir (one process per
@@ -27,6 +28,7 @@ pub mod session;
 pub mod settings;
 pub mod state;
 pub mod status;
+pub mod timer;
 pub mod tray;
 
 use std::panic::AssertUnwindSafe;
@@ -114,6 +116,7 @@ fn start() -> anyhow::Result<()> {
                 Err(_) => tracing::warn!("no tray icon (is libayatana-appindicator3 installed?); closing the window quits"),
             }
             events::spawn_forwarder(handle.clone());
+            timer::spawn_ticker(handle.clone());
             tauri::async_runtime::spawn(async move {
                 session::restore(&handle.state::<AppState>()).await;
             });

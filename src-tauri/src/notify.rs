@@ -63,6 +63,17 @@ pub fn delete_overruled_note(kind: EntityKind) -> Note {
     }
 }
 
+/// A practice timer has run for `minutes` (the reminder setting): still practising?
+pub fn timer_reminder_note(minutes: u32) -> Note {
+    Note {
+        summary: "Legato: the practice timer is still running".to_owned(),
+        body: format!(
+            "It has run for {} now. Still practising? If not, stop it: Legato offers to trim the time.",
+            crate::timer::clock(i64::from(minutes) * 60_000)
+        ),
+    }
+}
+
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {

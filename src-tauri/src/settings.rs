@@ -140,6 +140,8 @@ pub struct Settings {
     /// The account whose data this device holds; kept after signing out, so another
     /// account's sign-in cannot mix two users' data.
     pub data_owner: Option<String>,
+    /// A running practice timer reminds once after this many minutes.
+    pub timer_reminder_minutes: u32,
 }
 
 impl Default for Settings {
@@ -152,6 +154,7 @@ impl Default for Settings {
             strategies: Strategies::default(),
             account: None,
             data_owner: None,
+            timer_reminder_minutes: crate::timer::DEFAULT_REMINDER_MINUTES,
         }
     }
 }

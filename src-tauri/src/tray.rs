@@ -1,5 +1,8 @@
 //! The tray icon: its menu (ids below), an icon per sync badge, and a tooltip
-//! "N pending · last sync HH:MM". Closing the window only hides it while `closeToTray` is
+//! "N pending · last sync HH:MM". While a practice timer exists, its line
+//! ("Practising 42 min · Etude", [`crate::timer::tray_line`]) heads the tooltip and the
+//! menu (a disabled item, "Not practising" otherwise), and the practice item says what it
+//! will do: Start practice, Stop practice, Log practice. Closing the window only hides it while `closeToTray` is
 //! on; the tray's "Quit" ends the app (after a short flush of pending changes).
 //!
 //! Linux shows the icon through libayatana-appindicator (loaded at run time; a desktop
@@ -26,6 +29,10 @@ pub const MENU_OPEN: &str = "open";
 pub const MENU_SYNC_NOW: &str = "sync-now";
 pub const MENU_TOGGLE_PAUSE: &str = "toggle-pause";
 pub const MENU_QUIT: &str = "quit";
+pub const MENU_PRACTICE: &str = "practice";
+pub const MENU_TIMER_LINE: &str = "timer-line";
+/// The timer line's text while no session exists.
+pub const NOT_PRACTISING: &str = "Not practising";
 
 /// The main window's label (as in `tauri.conf.json`).
 pub const MAIN_WINDOW: &str = "main";
@@ -54,11 +61,31 @@ struct Shown {
     tooltip: String,
 }
 
-/// The tray icon and the menu item whose text changes. Managed by Tauri.
+/// The tooltip: the timer's line (if any) over the sync tooltip.
+pub fn tooltip_text(timer_line: Option<&str>, sync: &str) -> String {
+    match timer_line {
+        Some(line) => format!("{line}\n{sync}"),
+        None => sync.to_owned(),
+    }
+}
+
+/// What the tray shows of the practice timer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TimerShown {
+    line: Option<String>,
+    action: &'static str,
+    /// The sync part of the tooltip, as last shown.
+    sync_tooltip: String,
+}
+
+/// The tray icon and the menu items whose text changes. Managed by Tauri.
 pub struct Tray {
     icon: TrayIcon,
     pause: MenuItem<tauri::Wry>,
+    practice: MenuItem<tauri::Wry>,
+    timer_line: MenuItem<tauri::Wry>,
     shown: Mutex<Option<Shown>>,
+    timer: Mutex<TimerShown>,
 }
 
 impl std::fmt::Debug for Tray {
@@ -72,10 +99,16 @@ impl std::fmt::Debug for Tray {
 impl Tray {
     /// Shows `view` (icon, tooltip, pause item), changing only what differs.
     pub fn update(&self, view: &SyncStatusView, paused: bool) {
+        let sync_tooltip = status::tooltip(view, *Local::now().offset());
+        let tooltip = {
+            let mut timer = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            timer.sync_tooltip.clone_from(&sync_tooltip);
+            tooltip_text(timer.line.as_deref(), &sync_tooltip)
+        };
         let next = Shown {
             badge: view.badge,
             paused,
-            tooltip: status::tooltip(view, *Local::now().offset()),
+            tooltip,
         };
         let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         let before = shown.replace(next.clone());
@@ -90,6 +123,36 @@ impl Tray {
         }
         if before.as_ref().is_none_or(|b| b.paused != next.paused) {
             log_err(self.pause.set_text(pause_label(next.paused)), "pause item");
+        }
+    }
+}
+
+impl Tray {
+    /// Shows the practice timer: its line (`None`: no session) and the practice item's
+    /// action, changing only what differs.
+    pub fn set_timer(&self, line: Option<String>, action: &'static str) {
+        let (before, sync_tooltip) = {
+            let mut timer = self.timer.lock().unwrap_or_else(|e| e.into_inner());
+            let before = timer.clone();
+            timer.line.clone_from(&line);
+            timer.action = action;
+            (before, timer.sync_tooltip.clone())
+        };
+        if before.action != action {
+            log_err(self.practice.set_text(action), "practice item");
+        }
+        if before.line != line {
+            log_err(
+                self.timer_line
+                    .set_text(line.as_deref().unwrap_or(NOT_PRACTISING)),
+                "timer line",
+            );
+            let tooltip = tooltip_text(line.as_deref(), &sync_tooltip);
+            let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(shown) = shown.as_mut() {
+                shown.tooltip.clone_from(&tooltip);
+            }
+            log_err(self.icon.set_tooltip(Some(&tooltip)), "tooltip");
         }
     }
 }
@@ -112,8 +175,29 @@ pub fn build(app: &AppHandle, paused: bool) -> tauri::Result<()> {
         None::<&str>,
     )?;
     let quit = MenuItem::with_id(app, MENU_QUIT, "Quit", true, None::<&str>)?;
+    let timer_line = MenuItem::with_id(app, MENU_TIMER_LINE, NOT_PRACTISING, false, None::<&str>)?;
+    let practice = MenuItem::with_id(
+        app,
+        MENU_PRACTICE,
+        crate::timer::tray_action_label(None),
+        true,
+        None::<&str>,
+    )?;
     let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&open, &sync_now, &pause, &separator, &quit])?;
+    let timer_separator = PredefinedMenuItem::separator(app)?;
+    let menu = Menu::with_items(
+        app,
+        &[
+            &timer_line,
+            &practice,
+            &timer_separator,
+            &open,
+            &sync_now,
+            &pause,
+            &separator,
+            &quit,
+        ],
+    )?;
     let icon_dir = app.state::<AppState>().launch.data_dir.join("tray-icon");
     let icon = TrayIconBuilder::with_id(TRAY_ID)
         .temp_dir_path(icon_dir)
@@ -136,7 +220,21 @@ pub fn build(app: &AppHandle, paused: bool) -> tauri::Result<()> {
     app.manage(Tray {
         icon,
         pause,
+        practice,
+        timer_line,
         shown: Mutex::new(None),
+        timer: Mutex::new(TimerShown {
+            action: crate::timer::tray_action_label(None),
+            ..TimerShown::default()
+        }),
+    });
+    // The session may have survived a restart: show it at once.
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        if let Err(err) = crate::timer::current(&state).await {
+            tracing::warn!(?err, "cannot read the practice timer for the tray");
+        }
     });
     Ok(())
 }
@@ -163,6 +261,10 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
                     tracing::warn!(%err, paused, "cannot change pause from the tray");
                 }
             });
+        }
+        MENU_PRACTICE => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move { crate::timer::tray_toggle(&app).await });
         }
         MENU_QUIT => app.exit(0),
         other => tracing::debug!(id = other, "unknown tray menu item"),
@@ -206,8 +308,24 @@ mod tests {
     }
 
     #[test]
+    fn the_timer_line_heads_the_tooltip() {
+        assert_eq!(tooltip_text(None, "2 pending"), "2 pending");
+        assert_eq!(
+            tooltip_text(Some("Practising 5 min"), "2 pending"),
+            "Practising 5 min\n2 pending"
+        );
+    }
+
+    #[test]
     fn menu_ids_are_distinct() {
-        let ids = [MENU_OPEN, MENU_SYNC_NOW, MENU_TOGGLE_PAUSE, MENU_QUIT];
+        let ids = [
+            MENU_OPEN,
+            MENU_SYNC_NOW,
+            MENU_TOGGLE_PAUSE,
+            MENU_QUIT,
+            MENU_PRACTICE,
+            MENU_TIMER_LINE,
+        ];
         let unique: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
     }

@@ -9,6 +9,7 @@ pub mod logbook;
 pub mod settings;
 pub mod stats;
 pub mod sync;
+pub mod timer;
 
 use chrono::{DateTime, FixedOffset, Local, Utc};
 

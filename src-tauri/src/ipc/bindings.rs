@@ -58,6 +58,7 @@ pub fn events() -> Vec<EventSpec> {
         event::<DeadLettered>(),
         event::<CatchUp>(),
         event::<SettingsView>(),
+        event::<crate::ipc::types::TimerStatus>(),
     ]
 }
 

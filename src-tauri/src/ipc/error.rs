@@ -1,7 +1,7 @@
 //! [`IpcError`]: what every command fails with, `{code, message, field?, retryable}` on the
 //! JS side. The `From` impls are the single place where library errors become UI errors.
 
-use legato_store::StoreError;
+use legato_store::{StoreError, TimerError};
 use legato_sync::{ConfigError, SyncError};
 use serde::Serialize;
 use ts_rs::TS;
@@ -48,6 +48,9 @@ pub enum ErrorCode {
     Keyring,
     /// The server answered with an error this app did not expect.
     Server,
+    /// A practice timer step that does not fit its state (stop without a running timer,
+    /// start while one exists, ...): the timer changed elsewhere (the tray); re-read it.
+    TimerState,
     /// A bug or an unexpected state; details are in the log file.
     Internal,
 }
@@ -115,6 +118,9 @@ impl From<StoreError> for IpcError {
             StoreError::DiskFull => IpcError::new(ErrorCode::DiskFull, message),
             StoreError::Busy => IpcError::new(ErrorCode::Busy, message),
             StoreError::Panicked(_) => IpcError::internal(message),
+            StoreError::Timer(TimerError::BadTitle) => IpcError::invalid("piece.title", message),
+            StoreError::Timer(TimerError::BadTempo) => IpcError::invalid("bpm", message),
+            StoreError::Timer(_) => IpcError::new(ErrorCode::TimerState, message),
             StoreError::Sqlite(_)
             | StoreError::Migration(_)
             | StoreError::Json(_)

@@ -80,4 +80,15 @@ contract! {
     sync::discard_dead_letter(change_id: String) -> ();
     conflicts::list_conflicts() -> Vec<ConflictView>;
     conflicts::resolve_conflict(conflict_id: ConflictId, resolution: ConflictResolution) -> Resolved;
+    timer::get_timer() -> TimerStatus;
+    timer::start_timer(piece: Option<TimerPieceView>) -> TimerStatus;
+    timer::pause_timer() -> TimerStatus;
+    timer::resume_timer() -> TimerStatus;
+    timer::switch_timer_piece(piece: Option<TimerPieceView>) -> TimerStatus;
+    timer::set_timer_tempo(bpm: u32) -> TimerStatus;
+    timer::stop_timer() -> TimerStatus;
+    timer::trim_timer(minutes: u32) -> TimerStatus;
+    timer::finish_timer(input: EntryInput) -> Entry;
+    timer::discard_timer() -> TimerStatus;
+    timer::set_timer_reminder(minutes: u32) -> TimerStatus;
 }

@@ -702,3 +702,83 @@ pub struct DeadLettered {
     pub code: String,
     pub message: String,
 }
+
+// ---------------------------------------------------------------------------------------
+// The practice timer (local to this device, never synced; see `crate::timer`)
+
+/// A piece for the timer: a repertoire item (`pieceId`, the logbook piece's `scoreId`) or
+/// a free title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerPieceView {
+    /// 1 to 200 characters.
+    pub title: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub composer: Option<String>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub piece_id: Option<String>,
+}
+
+/// Where the session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TimerPhase {
+    Running,
+    Paused,
+    /// Time is frozen: the session waits to be logged (`finish_timer`) or discarded.
+    Stopped,
+}
+
+/// One piece of the session (`piece: null`: time on no piece).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerSegmentView {
+    pub piece: Option<TimerPieceView>,
+    /// The metronome tempo last used on it (bpm).
+    #[ts(type = "number | null")]
+    pub tempo: Option<i64>,
+    /// Active time on it (ms, pauses excluded), as of `TimerView.asOf`.
+    #[ts(type = "number")]
+    pub active_ms: i64,
+}
+
+/// The session as of `asOf`. While `running`, time goes on from `elapsedMs` at `asOf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerView {
+    pub phase: TimerPhase,
+    /// When the session started (ms since the epoch).
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[ts(type = "number | null")]
+    pub stopped_at: Option<i64>,
+    /// Active time in all (ms, pauses excluded).
+    #[ts(type = "number")]
+    pub elapsed_ms: i64,
+    /// The shell's clock when this view was read (ms since the epoch).
+    #[ts(type = "number")]
+    pub as_of: i64,
+    /// In the order first practised.
+    pub segments: Vec<TimerSegmentView>,
+    /// The index in `segments` of the piece being practised.
+    pub current: u32,
+    /// The entry's duration: elapsed minutes, rounded, 1 to 1440.
+    pub minutes: u32,
+    /// The entry's pieces (titled segments with time or a tempo), tempo included.
+    pub pieces: Vec<Piece>,
+    /// It ran at least the reminder's minutes: on stop, offer to trim it.
+    pub long: bool,
+}
+
+/// The timer screen's data: the session (if any), the repertoire items offered as pieces
+/// (not dropped, by title), and the reminder setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TimerStatus {
+    pub timer: Option<TimerView>,
+    pub choices: Vec<TimerPieceView>,
+    /// A running timer reminds once after this many minutes (a setting, default 120).
+    pub reminder_minutes: u32,
+}

@@ -323,7 +323,7 @@ export type EntrySync = "synced" | "pending" | "failed" | "conflict";
 /**
  * A stable, machine-readable error code. The UI switches on it; `message` is for people.
  */
-export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "internal";
+export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "timer_state" | "internal";
 
 /**
  * Sync health from the recent success rate.
@@ -557,6 +557,81 @@ insecureServer: boolean, };
  */
 export type Theme = "light" | "dark" | "system";
 
+/**
+ * Where the session stands.
+ */
+export type TimerPhase = "running" | "paused" | "stopped";
+
+/**
+ * A piece for the timer: a repertoire item (`pieceId`, the logbook piece's `scoreId`) or
+ * a free title.
+ */
+export type TimerPieceView = { 
+/**
+ * 1 to 200 characters.
+ */
+title: string, composer?: string | null, pieceId?: string | null, };
+
+/**
+ * One piece of the session (`piece: null`: time on no piece).
+ */
+export type TimerSegmentView = { piece: TimerPieceView | null, 
+/**
+ * The metronome tempo last used on it (bpm).
+ */
+tempo: number | null, 
+/**
+ * Active time on it (ms, pauses excluded), as of `TimerView.asOf`.
+ */
+activeMs: number, };
+
+/**
+ * The timer screen's data: the session (if any), the repertoire items offered as pieces
+ * (not dropped, by title), and the reminder setting.
+ */
+export type TimerStatus = { timer: TimerView | null, choices: Array<TimerPieceView>, 
+/**
+ * A running timer reminds once after this many minutes (a setting, default 120).
+ */
+reminderMinutes: number, };
+
+/**
+ * The session as of `asOf`. While `running`, time goes on from `elapsedMs` at `asOf`.
+ */
+export type TimerView = { phase: TimerPhase, 
+/**
+ * When the session started (ms since the epoch).
+ */
+startedAt: number, stoppedAt: number | null, 
+/**
+ * Active time in all (ms, pauses excluded).
+ */
+elapsedMs: number, 
+/**
+ * The shell's clock when this view was read (ms since the epoch).
+ */
+asOf: number, 
+/**
+ * In the order first practised.
+ */
+segments: Array<TimerSegmentView>, 
+/**
+ * The index in `segments` of the piece being practised.
+ */
+current: number, 
+/**
+ * The entry's duration: elapsed minutes, rounded, 1 to 1440.
+ */
+minutes: number, 
+/**
+ * The entry's pieces (titled segments with time or a tempo), tempo included.
+ */
+pieces: Array<Piece>, 
+/**
+ * It ran at least the reminder's minutes: on stop, offer to trim it.
+ */
+long: boolean, };
+
 /** Every command: its arguments (as passed to `invoke`) and what it resolves to. It rejects with an `IpcError`. */
 export type Commands = {
   list_entries: { args: { filter: EntryFilter }; result: EntryList };
@@ -585,6 +660,17 @@ export type Commands = {
   discard_dead_letter: { args: { changeId: string }; result: null };
   list_conflicts: { args: Record<string, never>; result: Array<ConflictView> };
   resolve_conflict: { args: { conflictId: ConflictId; resolution: ConflictResolution }; result: Resolved };
+  get_timer: { args: Record<string, never>; result: TimerStatus };
+  start_timer: { args: { piece: TimerPieceView | null }; result: TimerStatus };
+  pause_timer: { args: Record<string, never>; result: TimerStatus };
+  resume_timer: { args: Record<string, never>; result: TimerStatus };
+  switch_timer_piece: { args: { piece: TimerPieceView | null }; result: TimerStatus };
+  set_timer_tempo: { args: { bpm: number }; result: TimerStatus };
+  stop_timer: { args: Record<string, never>; result: TimerStatus };
+  trim_timer: { args: { minutes: number }; result: TimerStatus };
+  finish_timer: { args: { input: EntryInput }; result: Entry };
+  discard_timer: { args: Record<string, never>; result: TimerStatus };
+  set_timer_reminder: { args: { minutes: number }; result: TimerStatus };
 };
 
 /** The names of the events the shell sends. */
@@ -595,6 +681,7 @@ export const EVENTS = {
   deadLettered: "legato://dead-lettered",
   catchUpProgress: "legato://catch-up-progress",
   settingsChanged: "legato://settings-changed",
+  timerChanged: "legato://timer-changed",
 } as const;
 
 /** Each event's payload type. */
@@ -605,4 +692,5 @@ export type EventPayloads = {
   "legato://dead-lettered": DeadLettered;
   "legato://catch-up-progress": CatchUp;
   "legato://settings-changed": SettingsView;
+  "legato://timer-changed": TimerStatus;
 };
