@@ -371,8 +371,13 @@ fn merge_sides(
     let change = &row.item.change;
     if conflict.remote_deleted {
         // The server's last state before the delete is the fullest one there is (the base
-        // may be a catch-up tombstone, `{}`): this device's changes go on top of it.
-        let remote = remote_state(conflict)?;
+        // may be a catch-up tombstone, `{}`): this device's changes go on top of it. A
+        // server that pruned the tombstone sends `remote: {}` (docs/PROTOCOL-NOTES.md,
+        // "Pruned tombstones"): this device's own last copy of the server's state stands in.
+        let mut remote = remote_state(conflict)?;
+        if remote.is_empty() {
+            remote = stored.base.state.clone().unwrap_or_default();
+        }
         let local = overlay_unsettled(conn, change.entity_type, change.entity_id.as_str(), remote)?;
         return Ok((stored.base.state.clone(), local));
     }

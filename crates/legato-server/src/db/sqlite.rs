@@ -1433,7 +1433,11 @@ mod tests {
             .await
             .unwrap();
         assert!(plans[0].contains("INDEX changes_to_prune"), "{}", plans[0]);
-        assert!(plans[1].contains("INDEX tombstones_to_prune"), "{}", plans[1]);
+        assert!(
+            plans[1].contains("INDEX tombstones_to_prune"),
+            "{}",
+            plans[1]
+        );
     }
 
     /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of

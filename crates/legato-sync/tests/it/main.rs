@@ -8,5 +8,6 @@ mod hostile;
 mod live;
 mod network;
 mod outbox;
+mod pruning;
 mod support;
 mod zero_loss;
