@@ -96,7 +96,7 @@ impl Store {
             match settle_delete(&tx, &self.client_id, conflict, &row, strategy, now_ms)? {
                 DeleteSettled::Done(outcome) => {
                     if matches!(outcome, ConflictOutcome::DeleteOverruled { .. }) {
-                        fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+                        fold_back(&tx, &self.client_id, conflict, now_ms)?;
                     }
                     tx.commit()?;
                     return Ok(outcome);
@@ -171,7 +171,7 @@ impl Store {
             other => other,
         };
         if overruled {
-            fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+            fold_back(&tx, &self.client_id, conflict, now_ms)?;
         }
         tx.commit()?;
         Ok(outcome)
@@ -334,7 +334,7 @@ impl Store {
     /// The user accepts the server's version: the conflict and the user's conflicted edit
     /// are dropped, and the local state recomputed without it. A dropped delete is
     /// overruled as under the automatic strategies: if the user undid it meanwhile, the
-    /// re-created copy folds back into the entity (`fold_back_successor`).
+    /// re-created copy folds back into the entity (`fold_back`).
     pub fn discard_conflict(&mut self, conflict_id: i64, now_ms: i64) -> Result<()> {
         let tx = write_tx(&mut self.conn)?;
         let taken = take_conflict(&tx, conflict_id)?;
@@ -343,7 +343,7 @@ impl Store {
         let alive = entity::load(&tx, conflict.entity_type, conflict.entity_id.as_str())?
             .is_some_and(|row| !row.deleted);
         if taken.stored.operation == Operation::Delete && alive {
-            fold_back_successor(&tx, &self.client_id, conflict, now_ms)?;
+            fold_back(&tx, &self.client_id, conflict, now_ms)?;
         }
         tx.commit()?;
         Ok(())
@@ -415,53 +415,113 @@ fn overlay_plain_later(
     Ok(state)
 }
 
-/// A delete that loses to an edit leaves the entity alive under its own id. If the user
-/// undid the delete while it was in flight, the undo re-created the entity under its
-/// successor id ([`crate::edit::successor_id`]): a second copy. It goes, and what it holds
-/// that the entity does not (edits made after the undo) joins the entity as an edit.
-fn fold_back_successor(
+/// How many copies deep [`live_predecessor`] looks: a copy deleted in turn and re-created
+/// again is the copy's copy ([`crate::edit::recreate_as`]).
+const COPY_DEPTH: usize = 3;
+
+/// After a delete of `conflict`'s entity lost to an edit, the entity is alive under its own
+/// id. It and the copies an undo of a delete re-creates ([`crate::edit::successor_id`]) are
+/// never both alive, because the copy was made only to stand in for the deleted entity:
+///
+/// - if the user undid the delete while it was in flight, the undo re-created the entity as
+///   its successor: a second copy, which folds back into the entity;
+/// - if the entity is itself such a copy (its own delete lost, and the entity it stood in
+///   for is alive again: that delete lost too), it folds into that entity, and so does its
+///   own successor.
+///
+/// Each fold deletes the copy and joins what the copy holds that it did not grow from to
+/// the entity as an edit.
+fn fold_back(
     conn: &Connection,
     client_id: &str,
     conflict: &ConflictData,
     now_ms: i64,
 ) -> Result<()> {
     let entity_type = conflict.entity_type;
-    let successor = successor_id(&conflict.entity_id);
-    let Some(copy) = entity::load(conn, entity_type, successor.as_str())? else {
+    let id = &conflict.entity_id;
+    let target = match live_predecessor(conn, entity_type, id)? {
+        Some(original) => {
+            fold_copy(conn, client_id, entity_type, &original, id, now_ms)?;
+            original
+        }
+        None => id.clone(),
+    };
+    fold_copy(
+        conn,
+        client_id,
+        entity_type,
+        &target,
+        &successor_id(id),
+        now_ms,
+    )
+}
+
+/// The live entity that `copy` stands in for: `copy` is its successor, or the successor of
+/// a successor deleted in turn (at most [`COPY_DEPTH`] deep). The ids are a hash of the
+/// original's, so this scans the live entities of the type, without reading their states.
+/// Only a delete that lost comes here.
+fn live_predecessor(
+    conn: &Connection,
+    entity_type: EntityType,
+    copy: &EntityId,
+) -> Result<Option<EntityId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT entity_id, deleted FROM entities WHERE entity_type = ?1 AND entity_id <> ?2",
+    )?;
+    let mut live = Vec::new();
+    let mut deleted = std::collections::HashSet::new();
+    for row in stmt.query_map(params![entity_type.as_str(), copy.as_str()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+    })? {
+        let (id, is_deleted) = row?;
+        if is_deleted {
+            deleted.insert(id);
+        } else {
+            live.push(id);
+        }
+    }
+    for id in live {
+        let Ok(original) = EntityId::new(id) else {
+            continue;
+        };
+        let mut next = successor_id(&original);
+        for _ in 0..COPY_DEPTH {
+            if &next == copy {
+                return Ok(Some(original));
+            }
+            if !deleted.contains(next.as_str()) {
+                break;
+            }
+            next = successor_id(&next);
+        }
+    }
+    Ok(None)
+}
+
+/// Folds the live `copy` into `target`: the copy is deleted, and what it holds that differs
+/// from what it grew from (edits made to the copy, here or elsewhere) joins `target` as an
+/// edit. Nothing happens when the copy is not here or is deleted.
+fn fold_copy(
+    conn: &Connection,
+    client_id: &str,
+    entity_type: EntityType,
+    target: &EntityId,
+    copy_id: &EntityId,
+    now_ms: i64,
+) -> Result<()> {
+    let Some(copy) = entity::load(conn, entity_type, copy_id.as_str())? else {
         return Ok(());
     };
     if copy.deleted {
         return Ok(());
     }
-    tracing::info!(%entity_type, id = %conflict.entity_id,
-        "an undone delete lost to an edit: its re-created copy folds back into the entity");
-    // What the copy grew from: its create's base (the state the undo restored) while the
-    // create is queued, else its acknowledged base. Only what differs from that is the
-    // user's own since the undo; the rest may be older than the edit that won.
-    let origin = match copy.base.state.clone() {
-        Some(base) => base,
-        None => {
-            let created: Option<String> = conn
-                .prepare_cached(
-                    "SELECT base_state FROM outbox WHERE entity_type = ?1 AND entity_id = ?2
-                       AND operation = 'create' ORDER BY seq LIMIT 1",
-                )?
-                .query_row(
-                    rusqlite::params![entity_type.as_str(), successor.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
-            created
-                .as_deref()
-                .map(entity::parse_fields)
-                .transpose()?
-                .unwrap_or_default()
-        }
-    };
-    delete_in(conn, client_id, entity_type, &successor, now_ms)?;
+    tracing::info!(%entity_type, id = %target, copy = %copy_id,
+        "a re-created copy of an entity that lives on folds back into it");
+    let origin = copy_origin(conn, entity_type, copy_id, &copy)?;
+    delete_in(conn, client_id, entity_type, copy_id, now_ms)?;
     // Not a delete of the user's: nothing to undo.
-    crate::undo::take(conn, entity_type, successor.as_str())?;
+    crate::undo::take(conn, entity_type, copy_id.as_str())?;
+    crate::edit::forget_recreation(conn, entity_type, copy_id)?;
     let mut own: Fields = copy
         .state
         .into_iter()
@@ -472,21 +532,48 @@ fn fold_back_successor(
     if own.is_empty() {
         return Ok(());
     }
-    edit_in(
-        conn,
-        client_id,
-        entity_type,
-        &conflict.entity_id,
-        now_ms,
-        |current| {
-            Ok(crate::edit::overlay_diff(current, current, &{
-                let mut next = current.clone();
-                next.extend(own);
-                next
-            }))
-        },
-    )?;
+    edit_in(conn, client_id, entity_type, target, now_ms, |current| {
+        Ok(crate::edit::overlay_diff(current, current, &{
+            let mut next = current.clone();
+            next.extend(own);
+            next
+        }))
+    })?;
     Ok(())
+}
+
+/// What a copy grew from: the state it was re-created with, which this device keeps when it
+/// made the copy ([`crate::edit::recreation_origin`]); else its create's base while the
+/// create is queued; else its acknowledged base (a copy another device made: edits made to
+/// it before it reached this device count as its origin). Only what differs from the origin
+/// is an edit of the copy; the rest may be older than the edit that won.
+fn copy_origin(
+    conn: &Connection,
+    entity_type: EntityType,
+    copy_id: &EntityId,
+    copy: &entity::EntityRow,
+) -> Result<Fields> {
+    if let Some(origin) = crate::edit::recreation_origin(conn, entity_type, copy_id)? {
+        return Ok(origin);
+    }
+    if let Some(base) = copy.base.state.clone() {
+        return Ok(base);
+    }
+    let created: Option<String> = conn
+        .prepare_cached(
+            "SELECT base_state FROM outbox WHERE entity_type = ?1 AND entity_id = ?2
+               AND operation = 'create' ORDER BY seq LIMIT 1",
+        )?
+        .query_row(params![entity_type.as_str(), copy_id.as_str()], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(created
+        .as_deref()
+        .map(entity::parse_fields)
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// How [`settle_delete`] left a conflict.

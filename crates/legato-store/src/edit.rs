@@ -5,7 +5,7 @@
 use legato_core::fields::same_value;
 use legato_core::{apply_patch, diff_fields, validate_state};
 use legato_protocol::{Change, EntityId, EntityType, FieldValue, Fields, Operation};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::Value;
 
 use crate::entity::{self, Base, EntityRow};
@@ -206,8 +206,6 @@ pub(crate) fn overlay_diff(current: &Fields, old: &Fields, new: &Fields) -> (Fie
     (data, state)
 }
 
-/// Writes a new entity and its `create` change (inside the caller's transaction). An id
-/// that exists, even as a tombstone, is [`StoreError::AlreadyExists`].
 /// The fixed namespace of re-creation ids (UUID v5).
 const RECREATION_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x6c65_6761_746f_4000_8000_7265_6372_6561);
@@ -290,6 +288,8 @@ pub(crate) fn recreate_as(
     }
 }
 
+/// Writes a new entity and its `create` change (inside the caller's transaction). An id
+/// that exists, even as a tombstone, is [`StoreError::AlreadyExists`].
 pub(crate) fn insert_create(
     conn: &Connection,
     entity_type: EntityType,
@@ -333,7 +333,41 @@ pub(crate) fn insert_create_from(
     // Made on nothing: the server has never seen this entity (or on the state it grew from).
     let base = origin.map_or_else(|| "{}".to_owned(), entity::to_json);
     outbox::insert_json(conn, None, &change, &state_json, false, Some(&base))?;
+    if origin.is_some() {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO recreations (entity_type, entity_id, origin)
+             VALUES (?1, ?2, ?3)",
+        )?
+        .execute(rusqlite::params![entity_type.as_str(), id.as_str(), base])?;
+    }
     Ok(change.change_id)
+}
+
+/// The state this device re-created the copy `id` with (kept past the create's ack, so a
+/// later fold knows what the copy's own edits are).
+pub(crate) fn recreation_origin(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &EntityId,
+) -> Result<Option<Fields>> {
+    let origin: Option<String> = conn
+        .prepare_cached("SELECT origin FROM recreations WHERE entity_type = ?1 AND entity_id = ?2")?
+        .query_row(rusqlite::params![entity_type.as_str(), id.as_str()], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    origin.as_deref().map(entity::parse_fields).transpose()
+}
+
+/// Forgets the kept origin of a copy that has folded back.
+pub(crate) fn forget_recreation(
+    conn: &Connection,
+    entity_type: EntityType,
+    id: &EntityId,
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM recreations WHERE entity_type = ?1 AND entity_id = ?2")?
+        .execute(rusqlite::params![entity_type.as_str(), id.as_str()])?;
+    Ok(())
 }
 
 pub(crate) fn new_change(

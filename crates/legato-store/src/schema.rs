@@ -235,6 +235,19 @@ CREATE TABLE timer_segments (
 ) STRICT;
 "#;
 
+/// Version 8: the state each copy this device re-created (an undone delete, a kept edit of
+/// an entity deleted elsewhere) grew from, kept past the create's ack: when the copy folds
+/// back into the entity it stood in for, only what differs from it joins the entity
+/// (`conflict::fold_copy`).
+const SCHEMA_V8: &str = r#"
+CREATE TABLE recreations (
+    entity_type TEXT NOT NULL,
+    entity_id   TEXT NOT NULL,
+    origin      TEXT NOT NULL,
+    PRIMARY KEY (entity_type, entity_id)
+) STRICT;
+"#;
+
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V1),
     M::up(SCHEMA_V2),
@@ -243,6 +256,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(SCHEMA_V5),
     M::up(SCHEMA_V6),
     M::up(SCHEMA_V7),
+    M::up(SCHEMA_V8),
 ];
 
 /// Every schema version, oldest first.

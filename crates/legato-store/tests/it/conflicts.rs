@@ -1,8 +1,8 @@
 //! Conflicts: stored for the user, resolved, discarded, or settled by a strategy.
 
 use legato_core::Strategy;
-use legato_protocol::{ConflictData, EntityId, EntityType, Operation};
-use legato_store::{ConflictOutcome, Store, StoreError, SyncState};
+use legato_protocol::{ConflictData, EntityId, EntityType, Fields, Operation};
+use legato_store::{ConflictOutcome, Store, StoreError, SyncState, UndoDelete};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -553,4 +553,108 @@ fn an_undone_delete_whose_stored_conflict_the_user_discards_leaves_one_entry() {
             "undo first {undo_first}: the edit after the undo"
         );
     }
+}
+
+/// The copy an undo re-created can be deleted in turn, and that delete can lose too: here the
+/// user deletes the entry, undoes it (the copy), deletes the copy, and then takes the
+/// server's version of both stored conflicts, because other devices edited the entry and the
+/// copy meanwhile. When the entry comes back the copy is still deleted here (nothing to fold
+/// yet); when the copy comes back as well, it folds into the entry: one entry, holding both
+/// other devices' edits, not two (sim seed 1725).
+#[test]
+fn a_deleted_copy_that_comes_back_folds_into_its_entry() {
+    let mut store = store();
+    let id = synced_entry(&mut store, "base notes");
+    let delete = store
+        .delete(EntityType::Logbook, &id, NOW + MINUTE)
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&delete]).unwrap();
+    let UndoDelete::Recreated {
+        entity_id: copy,
+        change_id: create,
+    } = store
+        .undo_delete(EntityType::Logbook, &id, NOW + 2 * MINUTE)
+        .unwrap()
+    else {
+        panic!("the delete was sent: a copy")
+    };
+    store.mark_in_flight(&[&create]).unwrap();
+    assert!(
+        store
+            .apply_ack(&create, 1, &Fields::new())
+            .unwrap()
+            .is_acked()
+    );
+    // Another device edited the entry's notes: the delete's conflict waits for the user.
+    let mut remote = entry("2025-11-25T18:00:00.000Z", 30, "their notes");
+    remote.insert("updatedAt".into(), json!("2025-11-25T18:31:00.000Z"));
+    let conflict = ConflictData {
+        change_id: delete.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: Default::default(),
+        remote,
+        fields: vec!["notes".into(), "updatedAt".into()],
+    };
+    let ConflictOutcome::Stored { conflict_id: first } = store
+        .settle_conflict(&conflict, Strategy::Manual, NOW + 3 * MINUTE)
+        .unwrap()
+    else {
+        panic!("manual: stored")
+    };
+    // The user deletes the copy too; a third device edited the copy's duration meanwhile.
+    let delete_copy = store
+        .delete(EntityType::Logbook, &copy, NOW + 4 * MINUTE)
+        .unwrap()
+        .unwrap();
+    store.mark_in_flight(&[&delete_copy]).unwrap();
+    store.discard_conflict(first, NOW + 5 * MINUTE).unwrap();
+    let copy_state = store
+        .get(EntityType::Logbook, &copy)
+        .unwrap()
+        .unwrap()
+        .state;
+    let mut remote = copy_state.clone();
+    remote.insert("duration".into(), json!(77));
+    remote.insert("updatedAt".into(), json!("2025-11-25T18:32:00.000Z"));
+    let conflict = ConflictData {
+        change_id: delete_copy.clone(),
+        entity_type: EntityType::Logbook,
+        entity_id: copy.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: Default::default(),
+        remote,
+        fields: vec!["duration".into(), "updatedAt".into()],
+    };
+    let ConflictOutcome::Stored {
+        conflict_id: second,
+    } = store
+        .settle_conflict(&conflict, Strategy::Manual, NOW + 6 * MINUTE)
+        .unwrap()
+    else {
+        panic!("manual: stored")
+    };
+    store.discard_conflict(second, NOW + 7 * MINUTE).unwrap();
+
+    let live = store.list(EntityType::Logbook).unwrap();
+    let live: Vec<_> = live.iter().filter(|e| !e.deleted).collect();
+    assert_eq!(live.len(), 1, "one entry, not two: {live:?}");
+    assert_eq!(live[0].id, id, "the entry lives on under its own id");
+    assert_eq!(live[0].state["notes"], json!("their notes"));
+    assert_eq!(
+        live[0].state["duration"],
+        json!(77),
+        "the edit another device made to the copy joins the entry"
+    );
+    assert!(
+        outbox(&store).iter().any(|item| item.change.entity_id == copy
+            && item.change.operation == Operation::Delete),
+        "the copy's delete is queued for the other devices"
+    );
 }
