@@ -3,7 +3,7 @@
 // form's fields. Pure: unit-tested in entry-form.test.ts.
 
 import { joinList, joinTimestamp, splitList, splitTimestamp, dayOf } from "./format";
-import type { Entry, EntryInput, EntryKind, Mood, Piece } from "./ipc";
+import type { Entry, EntryInput, EntryKind, Mood, Piece, TimerView } from "./ipc";
 
 export type PieceDraft = {
   title: string;
@@ -93,6 +93,33 @@ export function followMinutes(draft: EntryDraft, now: Date = new Date()): void {
 /** The user set Date or Time: they stay as set from now on. */
 export function startEdited(draft: EntryDraft): void {
   draft.startFollowsMinutes = false;
+}
+
+/**
+ * A new entry's draft from a stopped practice timer: it started when the session started
+ * (local date and time, which stay as they are), lasted the session's minutes, with the
+ * pieces practised (their tempo and repertoire id kept), on the last instrument.
+ */
+export function draftFromTimer(view: TimerView, last?: Pick<Entry, "instrument">): EntryDraft {
+  const start = new Date(view.startedAt);
+  const pieces: PieceDraft[] = view.pieces.map((p) => ({
+    title: p.title,
+    composer: p.composer ?? "",
+    kept: { measures: p.measures ?? null, tempo: p.tempo ?? null, scoreId: p.scoreId ?? null },
+  }));
+  return {
+    date: dayOf(start),
+    time: `${pad(start.getHours())}:${pad(start.getMinutes())}`,
+    minutes: String(view.minutes),
+    type: "practice",
+    instrument: last?.instrument ?? "",
+    pieces: pieces.length > 0 ? pieces : [emptyPiece()],
+    techniques: "",
+    mood: "",
+    notes: "",
+    tags: "",
+    startFollowsMinutes: false,
+  };
 }
 
 export function draftFromEntry(entry: Entry): EntryDraft {

@@ -29,6 +29,8 @@ import {
   type SettingsView,
   type SyncStatusView,
   type Theme,
+  type TimerPieceView,
+  type TimerStatus,
 } from "./bindings";
 
 export * from "./bindings";
@@ -147,6 +149,24 @@ export const conflicts = {
     call("resolve_conflict", { conflictId, resolution }),
 };
 
+/** The practice timer (this device's, never synced); each step answers the new status. */
+export const timer = {
+  get: () => call("get_timer", none),
+  start: (piece: TimerPieceView | null) => call("start_timer", { piece }),
+  pause: () => call("pause_timer", none),
+  resume: () => call("resume_timer", none),
+  switchPiece: (piece: TimerPieceView | null) => call("switch_timer_piece", { piece }),
+  /** The metronome's tempo for the piece being practised (the last one set is logged). */
+  setTempo: (bpm: number) => call("set_timer_tempo", { bpm }),
+  stop: () => call("stop_timer", none),
+  /** Keeps the first `minutes` of a stopped session. */
+  trim: (minutes: number) => call("trim_timer", { minutes }),
+  /** Saves the stopped session's entry and ends the session. */
+  finish: (input: EntryInput) => call("finish_timer", { input }),
+  discard: () => call("discard_timer", none),
+  setReminder: (minutes: number) => call("set_timer_reminder", { minutes }),
+};
+
 /** Stops a listener. Safe to call at any time, also more than once. */
 export type Unsubscribe = () => void;
 
@@ -190,4 +210,6 @@ export const events = {
   onDeadLettered: (handler: (d: DeadLettered) => void) => on(EVENTS.deadLettered, handler),
   onCatchUpProgress: (handler: (p: CatchUp) => void) => on(EVENTS.catchUpProgress, handler),
   onSettingsChanged: (handler: (s: SettingsView) => void) => on(EVENTS.settingsChanged, handler),
+  /** The practice timer changed (here, from the tray, or its reminder). */
+  onTimerChanged: (handler: (s: TimerStatus) => void) => on(EVENTS.timerChanged, handler),
 };

@@ -6,11 +6,13 @@ import { conflicts } from "./conflicts.svelte";
 import { logbook } from "./logbook.svelte";
 import { settings } from "./settings.svelte";
 import { sync } from "./sync.svelte";
+import { timer } from "./timer.svelte";
 
-export type Screen = "logbook" | "conflicts" | "settings";
+export type Screen = "logbook" | "practice" | "conflicts" | "settings";
 
 export const SCREENS: ReadonlyArray<{ id: Screen; label: string }> = [
   { id: "logbook", label: "Logbook" },
+  { id: "practice", label: "Practice" },
   { id: "conflicts", label: "Conflicts" },
   { id: "settings", label: "Settings" },
 ];
@@ -37,10 +39,12 @@ export function start(): Unsubscribe {
     events.onDeadLettered((event) => sync.onDeadLettered(event)),
     events.onConflictNeedsUser((event) => void conflicts.onNeedsUser(event)),
     events.onSettingsChanged((view) => settings.apply(view)),
+    events.onTimerChanged((status) => timer.apply(status, false)),
   ];
   void settings.load();
   void logbook.load();
   void sync.load();
   void conflicts.load();
+  void timer.load();
   return () => stops.forEach((stop) => stop());
 }

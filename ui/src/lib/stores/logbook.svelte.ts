@@ -4,6 +4,7 @@
 
 import {
   draftFromEntry,
+  draftFromTimer,
   draftToInput,
   emptyPiece,
   fieldKey,
@@ -18,6 +19,7 @@ import { sentence } from "../format";
 import {
   logbook as api,
   stats as statsApi,
+  timer as timerApi,
   toFailure,
   type DayEntries,
   type EntriesChanged,
@@ -27,6 +29,7 @@ import {
   type EntryList,
   type IpcFailure,
   type Stats,
+  type TimerView,
 } from "../ipc";
 import { notifications, type NotificationStore } from "./notifications.svelte";
 
@@ -86,6 +89,8 @@ export class LogbookStore {
   saving = $state(false);
   /** The entry being edited changed elsewhere (another device, a sync) since the form opened. */
   changedElsewhere = $state(false);
+  /** The new entry logs the stopped practice timer: saving it also ends the session. */
+  fromTimer = $state(false);
 
   /** How many days the list reads and renders (a long history loads in pages of days). */
   visibleDays = $state(DAYS_PAGE);
@@ -202,6 +207,16 @@ export class LogbookStore {
     const latest = this.list?.days[0]?.entries[0];
     this.draft = newDraft(now, latest);
     this.mode = "new";
+    this.fromTimer = false;
+    this.fieldErrors = {};
+  }
+
+  /** Opens a new entry pre-filled from the stopped practice timer (see `draftFromTimer`). */
+  startFromTimer(view: TimerView): void {
+    const latest = this.list?.days[0]?.entries[0];
+    this.draft = draftFromTimer(view, latest);
+    this.mode = "new";
+    this.fromTimer = true;
     this.fieldErrors = {};
   }
 
@@ -214,6 +229,8 @@ export class LogbookStore {
   }
 
   cancelEdit(): void {
+    // A stopped timer's session stays stopped (the Practice screen offers it again).
+    this.fromTimer = false;
     const stale = this.changedElsewhere;
     this.changedElsewhere = false;
     this.draft = null;
@@ -261,10 +278,14 @@ export class LogbookStore {
     this.fieldErrors = {};
     this.saving = true;
     const editing = this.mode === "edit" ? this.selected : null;
+    const fromTimer = !editing && this.fromTimer;
     try {
       const saved = editing
         ? await api.update(editing.id, checked.input)
-        : await api.create(checked.input);
+        : fromTimer
+          ? await timerApi.finish(checked.input)
+          : await api.create(checked.input);
+      this.fromTimer = false;
       this.selected = saved;
       this.draft = null;
       this.mode = "view";
