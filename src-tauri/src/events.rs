@@ -198,7 +198,11 @@ fn publish_status(app: &AppHandle, state: &AppState, current: &legato_sync::Sync
 
 fn deliver(state: &AppState, forward: Forward) {
     match forward {
-        Forward::Entries(payload) => state.emit(&payload),
+        Forward::Entries(payload) => {
+            // A synced change may reach a goal here too (notified once per reaching).
+            crate::goals::check_reached(state);
+            state.emit(&payload);
+        }
         Forward::Conflict(payload) => {
             state.notifier.send(notify::conflict_note(&payload));
             state.emit(&payload);

@@ -5,8 +5,8 @@
 //! - [`ipc`]: the contract with the web UI (commands, payload types, errors, TS bindings);
 //! - `commands/<domain>.rs`: the command adapters; [`events`]: names, payloads, forwarding;
 //! - [`state`]: what they share ([`state::AppState`]); [`session`]: sign in/out;
-//! - [`entries`], [`conflicts`], [`status`]: pure conversions between the domain and the
-//!   views, unit-tested;
+//! - [`entries`], [`conflicts`], [`status`], [`pieces`], [`goals`]: conversions between the
+//!   domain and the views, unit-tested ([`goals`] also sends the "goal reached" notification);
 //! - [`timer`]: the practice timer's views, tray text and reminder ticker;
 //! - [`tray`], [`notify`], [`keychain`], [`settings`], [`logging`]: the OS edges.
 //!
@@ -19,11 +19,13 @@ pub mod commands;
 pub mod conflicts;
 pub mod entries;
 pub mod events;
+pub mod goals;
 pub mod instance;
 pub mod ipc;
 pub mod keychain;
 pub mod logging;
 pub mod notify;
+pub mod pieces;
 pub mod session;
 pub mod settings;
 pub mod state;

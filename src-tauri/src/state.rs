@@ -192,6 +192,7 @@ impl AppState {
     /// Tells the UI that entities changed here and wakes the sync engine.
     pub fn local_change(&self, entity_type: EntityType, ids: Vec<String>) {
         self.sync.handle().notify_local_change();
+        crate::goals::check_reached(self);
         self.emit(&EntriesChanged {
             entity_type: entity_type.into(),
             ids: Some(ids),

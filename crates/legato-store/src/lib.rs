@@ -123,6 +123,8 @@ pub use conflict::{ConflictOutcome, StoredConflict};
 pub use edit::Edit;
 pub use error::{Result, StoreError};
 pub use goals::{GoalProgress, ProgressUnit, period_window};
+/// The user's time zone, as the goal and statistics reads take it (`TimeZone::system()`).
+pub use jiff::tz::TimeZone;
 pub use handle::StoreHandle;
 pub use outbox::{AckOutcome, DeadLetter, OutboxItem, Refusal, RejectionOutcome, RetryPolicy};
 pub use pieces::{PiecePractice, TempoPoint};

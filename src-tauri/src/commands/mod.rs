@@ -5,7 +5,9 @@
 
 pub mod account;
 pub mod conflicts;
+pub mod goals;
 pub mod logbook;
+pub mod repertoire;
 pub mod settings;
 pub mod stats;
 pub mod sync;

@@ -61,6 +61,17 @@ contract! {
     logbook::delete_entry(id: String) -> DeletedEntry;
     logbook::undo_delete(id: String) -> RestoredEntry;
     stats::get_stats() -> Stats;
+    repertoire::list_pieces() -> Vec<RepertoirePiece>;
+    repertoire::get_piece(id: String) -> PieceDetail;
+    repertoire::create_piece(input: PieceInput) -> RepertoirePiece;
+    repertoire::update_piece(id: String, input: PieceInput) -> RepertoirePiece;
+    repertoire::delete_piece(id: String) -> Deleted;
+    repertoire::similar_pieces(title: String, composer: Option<String>, except: Option<String>) -> Vec<SimilarPiece>;
+    goals::list_goals() -> Vec<GoalView>;
+    goals::create_goal(input: GoalInput) -> GoalView;
+    goals::update_goal(id: String, input: GoalInput) -> GoalView;
+    goals::add_goal_progress(id: String, amount: i32) -> GoalView;
+    goals::delete_goal(id: String) -> Deleted;
     settings::get_settings() -> SettingsView;
     settings::set_server_url(url: String) -> SettingsView;
     settings::set_conflict_strategy(entity_type: EntityKind, strategy: ConflictStrategy) -> SettingsView;

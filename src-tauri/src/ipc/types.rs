@@ -244,6 +244,264 @@ pub struct Stats {
 }
 
 // ---------------------------------------------------------------------------------------
+// Repertoire (see `crate::pieces`)
+
+/// Where a piece stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum PieceStatus {
+    Planned,
+    Learning,
+    Polished,
+    Performed,
+    Dropped,
+}
+
+/// One move of a piece's status (`from` is null for its first status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusStep {
+    /// RFC 3339 UTC with milliseconds.
+    pub at: String,
+    pub from: Option<PieceStatus>,
+    pub to: PieceStatus,
+}
+
+/// A repertoire piece with its practice from the logbook (computed by the store).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RepertoirePiece {
+    pub id: String,
+    pub title: String,
+    pub composer: Option<String>,
+    pub status: PieceStatus,
+    /// 1 to 5.
+    pub difficulty: Option<u8>,
+    pub notes: Option<String>,
+    /// `http(s)` URLs.
+    pub links: Vec<String>,
+    pub tags: Vec<String>,
+    /// Oldest first.
+    pub status_history: Vec<StatusStep>,
+    /// Minutes of the logbook entries that practised it.
+    #[ts(type = "number")]
+    pub practice_minutes: u64,
+    /// Logbook entries that practised it.
+    #[ts(type = "number")]
+    pub sessions: u64,
+    /// The newest of those entries' time, ms since the epoch.
+    #[ts(type = "number | null")]
+    pub last_practiced: Option<i64>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub sync: EntrySync,
+}
+
+/// Every user-editable field of a piece, for `create_piece` and `update_piece`. A status
+/// different from the stored one is recorded in the status history by the store.
+/// Normalised: text trimmed, empty text as `null`, empty and repeated links and tags dropped.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PieceInput {
+    pub title: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub composer: Option<String>,
+    pub status: PieceStatus,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub difficulty: Option<u8>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub links: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A tempo a piece was practised at (an entry's `pieces[].tempo`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TempoPoint {
+    pub entry_id: String,
+    /// The entry's time, ms since the epoch.
+    #[ts(type = "number")]
+    pub at: i64,
+    /// Beats per minute.
+    #[ts(type = "number")]
+    pub tempo: i64,
+}
+
+/// `get_piece`: a piece and its tempo history, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PieceDetail {
+    pub piece: RepertoirePiece,
+    pub tempo_history: Vec<TempoPoint>,
+}
+
+/// A piece whose title/composer nearly matches the one being entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SimilarPiece {
+    pub id: String,
+    pub title: String,
+    pub composer: Option<String>,
+}
+
+/// `delete_piece` / `delete_goal`: it is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub id: String,
+}
+
+// ---------------------------------------------------------------------------------------
+// Goals (see `crate::goals`)
+
+/// What a goal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum GoalKind {
+    PracticeTime,
+    Repertoire,
+    Custom,
+}
+
+/// The window a practice-time goal counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum GoalPeriod {
+    Day,
+    Week,
+    Month,
+    Total,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum GoalStatus {
+    Active,
+    Completed,
+    Paused,
+    Abandoned,
+}
+
+/// What a goal's progress counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressUnit {
+    Minutes,
+    Pieces,
+    Milestones,
+    /// The goal's own counter (custom goals).
+    Count,
+}
+
+/// Where a goal stands now (computed by the store from the logbook and the repertoire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalProgress {
+    pub unit: ProgressUnit,
+    #[ts(type = "number")]
+    pub value: i64,
+    #[ts(type = "number | null")]
+    pub target: Option<i64>,
+    /// Whole percent of the target, at most 100; null without a target.
+    pub percent: Option<u8>,
+    pub reached: bool,
+    /// Of `value`: minutes from the logbook.
+    #[ts(type = "number")]
+    pub logged_minutes: i64,
+    /// Of `value`: the `progress` counter (added by hand, on any device).
+    #[ts(type = "number")]
+    pub counted: i64,
+    /// The window counted, ms since the epoch (periodic goals).
+    #[ts(type = "number | null")]
+    pub window_start: Option<i64>,
+    #[ts(type = "number | null")]
+    pub window_end: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Milestone {
+    pub id: String,
+    pub title: String,
+    pub done: bool,
+    pub done_at: Option<String>,
+}
+
+/// A goal with its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalView {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: GoalKind,
+    #[ts(type = "number | null")]
+    pub target_minutes: Option<i64>,
+    pub period: GoalPeriod,
+    pub status: GoalStatus,
+    /// Repertoire ids.
+    pub piece_ids: Vec<String>,
+    pub milestones: Vec<Milestone>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    pub target_date: Option<String>,
+    pub progress: GoalProgress,
+    pub created_at: Option<String>,
+    pub sync: EntrySync,
+}
+
+/// A milestone as edited: an `id` of the goal's keeps that milestone (its `doneAt` follows
+/// `done`); no id adds a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MilestoneInput {
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub id: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// Every user-editable field of a goal, for `create_goal` and `update_goal` (the progress
+/// counter changes only through `add_goal_progress`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalInput {
+    pub title: String,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: GoalKind,
+    #[serde(default)]
+    #[ts(optional = nullable, type = "number | null")]
+    pub target_minutes: Option<i64>,
+    pub period: GoalPeriod,
+    pub status: GoalStatus,
+    #[serde(default)]
+    pub piece_ids: Vec<String>,
+    #[serde(default)]
+    pub milestones: Vec<MilestoneInput>,
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub notes: Option<String>,
+    /// RFC 3339 with any offset.
+    #[serde(default)]
+    #[ts(optional = nullable)]
+    pub target_date: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------
 // Settings and account
 
 /// Light, dark, or whatever the OS says.

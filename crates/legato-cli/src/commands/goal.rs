@@ -101,17 +101,10 @@ fn apply(fields: GoalFields, goal: &mut Goal) -> Result<()> {
     Ok(())
 }
 
-/// A milestone id unique within the goal: `m1`, `m2`, ... Short, because users type them;
-/// two devices adding one at once may pick the same number, which the list merge keeps as two
-/// elements with distinct content, and `--done` by title still tells them apart.
+/// A milestone id unique within the goal (`legato_core`'s rule: `m1`, `m2`, ...); `--done`
+/// by title still tells apart two that got the same number on two devices.
 fn new_milestone_id(goal: &Goal) -> String {
-    let highest = goal
-        .milestones
-        .iter()
-        .filter_map(|m| m.id.strip_prefix('m')?.parse::<u32>().ok())
-        .max()
-        .unwrap_or(0);
-    format!("m{}", highest + 1)
+    goal.next_milestone_id()
 }
 
 /// The id of the milestone named by `name`: its id, or else its title (case-insensitive).

@@ -145,6 +145,19 @@ impl Goal {
         }
     }
 
+    /// A milestone id unique within the goal: `m1`, `m2`, ... (one more than the highest such
+    /// number). Short, because CLI users type them; two devices adding one at once may pick
+    /// the same number, which the list merge keeps as two elements with distinct content.
+    pub fn next_milestone_id(&self) -> String {
+        let highest = self
+            .milestones
+            .iter()
+            .filter_map(|m| m.id.strip_prefix('m')?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        format!("m{}", highest + 1)
+    }
+
     /// Marks milestone `id` done or not done at time `at` (`doneAt` follows). Returns false
     /// when there is no such milestone or it is already in that state.
     pub fn set_milestone_done(&mut self, id: &str, done: bool, at: DateTime<Utc>) -> bool {

@@ -283,3 +283,13 @@ fn normalise_gives_one_stored_form_for_any_client() {
     entry.normalise();
     assert_eq!(entry, again, "normalising twice changes nothing");
 }
+
+#[test]
+fn milestone_ids_are_one_more_than_the_highest_number() {
+    let mut goal = Goal::new(id("g1"), "Recital");
+    assert_eq!(goal.next_milestone_id(), "m1");
+    goal.milestones.push(Milestone::new("m1", "Notes"));
+    goal.milestones.push(Milestone::new("m7", "Memory"));
+    goal.milestones.push(Milestone::new("custom", "Perform"));
+    assert_eq!(goal.next_milestone_id(), "m8");
+}

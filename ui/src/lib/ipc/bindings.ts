@@ -171,6 +171,11 @@ editedAt: number, };
 export type DeadLettered = { changeId: string, entityType: EntityKind, entityId: string, code: string, message: string, };
 
 /**
+ * `delete_piece` / `delete_goal`: it is gone.
+ */
+export type Deleted = { id: string, };
+
+/**
  * `delete_entry`: the entry is gone; `undo_delete` with this id brings it back (one of the
  * store's 50 most recent deletes).
  */
@@ -326,6 +331,58 @@ export type EntrySync = "synced" | "pending" | "failed" | "conflict";
 export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "timer_state" | "internal";
 
 /**
+ * Every user-editable field of a goal, for `create_goal` and `update_goal` (the progress
+ * counter changes only through `add_goal_progress`).
+ */
+export type GoalInput = { title: string, description?: string | null, type: GoalKind, targetMinutes?: number | null, period: GoalPeriod, status: GoalStatus, pieceIds: Array<string>, milestones: Array<MilestoneInput>, notes?: string | null, 
+/**
+ * RFC 3339 with any offset.
+ */
+targetDate?: string | null, tags: Array<string>, };
+
+/**
+ * What a goal is about.
+ */
+export type GoalKind = "practice_time" | "repertoire" | "custom";
+
+/**
+ * The window a practice-time goal counts.
+ */
+export type GoalPeriod = "day" | "week" | "month" | "total";
+
+/**
+ * Where a goal stands now (computed by the store from the logbook and the repertoire).
+ */
+export type GoalProgress = { unit: ProgressUnit, value: number, target: number | null, 
+/**
+ * Whole percent of the target, at most 100; null without a target.
+ */
+percent: number | null, reached: boolean, 
+/**
+ * Of `value`: minutes from the logbook.
+ */
+loggedMinutes: number, 
+/**
+ * Of `value`: the `progress` counter (added by hand, on any device).
+ */
+counted: number, 
+/**
+ * The window counted, ms since the epoch (periodic goals).
+ */
+windowStart: number | null, windowEnd: number | null, };
+
+export type GoalStatus = "active" | "completed" | "paused" | "abandoned";
+
+/**
+ * A goal with its progress.
+ */
+export type GoalView = { id: string, title: string, description: string | null, type: GoalKind, targetMinutes: number | null, period: GoalPeriod, status: GoalStatus, 
+/**
+ * Repertoire ids.
+ */
+pieceIds: Array<string>, milestones: Array<Milestone>, notes: string | null, tags: Array<string>, targetDate: string | null, progress: GoalProgress, createdAt: string | null, sync: EntrySync, };
+
+/**
  * Sync health from the recent success rate.
  */
 export type Health = "healthy" | "degraded" | "unhealthy";
@@ -377,6 +434,14 @@ message: string | null,
  */
 detail: string | null, };
 
+export type Milestone = { id: string, title: string, done: boolean, doneAt: string | null, };
+
+/**
+ * A milestone as edited: an `id` of the goal's keeps that milestone (its `doneAt` follows
+ * `done`); no id adds a new one.
+ */
+export type MilestoneInput = { id?: string | null, title: string, done: boolean, };
+
 /**
  * How the session felt.
  */
@@ -407,6 +472,57 @@ tempo?: number | null,
  * The repertoire item this piece refers to.
  */
 scoreId?: string | null, };
+
+/**
+ * `get_piece`: a piece and its tempo history, oldest first.
+ */
+export type PieceDetail = { piece: RepertoirePiece, tempoHistory: Array<TempoPoint>, };
+
+/**
+ * Every user-editable field of a piece, for `create_piece` and `update_piece`. A status
+ * different from the stored one is recorded in the status history by the store.
+ * Normalised: text trimmed, empty text as `null`, empty and repeated links and tags dropped.
+ */
+export type PieceInput = { title: string, composer?: string | null, status: PieceStatus, difficulty?: number | null, notes?: string | null, links: Array<string>, tags: Array<string>, };
+
+/**
+ * Where a piece stands.
+ */
+export type PieceStatus = "planned" | "learning" | "polished" | "performed" | "dropped";
+
+/**
+ * What a goal's progress counts.
+ */
+export type ProgressUnit = "minutes" | "pieces" | "milestones" | "count";
+
+/**
+ * A repertoire piece with its practice from the logbook (computed by the store).
+ */
+export type RepertoirePiece = { id: string, title: string, composer: string | null, status: PieceStatus, 
+/**
+ * 1 to 5.
+ */
+difficulty: number | null, notes: string | null, 
+/**
+ * `http(s)` URLs.
+ */
+links: Array<string>, tags: Array<string>, 
+/**
+ * Oldest first.
+ */
+statusHistory: Array<StatusStep>, 
+/**
+ * Minutes of the logbook entries that practised it.
+ */
+practiceMinutes: number, 
+/**
+ * Logbook entries that practised it.
+ */
+sessions: number, 
+/**
+ * The newest of those entries' time, ms since the epoch.
+ */
+lastPracticed: number | null, createdAt: string | null, updatedAt: string | null, sync: EntrySync, };
 
 /**
  * What resolving did.
@@ -464,6 +580,11 @@ clientId: string, };
 export type Side = "mine" | "theirs";
 
 /**
+ * A piece whose title/composer nearly matches the one being entered.
+ */
+export type SimilarPiece = { id: string, title: string, composer: string | null, };
+
+/**
  * Practice totals, in minutes, by local time, and the streak of consecutive days.
  */
 export type Stats = { todayMinutes: number, 
@@ -475,6 +596,15 @@ weekMinutes: number, allMinutes: number,
  * Consecutive days with practice, ending today (or yesterday while today has none).
  */
 streakDays: number, };
+
+/**
+ * One move of a piece's status (`from` is null for its first status).
+ */
+export type StatusStep = { 
+/**
+ * RFC 3339 UTC with milliseconds.
+ */
+at: string, from: PieceStatus | null, to: PieceStatus, };
 
 /**
  * The conflict strategy of each entity type.
@@ -551,6 +681,19 @@ cursor: number,
  * Settings says why).
  */
 insecureServer: boolean, };
+
+/**
+ * A tempo a piece was practised at (an entry's `pieces[].tempo`).
+ */
+export type TempoPoint = { entryId: string, 
+/**
+ * The entry's time, ms since the epoch.
+ */
+at: number, 
+/**
+ * Beats per minute.
+ */
+tempo: number, };
 
 /**
  * Light, dark, or whatever the OS says.
@@ -641,6 +784,17 @@ export type Commands = {
   delete_entry: { args: { id: string }; result: DeletedEntry };
   undo_delete: { args: { id: string }; result: RestoredEntry };
   get_stats: { args: Record<string, never>; result: Stats };
+  list_pieces: { args: Record<string, never>; result: Array<RepertoirePiece> };
+  get_piece: { args: { id: string }; result: PieceDetail };
+  create_piece: { args: { input: PieceInput }; result: RepertoirePiece };
+  update_piece: { args: { id: string; input: PieceInput }; result: RepertoirePiece };
+  delete_piece: { args: { id: string }; result: Deleted };
+  similar_pieces: { args: { title: string; composer: string | null; except: string | null }; result: Array<SimilarPiece> };
+  list_goals: { args: Record<string, never>; result: Array<GoalView> };
+  create_goal: { args: { input: GoalInput }; result: GoalView };
+  update_goal: { args: { id: string; input: GoalInput }; result: GoalView };
+  add_goal_progress: { args: { id: string; amount: number }; result: GoalView };
+  delete_goal: { args: { id: string }; result: Deleted };
   get_settings: { args: Record<string, never>; result: SettingsView };
   set_server_url: { args: { url: string }; result: SettingsView };
   set_conflict_strategy: { args: { entityType: EntityKind; strategy: ConflictStrategy }; result: SettingsView };
