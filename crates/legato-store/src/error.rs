@@ -47,6 +47,10 @@ pub enum StoreError {
     /// A stored value that this version cannot read (never written by this code).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A date or time outside what the calendar arithmetic can represent (statistics of a
+    /// `now` or year far outside the years of real practice).
+    #[error("date out of range: {0}")]
+    TimeOutOfRange(String),
     /// The [`crate::StoreHandle`]'s database thread is gone.
     #[error("the store is closed")]
     Closed,

@@ -17,7 +17,9 @@
 //!   re-creating the entity under a new id (a deleted id is never resurrected).
 //! - **The practice timer** (`timer`): this device's session, local only (never synced),
 //!   surviving restarts and crashes; it ends in a logbook entry ([`Store::finish_timer`]).
-//! - **Reads** for the UI: entries by day with totals, by piece, search, totals, streak.
+//! - **Reads** for the UI: entries by day with totals, by piece, search, totals, streak;
+//!   the statistics screen's figures in the user's time zone ([`Store::statistics`], see
+//!   `stats.rs`).
 //! - **Repertoire and goals through the logbook** (`pieces`, `goals`, `similar`): practice
 //!   time, sessions and tempo history per piece ([`Store::piece_practice`],
 //!   [`Store::tempo_history`]), the status history written on save ([`Store::save_piece`]),
@@ -113,6 +115,7 @@ mod query;
 mod remote;
 mod schema;
 mod similar;
+mod stats;
 mod store;
 mod time;
 mod timer;
@@ -123,15 +126,20 @@ pub use conflict::{ConflictOutcome, StoredConflict};
 pub use edit::Edit;
 pub use error::{Result, StoreError};
 pub use goals::{GoalProgress, ProgressUnit, period_window};
+pub use handle::StoreHandle;
 /// The user's time zone, as the goal and statistics reads take it (`TimeZone::system()`).
 pub use jiff::tz::TimeZone;
-pub use handle::StoreHandle;
 pub use outbox::{AckOutcome, DeadLetter, OutboxItem, Refusal, RejectionOutcome, RetryPolicy};
 pub use pieces::{PiecePractice, TempoPoint};
 pub use query::{DayGroup, EntryFilter, LocalEntity, LogEntry, SyncState, Totals};
 pub use remote::{BatchOutcome, RemoteOutcome};
 pub use schema::{MIGRATIONS, StoreOptions, Synchronous, configure_connection};
 pub use similar::{SimilarPiece, is_similar, normalize as normalize_title};
+pub use stats::{
+    Amount, Breakdown, Comparison, DISTRIBUTION_TOP, DayMinutes, Distribution, Heatmap, Share,
+    StatTotals, Statistics, StatsPeriod, StatsQuery, Streaks, Summary, TREND_DAYS, TREND_MONTHS,
+    TREND_WEEKS, Trend, TrendPoint, TrendUnit,
+};
 pub use store::Store;
 pub use time::rfc3339_ms;
 pub use timer::{

@@ -121,6 +121,7 @@ impl From<StoreError> for IpcError {
             StoreError::Timer(TimerError::BadTitle) => IpcError::invalid("piece.title", message),
             StoreError::Timer(TimerError::BadTempo) => IpcError::invalid("bpm", message),
             StoreError::Timer(_) => IpcError::new(ErrorCode::TimerState, message),
+            StoreError::TimeOutOfRange(_) => IpcError::invalid("year", message),
             StoreError::Sqlite(_)
             | StoreError::Migration(_)
             | StoreError::Json(_)

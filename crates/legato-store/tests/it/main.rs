@@ -12,6 +12,7 @@ mod migrations;
 mod queries;
 mod remote;
 mod repertoire;
+mod statistics;
 mod support;
 mod sync;
 mod undo;
