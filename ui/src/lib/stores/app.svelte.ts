@@ -40,6 +40,7 @@ export function start(): Unsubscribe {
     events.onConflictNeedsUser((event) => void conflicts.onNeedsUser(event)),
     events.onSettingsChanged((view) => settings.apply(view)),
     events.onTimerChanged((status) => timer.apply(status, false)),
+    events.onEntriesChanged((change) => timer.onEntriesChanged(change)),
   ];
   void settings.load();
   void logbook.load();

@@ -7,6 +7,7 @@
 import {
   timer as api,
   toFailure,
+  type EntriesChanged,
   type IpcFailure,
   type TimerPieceView,
   type TimerStatus,
@@ -79,6 +80,11 @@ export class TimerStore {
     } catch (err) {
       this.error = toFailure(err);
     }
+  }
+
+  /** The repertoire changed (here or through sync): the pieces offered are read again. */
+  onEntriesChanged(change: EntriesChanged): void {
+    if (change.entityType === "repertoire") void this.load();
   }
 
   /** A new status (an answer or `timer-changed`); `local`: answered to a step of ours. */

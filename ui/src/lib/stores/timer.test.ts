@@ -128,6 +128,19 @@ describe("timer store", () => {
   });
 });
 
+describe("timer choices", () => {
+  it("re-reads the pieces offered when the repertoire changes (e.g. synced after the start)", async () => {
+    const shell = mockShell({ get_timer: () => status(null) });
+    const timer = new TimerStore(new NotificationStore());
+    timer.onEntriesChanged({ entityType: "logbook", ids: ["e1"], origin: "sync" });
+    await settle();
+    expect(shell.names()).toEqual([]);
+    timer.onEntriesChanged({ entityType: "repertoire", ids: ["r1"], origin: "sync" });
+    await settle();
+    expect(shell.names()).toEqual(["get_timer"]);
+  });
+});
+
 describe("timer draft", () => {
   it("starts when the session started and keeps the pieces' tempo", () => {
     const draft = draftFromTimer(view({ minutes: 42, pieces: [{ title: "Etude", composer: "Chopin", tempo: 96, scoreId: "r1" }] }), {
