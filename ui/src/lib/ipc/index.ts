@@ -25,7 +25,9 @@ import {
   type EntryInput,
   type ErrorCode,
   type EventPayloads,
+  type GoalInput,
   type IpcError,
+  type PieceInput,
   type SettingsView,
   type SyncStatusView,
   type Theme,
@@ -111,6 +113,30 @@ export const logbook = {
 /** Practice totals and the streak. */
 export const stats = {
   get: () => call("get_stats", none),
+};
+
+/** Repertoire pieces, with their practice from the logbook (computed by the store). */
+export const repertoire = {
+  list: () => call("list_pieces", none),
+  /** A piece with its tempo history. */
+  get: (id: string) => call("get_piece", { id }),
+  create: (input: PieceInput) => call("create_piece", { input }),
+  /** Replaces the form's fields; a new status is appended to the status history. */
+  update: (id: string, input: PieceInput) => call("update_piece", { id, input }),
+  remove: (id: string) => call("delete_piece", { id }),
+  /** Pieces nearly matching a title/composer (`except`: the piece being edited). */
+  similar: (title: string, composer: string | null, except: string | null) =>
+    call("similar_pieces", { title, composer, except }),
+};
+
+/** Goals, with their progress (computed by the store). */
+export const goals = {
+  list: () => call("list_goals", none),
+  create: (input: GoalInput) => call("create_goal", { input }),
+  update: (id: string, input: GoalInput) => call("update_goal", { id, input }),
+  /** Adds to the goal's counter as `$inc` (additions on several devices add up). */
+  addProgress: (id: string, amount: number) => call("add_goal_progress", { id, amount }),
+  remove: (id: string) => call("delete_goal", { id }),
 };
 
 export const settings = {

@@ -3,16 +3,20 @@
 
 import { events, type Unsubscribe } from "../ipc";
 import { conflicts } from "./conflicts.svelte";
+import { goals } from "./goals.svelte";
 import { logbook } from "./logbook.svelte";
+import { repertoire } from "./repertoire.svelte";
 import { settings } from "./settings.svelte";
 import { sync } from "./sync.svelte";
 import { timer } from "./timer.svelte";
 
-export type Screen = "logbook" | "practice" | "conflicts" | "settings";
+export type Screen = "logbook" | "practice" | "repertoire" | "goals" | "conflicts" | "settings";
 
 export const SCREENS: ReadonlyArray<{ id: Screen; label: string }> = [
   { id: "logbook", label: "Logbook" },
   { id: "practice", label: "Practice" },
+  { id: "repertoire", label: "Repertoire" },
+  { id: "goals", label: "Goals" },
   { id: "conflicts", label: "Conflicts" },
   { id: "settings", label: "Settings" },
 ];
@@ -30,7 +34,11 @@ export const app = new AppStore();
 /** Loads everything and listens to the shell; returns the teardown. */
 export function start(): Unsubscribe {
   const stops = [
-    events.onEntriesChanged((change) => logbook.onEntriesChanged(change)),
+    events.onEntriesChanged((change) => {
+      logbook.onEntriesChanged(change);
+      repertoire.onEntriesChanged(change);
+      goals.onEntriesChanged(change);
+    }),
     events.onSyncStatus((status) => {
       sync.applyStatus(status);
       conflicts.onCount(status.conflicts);
@@ -44,6 +52,12 @@ export function start(): Unsubscribe {
   ];
   void settings.load();
   void logbook.load();
+  void repertoire.load();
+  void goals.load();
+  repertoire.onLogPractice((piece) => {
+    logbook.startNewFor(piece);
+    app.go("logbook");
+  });
   void sync.load();
   void conflicts.load();
   void timer.load();

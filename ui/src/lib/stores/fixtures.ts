@@ -2,7 +2,7 @@
 
 import { mockIPC } from "@tauri-apps/api/mocks";
 
-import type { Entry, EntryList, SettingsView, SyncStatusView } from "../ipc";
+import type { Entry, EntryList, GoalView, RepertoirePiece, SettingsView, SyncStatusView } from "../ipc";
 
 export function installWindow() {
   // The mocks install themselves on `window`; vitest runs in Node.
@@ -98,3 +98,55 @@ export const failure = (code: string, message: string, field: string | null = nu
   field,
   retryable: false,
 });
+
+export function piece(patch: Partial<RepertoirePiece> = {}): RepertoirePiece {
+  return {
+    id: "p1",
+    title: "Clair de lune",
+    composer: "Debussy",
+    status: "learning",
+    difficulty: 3,
+    notes: null,
+    links: [],
+    tags: [],
+    statusHistory: [{ at: "2026-11-20T10:00:00.000Z", from: null, to: "learning" }],
+    practiceMinutes: 0,
+    sessions: 0,
+    lastPracticed: null,
+    createdAt: null,
+    updatedAt: null,
+    sync: "synced",
+    ...patch,
+  };
+}
+
+export function goal(patch: Partial<GoalView> = {}): GoalView {
+  return {
+    id: "g1",
+    title: "30 minutes a day",
+    description: null,
+    type: "practice_time",
+    targetMinutes: 30,
+    period: "day",
+    status: "active",
+    pieceIds: [],
+    milestones: [],
+    notes: null,
+    tags: [],
+    targetDate: null,
+    progress: {
+      unit: "minutes",
+      value: 10,
+      target: 30,
+      percent: 33,
+      reached: false,
+      loggedMinutes: 10,
+      counted: 0,
+      windowStart: null,
+      windowEnd: null,
+    },
+    createdAt: null,
+    sync: "synced",
+    ...patch,
+  };
+}

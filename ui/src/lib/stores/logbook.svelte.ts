@@ -220,6 +220,15 @@ export class LogbookStore {
     this.fieldErrors = {};
   }
 
+  /** The new-entry form with one piece filled in (from a repertoire piece's page). */
+  startNewFor(piece: { title: string; composer: string | null; scoreId: string }, now: Date = new Date()): void {
+    this.startNew(now);
+    if (!this.draft) return;
+    this.draft.pieces = [
+      { title: piece.title, composer: piece.composer ?? "", kept: { scoreId: piece.scoreId } },
+    ];
+  }
+
   startEdit(): void {
     if (!this.selected) return;
     this.draft = draftFromEntry(this.selected);

@@ -306,3 +306,14 @@ describe("editing while the entry changes elsewhere", () => {
     expect(logbook.selected?.notes).toBe("from the phone");
   });
 });
+
+describe("log practice from a piece", () => {
+  it("opens the new-entry form with the piece and its repertoire id", () => {
+    mockShell({});
+    const { logbook } = store();
+    logbook.startNewFor({ title: "Clair de lune", composer: null, scoreId: "p1" }, new Date(2026, 10, 25, 18, 30));
+    expect(logbook.mode).toBe("new");
+    expect(logbook.draft?.pieces).toEqual([{ title: "Clair de lune", composer: "", kept: { scoreId: "p1" } }]);
+    expect(logbook.draft?.time).toBe("18:00");
+  });
+});
