@@ -29,6 +29,7 @@ pub mod pieces;
 pub mod session;
 pub mod settings;
 pub mod state;
+pub mod statistics;
 pub mod status;
 pub mod timer;
 pub mod tray;

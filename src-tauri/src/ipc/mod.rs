@@ -61,6 +61,8 @@ contract! {
     logbook::delete_entry(id: String) -> DeletedEntry;
     logbook::undo_delete(id: String) -> RestoredEntry;
     stats::get_stats() -> Stats;
+    stats::get_statistics(request: StatisticsRequest) -> StatisticsView;
+    stats::save_chart(chart: ChartImage) -> SavedFile;
     repertoire::list_pieces() -> Vec<RepertoirePiece>;
     repertoire::get_piece(id: String) -> PieceDetail;
     repertoire::create_piece(input: PieceInput) -> RepertoirePiece;

@@ -738,6 +738,9 @@ pub struct SyncStatusView {
 #[serde(rename_all = "camelCase")]
 pub struct SyncProblem {
     pub code: SyncProblemCode,
+    /// Whether waiting can fix it (the engine tries again by itself); `false`: the user has
+    /// to act (sign in again, see the dead letters, update Legato).
+    pub retryable: bool,
     /// A plain sentence for the status bar.
     pub message: String,
     /// The sync engine's own words (for the details and bug reports).
@@ -1039,4 +1042,196 @@ pub struct TimerStatus {
     pub choices: Vec<TimerPieceView>,
     /// A running timer reminds once after this many minutes (a setting, default 120).
     pub reminder_minutes: u32,
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics (computed by the store, `legato_store::Store::statistics`; see
+// `crate::statistics`)
+
+/// The bucket size of the practice trend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendUnit {
+    Day,
+    Week,
+    Month,
+}
+
+/// The current period a distribution covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum StatsPeriod {
+    Week,
+    Month,
+    Year,
+    All,
+}
+
+/// What the statistics screen shows: the trend's unit, the distribution's period and the
+/// heatmap's year (`null`: this year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatisticsRequest {
+    pub trend: TrendUnit,
+    pub period: StatsPeriod,
+    pub year: Option<i16>,
+}
+
+/// Practice minutes and sessions (entries) of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AmountView {
+    #[ts(type = "number")]
+    pub minutes: u64,
+    #[ts(type = "number")]
+    pub sessions: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatTotalsView {
+    pub today: AmountView,
+    /// This ISO week, Monday to Sunday.
+    pub week: AmountView,
+    pub month: AmountView,
+    pub all: AmountView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StreaksView {
+    /// Consecutive days ending today (or yesterday while today has no entry yet).
+    pub current: u32,
+    pub longest: u32,
+    /// First and last day (`YYYY-MM-DD`) of the longest streak.
+    pub longest_from: Option<String>,
+    pub longest_to: Option<String>,
+    /// Days with practice in all: a missed day does not reset it.
+    pub practice_days: u32,
+}
+
+/// Minutes on one local day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DayMinutesView {
+    pub date: String,
+    #[ts(type = "number")]
+    pub minutes: u64,
+}
+
+/// One calendar year; days without practice are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HeatmapView {
+    pub year: i16,
+    pub days: Vec<DayMinutesView>,
+    #[ts(type = "number")]
+    pub max_minutes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPointView {
+    /// The bucket's first day (`YYYY-MM-DD`: a Monday for weeks, the 1st for months).
+    pub start: String,
+    #[ts(type = "number")]
+    pub minutes: u64,
+    #[ts(type = "number")]
+    pub sessions: u64,
+    /// Mean minutes of this bucket and the `window - 1` before it.
+    pub moving_average: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendView {
+    pub unit: TrendUnit,
+    /// Buckets in the moving average.
+    pub window: u32,
+    /// Oldest first; the last is the current bucket.
+    pub points: Vec<TrendPointView>,
+}
+
+/// One group of a distribution (`label` null: entries without the value).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareView {
+    pub label: Option<String>,
+    /// Fractional where an entry's minutes are split between its pieces.
+    pub minutes: f64,
+    #[ts(type = "number")]
+    pub sessions: u64,
+}
+
+/// The largest groups, and what the others add up to.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakdownView {
+    pub top: Vec<ShareView>,
+    pub other_minutes: f64,
+    #[ts(type = "number")]
+    pub other_groups: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DistributionView {
+    pub period: StatsPeriod,
+    pub total: AmountView,
+    pub instruments: BreakdownView,
+    pub types: BreakdownView,
+    pub pieces: BreakdownView,
+    pub composers: BreakdownView,
+}
+
+/// A current period against the previous one, in full and up to the same point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ComparisonView {
+    pub current: AmountView,
+    pub previous: AmountView,
+    pub previous_to_date: AmountView,
+}
+
+/// Everything the statistics screen shows, from one store read.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StatisticsView {
+    /// The IANA zone the days are counted in (`Europe/Berlin`), or the offset if the system
+    /// names none.
+    pub time_zone: String,
+    /// Today (`YYYY-MM-DD`) in that zone.
+    pub today: String,
+    pub totals: StatTotalsView,
+    pub streaks: StreaksView,
+    pub heatmap: HeatmapView,
+    pub trend: TrendView,
+    pub distribution: DistributionView,
+    pub week_over_week: ComparisonView,
+    pub month_over_month: ComparisonView,
+}
+
+/// Which chart a PNG is of (its file name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    Heatmap,
+    Trend,
+    Distribution,
+    Comparison,
+}
+
+/// A chart rendered by the UI as PNG (base64, without a `data:` prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartImage {
+    pub kind: ChartKind,
+    pub png_base64: String,
+}
+
+/// Where a saved file went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedFile {
+    pub path: String,
 }

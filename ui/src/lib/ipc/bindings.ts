@@ -7,6 +7,16 @@
 export type AccountView = { email: string, userId: string, };
 
 /**
+ * Practice minutes and sessions (entries) of a period.
+ */
+export type AmountView = { minutes: number, sessions: number, };
+
+/**
+ * The largest groups, and what the others add up to.
+ */
+export type BreakdownView = { top: Array<ShareView>, otherMinutes: number, otherGroups: number, };
+
+/**
  * Progress of the catch-up after (re)connecting.
  */
 export type CatchUp = { 
@@ -31,6 +41,21 @@ seq: number, };
  * Where a change of the local data came from.
  */
 export type ChangeOrigin = "local" | "sync";
+
+/**
+ * A chart rendered by the UI as PNG (base64, without a `data:` prefix).
+ */
+export type ChartImage = { kind: ChartKind, pngBase64: string, };
+
+/**
+ * Which chart a PNG is of (its file name).
+ */
+export type ChartKind = "heatmap" | "trend" | "distribution" | "comparison";
+
+/**
+ * A current period against the previous one, in full and up to the same point.
+ */
+export type ComparisonView = { current: AmountView, previous: AmountView, previousToDate: AmountView, };
 
 /**
  * One field both sides changed.
@@ -140,6 +165,11 @@ export type DayEntries = {
 date: string, totalMinutes: number, entries: Array<Entry>, };
 
 /**
+ * Minutes on one local day (`YYYY-MM-DD`).
+ */
+export type DayMinutesView = { date: string, minutes: number, };
+
+/**
  * A change the server refused for good; it waits for the user to retry or discard it.
  */
 export type DeadLetterView = { changeId: string, 
@@ -209,6 +239,8 @@ lastSeenAt: number,
  * This app's own sign-in: not revocable from here (Sign out ends it).
  */
 current: boolean, };
+
+export type DistributionView = { period: StatsPeriod, total: AmountView, instruments: BreakdownView, types: BreakdownView, pieces: BreakdownView, composers: BreakdownView, };
 
 /**
  * The kinds of synced records.
@@ -388,6 +420,11 @@ pieceIds: Array<string>, milestones: Array<Milestone>, notes: string | null, tag
 export type Health = "healthy" | "degraded" | "unhealthy";
 
 /**
+ * One calendar year; days without practice are left out.
+ */
+export type HeatmapView = { year: number, days: Array<DayMinutesView>, maxMinutes: number, };
+
+/**
  * The error of every command (`Result<T, IpcError>`): serialized as
  * `{code, message, field, retryable}`.
  */
@@ -545,6 +582,11 @@ entityId: string, };
 export type RestoredEntry = { entry: Entry, sameId: boolean, };
 
 /**
+ * Where a saved file went.
+ */
+export type SavedFile = { path: string, };
+
+/**
  * Everything the settings screen shows.
  */
 export type SettingsView = { 
@@ -575,6 +617,15 @@ dataDir: string,
 clientId: string, };
 
 /**
+ * One group of a distribution (`label` null: entries without the value).
+ */
+export type ShareView = { label: string | null, 
+/**
+ * Fractional where an entry's minutes are split between its pieces.
+ */
+minutes: number, sessions: number, };
+
+/**
  * Which side a field takes in a per-field resolution.
  */
 export type Side = "mine" | "theirs";
@@ -583,6 +634,32 @@ export type Side = "mine" | "theirs";
  * A piece whose title/composer nearly matches the one being entered.
  */
 export type SimilarPiece = { id: string, title: string, composer: string | null, };
+
+export type StatTotalsView = { today: AmountView, 
+/**
+ * This ISO week, Monday to Sunday.
+ */
+week: AmountView, month: AmountView, all: AmountView, };
+
+/**
+ * What the statistics screen shows: the trend's unit, the distribution's period and the
+ * heatmap's year (`null`: this year).
+ */
+export type StatisticsRequest = { trend: TrendUnit, period: StatsPeriod, year: number | null, };
+
+/**
+ * Everything the statistics screen shows, from one store read.
+ */
+export type StatisticsView = { 
+/**
+ * The IANA zone the days are counted in (`Europe/Berlin`), or the offset if the system
+ * names none.
+ */
+timeZone: string, 
+/**
+ * Today (`YYYY-MM-DD`) in that zone.
+ */
+today: string, totals: StatTotalsView, streaks: StreaksView, heatmap: HeatmapView, trend: TrendView, distribution: DistributionView, weekOverWeek: ComparisonView, monthOverMonth: ComparisonView, };
 
 /**
  * Practice totals, in minutes, by local time, and the streak of consecutive days.
@@ -598,6 +675,11 @@ weekMinutes: number, allMinutes: number,
 streakDays: number, };
 
 /**
+ * The current period a distribution covers.
+ */
+export type StatsPeriod = "week" | "month" | "year" | "all";
+
+/**
  * One move of a piece's status (`from` is null for its first status).
  */
 export type StatusStep = { 
@@ -611,6 +693,20 @@ at: string, from: PieceStatus | null, to: PieceStatus, };
  */
 export type Strategies = { logbook: ConflictStrategy, repertoire: ConflictStrategy, goals: ConflictStrategy, };
 
+export type StreaksView = { 
+/**
+ * Consecutive days ending today (or yesterday while today has no entry yet).
+ */
+current: number, longest: number, 
+/**
+ * First and last day (`YYYY-MM-DD`) of the longest streak.
+ */
+longestFrom: string | null, longestTo: string | null, 
+/**
+ * Days with practice in all: a missed day does not reset it.
+ */
+practiceDays: number, };
+
 /**
  * The one-word state the tray icon shows, also handy for a status badge.
  */
@@ -620,6 +716,11 @@ export type SyncBadge = "synced" | "syncing" | "offline" | "conflict" | "error";
  * What went wrong with sync, for people: a kind, a plain sentence and the raw detail.
  */
 export type SyncProblem = { code: SyncProblemCode, 
+/**
+ * Whether waiting can fix it (the engine tries again by itself); `false`: the user has
+ * to act (sign in again, see the dead letters, update Legato).
+ */
+retryable: boolean, 
 /**
  * A plain sentence for the status bar.
  */
@@ -775,6 +876,31 @@ pieces: Array<Piece>,
  */
 long: boolean, };
 
+export type TrendPointView = { 
+/**
+ * The bucket's first day (`YYYY-MM-DD`: a Monday for weeks, the 1st for months).
+ */
+start: string, minutes: number, sessions: number, 
+/**
+ * Mean minutes of this bucket and the `window - 1` before it.
+ */
+movingAverage: number, };
+
+/**
+ * The bucket size of the practice trend.
+ */
+export type TrendUnit = "day" | "week" | "month";
+
+export type TrendView = { unit: TrendUnit, 
+/**
+ * Buckets in the moving average.
+ */
+window: number, 
+/**
+ * Oldest first; the last is the current bucket.
+ */
+points: Array<TrendPointView>, };
+
 /** Every command: its arguments (as passed to `invoke`) and what it resolves to. It rejects with an `IpcError`. */
 export type Commands = {
   list_entries: { args: { filter: EntryFilter }; result: EntryList };
@@ -784,6 +910,8 @@ export type Commands = {
   delete_entry: { args: { id: string }; result: DeletedEntry };
   undo_delete: { args: { id: string }; result: RestoredEntry };
   get_stats: { args: Record<string, never>; result: Stats };
+  get_statistics: { args: { request: StatisticsRequest }; result: StatisticsView };
+  save_chart: { args: { chart: ChartImage }; result: SavedFile };
   list_pieces: { args: Record<string, never>; result: Array<RepertoirePiece> };
   get_piece: { args: { id: string }; result: PieceDetail };
   create_piece: { args: { input: PieceInput }; result: RepertoirePiece };
