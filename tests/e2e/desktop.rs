@@ -86,7 +86,17 @@ async fn tray_menu_is_exported_on_the_bus_and_its_items_work() {
         );
         let labels: Vec<String> = tray_menu(&bus_name)?.into_iter().map(|(_, l)| l).collect();
         ensure!(
-            labels == ["Open Legato", "Sync now", "Pause sync", "", "Quit"],
+            labels
+                == [
+                    "Not practising",
+                    "Start practice",
+                    "",
+                    "Open Legato",
+                    "Sync now",
+                    "Pause sync",
+                    "",
+                    "Quit"
+                ],
             "tray menu: {labels:?}"
         );
 

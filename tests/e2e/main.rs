@@ -16,3 +16,4 @@ mod devices;
 mod logbook;
 mod support;
 mod sync;
+mod timer;
