@@ -12,6 +12,7 @@ import { listen } from "@tauri-apps/api/event";
 import {
   EVENTS,
   type CatchUp,
+  type ChartImage,
   type Commands,
   type ConflictId,
   type ConflictNeedsUser,
@@ -29,6 +30,7 @@ import {
   type IpcError,
   type PieceInput,
   type SettingsView,
+  type StatisticsRequest,
   type SyncStatusView,
   type Theme,
   type TimerPieceView,
@@ -113,6 +115,13 @@ export const logbook = {
 /** Practice totals and the streak. */
 export const stats = {
   get: () => call("get_stats", none),
+};
+
+/** The statistics screen's figures (computed by the store) and saving a chart as PNG. */
+export const statistics = {
+  get: (request: StatisticsRequest) => call("get_statistics", { request }),
+  /** Writes the PNG to Downloads (or the data dir's `exports`); resolves with the path. */
+  saveChart: (chart: ChartImage) => call("save_chart", { chart }),
 };
 
 /** Repertoire pieces, with their practice from the logbook (computed by the store). */

@@ -7,16 +7,18 @@ import { goals } from "./goals.svelte";
 import { logbook } from "./logbook.svelte";
 import { repertoire } from "./repertoire.svelte";
 import { settings } from "./settings.svelte";
+import { statistics } from "./statistics.svelte";
 import { sync } from "./sync.svelte";
 import { timer } from "./timer.svelte";
 
-export type Screen = "logbook" | "practice" | "repertoire" | "goals" | "conflicts" | "settings";
+export type Screen = "logbook" | "practice" | "repertoire" | "goals" | "statistics" | "conflicts" | "settings";
 
 export const SCREENS: ReadonlyArray<{ id: Screen; label: string }> = [
   { id: "logbook", label: "Logbook" },
   { id: "practice", label: "Practice" },
   { id: "repertoire", label: "Repertoire" },
   { id: "goals", label: "Goals" },
+  { id: "statistics", label: "Statistics" },
   { id: "conflicts", label: "Conflicts" },
   { id: "settings", label: "Settings" },
 ];
@@ -38,6 +40,7 @@ export function start(): Unsubscribe {
       logbook.onEntriesChanged(change);
       repertoire.onEntriesChanged(change);
       goals.onEntriesChanged(change);
+      statistics.onEntriesChanged();
     }),
     events.onSyncStatus((status) => {
       sync.applyStatus(status);
