@@ -52,6 +52,11 @@ impl Server {
         // devices' retry waits (and clock jumps across them) are part of every run.
         settings.rate_limit = SERVER_RATE;
         settings.rate_limit_burst = SERVER_BURST;
+        // Pruning at once and all the time (the default keeps 90 days): every repeat of a
+        // change id meets a pruned record, every conflict with a delete a pruned tombstone
+        // (docs/server-choices.md, "Pruning"), so the checker covers both answers.
+        settings.prune_after = Some(Duration::ZERO);
+        settings.prune_interval = PRUNE_INTERVAL;
         let shutdown = CancellationToken::new();
         self.shutdown = shutdown.clone();
         self.task = Some(tokio::spawn(async move {
@@ -223,6 +228,8 @@ pub fn sim_config(url: &str, token: &str, strategy: Strategy) -> Result<SyncConf
 /// Changes per second and burst of the simulated server's per-user rate limit.
 const SERVER_RATE: f64 = 20.0;
 const SERVER_BURST: u32 = 6;
+/// How often the server prunes everything recorded until then.
+const PRUNE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One device: a data dir, its store and engine (while it runs), and its link.
 #[derive(Debug)]
