@@ -1,14 +1,16 @@
 //! Server storage behind one trait, one implementation per backend.
 //!
 //! [`Database`] is what the server needs from a store; [`sqlite::SqliteDatabase`] is the
-//! default implementation with its own migrations. A PostgreSQL implementation goes beside it
-//! and must pass the same [`crate::conformance`] suite. Everything is keyed by user id: two
+//! default implementation and [`postgres::PostgresDatabase`] the one for several server
+//! processes on one database, each with its own migrations, both passing the same
+//! [`crate::conformance`] suite. Everything is keyed by user id: two
 //! users never share a row, whatever entity or change ids they send.
 //!
 //! The apply rule itself is not here: a backend opens one transaction per call of
 //! [`Database::apply_changes`], reads, asks the pure [`crate::apply::evaluate`] what to do, and
 //! writes what it says, so every backend applies changes identically.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::fmt;
@@ -215,6 +217,27 @@ pub struct PruneStep {
     pub freed_bytes: u64,
     /// Nothing older than the cutoff is left to prune.
     pub done: bool,
+}
+
+/// The quota rule of [`Database::set_user_quota`], shared by the backends: a write that
+/// grows (`growth > 0`) an account storing `stored` bytes past `quota` (0: none) is refused;
+/// one that shrinks it always goes, so a full account can make room.
+pub(crate) fn over_quota(quota: u64, stored: i64, growth: i64) -> bool {
+    quota > 0
+        && growth > 0
+        && stored.saturating_add(growth) > i64::try_from(quota).unwrap_or(i64::MAX)
+}
+
+/// The answer to a change [`over_quota`] refuses.
+pub(crate) fn quota_refusal(quota: u64) -> ChangeOutcome {
+    ChangeOutcome::Rejected {
+        code: ErrorCode::QuotaExceeded,
+        message: format!(
+            "this account's storage quota ({} MB) is used up; the change waits until \
+             something is deleted or the quota is raised",
+            quota / 1_000_000
+        ),
+    }
 }
 
 /// Run by a backend right after the commit of [`Database::apply_changes_then`] and before

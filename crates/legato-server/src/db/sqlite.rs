@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use legato_core::EntityRecord;
-use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Fields, Operation};
+use legato_protocol::{Change, EntityId, EntityType, Fields, Operation};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 use serde_json::value::RawValue;
@@ -89,7 +89,7 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> DbError {
+pub(super) fn corrupt(what: &str, err: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {err}"))
 }
 
@@ -584,7 +584,7 @@ fn insert_token(conn: &Connection, token: &NewToken) -> Result<(), DbError> {
     Ok(())
 }
 
-fn seq_to_sql(seq: u64) -> i64 {
+pub(super) fn seq_to_sql(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
@@ -605,19 +605,8 @@ fn apply_in_transaction(
     let mut stored = start_bytes;
     // A write that grows the account past its quota is refused; one that shrinks it (a
     // delete, a shorter text) always goes, so a full account can make room.
-    let over_quota = |stored: i64, growth: i64| {
-        quota > 0
-            && growth > 0
-            && stored.saturating_add(growth) > i64::try_from(quota).unwrap_or(i64::MAX)
-    };
-    let quota_refusal = || ChangeOutcome::Rejected {
-        code: ErrorCode::QuotaExceeded,
-        message: format!(
-            "this account's storage quota ({} MB) is used up; the change waits until \
-             something is deleted or the quota is raised",
-            quota / 1_000_000
-        ),
-    };
+    let over_quota = |stored: i64, growth: i64| super::over_quota(quota, stored, growth);
+    let quota_refusal = || super::quota_refusal(quota);
     let mut outcomes = Vec::with_capacity(changes.len());
     for change in changes {
         let hash = content_hash(&change);
@@ -789,11 +778,11 @@ fn prune_in_transaction(
 }
 
 /// Bytes of `fields` as stored (its JSON text).
-fn json_len(fields: &Fields) -> i64 {
+pub(super) fn json_len(fields: &Fields) -> i64 {
     i64::try_from(crate::apply::serialized_len(fields)).unwrap_or(i64::MAX)
 }
 
-fn text_len(text: &str) -> i64 {
+pub(super) fn text_len(text: &str) -> i64 {
     i64::try_from(text.len()).unwrap_or(i64::MAX)
 }
 
@@ -801,7 +790,7 @@ fn text_len(text: &str) -> i64 {
 /// smaller), so the change log does not keep a second full copy of a long text beside the
 /// entity's state. Read back through [`legato_protocol::inflate_fields`]; a stored value is
 /// never a `$deflate` object otherwise (the apply rule inflates every one it is sent).
-fn touched_json(touched: &Fields) -> Result<String, DbError> {
+pub(super) fn touched_json(touched: &Fields) -> Result<String, DbError> {
     let long = touched.values().any(|value| {
         value
             .as_str()
@@ -961,7 +950,7 @@ fn load_entity(
     .transpose()
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
     serde_json::to_string(value).map_err(|e| corrupt("serializing", e))
 }
 
@@ -1039,7 +1028,7 @@ fn record_change(
 
 /// A stored state as raw JSON, checked to be one JSON object by a syntax scan that builds
 /// nothing (unlike parsing into [`Fields`]).
-fn raw_state(state: String) -> Result<Box<RawValue>, DbError> {
+pub(super) fn raw_state(state: String) -> Result<Box<RawValue>, DbError> {
     if !state.starts_with('{') {
         return Err(corrupt("entities.state", "not a JSON object"));
     }
