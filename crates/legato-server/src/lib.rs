@@ -7,7 +7,8 @@
 //!   [`sessions`]: live connections by token, ended when it is revoked.
 //! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
 //!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
-//! - [`db`]: the storage trait and the SQLite backend; [`conformance`]: the backend test suite.
+//! - [`db`]: the storage trait and its SQLite and PostgreSQL backends; [`conformance`]: the
+//!   backend test suite.
 //! - [`prune`]: the background task that prunes old change records and tombstones.
 //! - [`auth`], [`ratelimit`], [`metrics`], [`settings`], [`error`].
 
@@ -37,6 +38,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use db::postgres::PostgresDatabase;
 pub use db::sqlite::SqliteDatabase;
 pub use db::{Database, DbError};
 pub use settings::{DatabaseLocation, Settings, SettingsError};
@@ -151,12 +153,55 @@ pub struct Server<D> {
 }
 
 impl Server<SqliteDatabase> {
-    /// Opens (and migrates) the database named by `settings.database_url`.
+    /// Opens (and migrates) the SQLite database named by `settings.database_url`; a
+    /// `postgres://` URL is refused here (see [`AnyServer::open`]).
     pub async fn open(settings: Settings) -> Result<Self, ServeError> {
         let db = match DatabaseLocation::parse(&settings.database_url)? {
             DatabaseLocation::Sqlite(path) => SqliteDatabase::open(path).await?,
+            DatabaseLocation::Postgres(_) => {
+                return Err(SettingsError::UnsupportedDatabase(
+                    "Server::open is the SQLite server; use AnyServer::open".to_owned(),
+                )
+                .into());
+            }
         };
         Ok(Server::with_database(db, settings))
+    }
+}
+
+/// A server on whichever backend `settings.database_url` names.
+#[derive(Debug)]
+pub enum AnyServer {
+    Sqlite(Server<SqliteDatabase>),
+    Postgres(Server<PostgresDatabase>),
+}
+
+impl AnyServer {
+    /// Opens (and migrates) the database named by `settings.database_url`: SQLite
+    /// (`sqlite://`) or PostgreSQL (`postgres://`).
+    pub async fn open(settings: Settings) -> Result<Self, ServeError> {
+        Ok(match DatabaseLocation::parse(&settings.database_url)? {
+            DatabaseLocation::Sqlite(path) => AnyServer::Sqlite(Server::with_database(
+                SqliteDatabase::open(path).await?,
+                settings,
+            )),
+            DatabaseLocation::Postgres(url) => AnyServer::Postgres(Server::with_database(
+                PostgresDatabase::open(&url).await?,
+                settings,
+            )),
+        })
+    }
+
+    /// [`Server::serve`] on its backend.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        match self {
+            AnyServer::Sqlite(server) => server.serve(listener, shutdown).await,
+            AnyServer::Postgres(server) => server.serve(listener, shutdown).await,
+        }
     }
 }
 
@@ -244,7 +289,7 @@ pub async fn serve(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    Server::open(settings)
+    AnyServer::open(settings)
         .await?
         .serve(listener, shutdown)
         .await

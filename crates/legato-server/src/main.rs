@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Parser;
-use legato_server::Server;
+use legato_server::AnyServer;
 use legato_server::settings::{Overrides, Settings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +23,8 @@ struct Cli {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0: any free port).
     #[arg(long)]
     listen: Option<String>,
-    /// Database URL, e.g. sqlite:///var/lib/legato/legato.db.
+    /// Database URL: sqlite:///var/lib/legato/legato.db (the default's form) or
+    /// postgres://user:password@host:port/database.
     #[arg(long)]
     database: Option<String>,
     /// Sustained changes per second per user (0 disables).
@@ -84,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .context("loading settings")?;
 
-    let server = Server::open(settings.clone())
+    let server = AnyServer::open(settings.clone())
         .await
         .context("opening the database")?;
     let listener = TcpListener::bind(settings.listen)

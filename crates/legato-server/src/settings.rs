@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -22,7 +23,8 @@ pub const DEFAULT_ALLOWED_ORIGINS: [&str; 3] = [
 pub struct Settings {
     /// Address `legato-server` binds (the library's [`crate::serve`] takes a bound listener).
     pub listen: SocketAddr,
-    /// `sqlite:///absolute/path.db` or `sqlite://relative/path.db`.
+    /// `sqlite:///absolute/path.db`, `sqlite://relative/path.db` or
+    /// `postgres://user@host:port/database` ([`DatabaseLocation`]).
     pub database_url: String,
     /// Entities per page during a WebSocket catch-up.
     pub catchup_page_size: usize,
@@ -376,10 +378,14 @@ pub fn default_data_dir(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseLocation {
     Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL, as `tokio-postgres` takes it
+    /// (`postgres://user:password@host:port/database`).
+    Postgres(String),
 }
 
 impl DatabaseLocation {
-    /// Parses `sqlite:///abs/path.db`, `sqlite://rel.db` or `sqlite:rel.db`.
+    /// Parses `sqlite:///abs/path.db`, `sqlite://rel.db`, `sqlite:rel.db` or
+    /// `postgres://user@host:port/database` (also `postgresql://`).
     pub fn parse(url: &str) -> Result<Self, SettingsError> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -391,13 +397,16 @@ impl DatabaseLocation {
             }
             return Ok(DatabaseLocation::Sqlite(Path::new(path).to_path_buf()));
         }
-        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            return Err(SettingsError::UnsupportedDatabase(
-                "PostgreSQL is not implemented yet; use sqlite:///path/to/legato.db".to_owned(),
-            ));
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Checked by the client's own parser now, so a typo fails before anything runs.
+            tokio_postgres::Config::from_str(url).map_err(|_| SettingsError::Value {
+                key: "database_url",
+                value: url.to_owned(),
+            })?;
+            return Ok(DatabaseLocation::Postgres(url.to_owned()));
         }
         Err(SettingsError::UnsupportedDatabase(format!(
-            "unsupported database URL scheme (expected sqlite://...): {}",
+            "unsupported database URL scheme (expected sqlite://... or postgres://...): {}",
             url.split(':').next().unwrap_or_default()
         )))
     }
@@ -561,6 +570,14 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:0");
         assert_eq!(s.database_url, "sqlite:///from/flag.db");
         assert_eq!(s.rate_limit_burst, 99);
+
+        // A PostgreSQL URL goes through the same layers.
+        let pg = env_of(&[("LEGATO_DATABASE_URL", "postgres://legato@127.0.0.1:5433/l")]);
+        let s = Settings::load(Some(toml), &pg, Overrides::default()).unwrap();
+        assert_eq!(
+            DatabaseLocation::parse(&s.database_url).unwrap(),
+            DatabaseLocation::Postgres("postgres://legato@127.0.0.1:5433/l".into())
+        );
     }
 
     #[test]
@@ -637,7 +654,22 @@ mod tests {
             DatabaseLocation::parse("sqlite:legato.db").unwrap(),
             DatabaseLocation::Sqlite("legato.db".into())
         );
-        assert!(DatabaseLocation::parse("postgres://x").is_err());
+        assert_eq!(
+            DatabaseLocation::parse("postgres://legato@127.0.0.1:5433/legato").unwrap(),
+            DatabaseLocation::Postgres("postgres://legato@127.0.0.1:5433/legato".into())
+        );
+        assert_eq!(
+            DatabaseLocation::parse("postgresql://db.example/legato?sslmode=disable").unwrap(),
+            DatabaseLocation::Postgres("postgresql://db.example/legato?sslmode=disable".into())
+        );
+        assert!(matches!(
+            DatabaseLocation::parse("postgres://h:notaport/db"),
+            Err(SettingsError::Value {
+                key: "database_url",
+                ..
+            })
+        ));
+        assert!(DatabaseLocation::parse("postgres:x").is_err());
         assert!(DatabaseLocation::parse("mysql://x").is_err());
         assert!(DatabaseLocation::parse("sqlite://").is_err());
     }
