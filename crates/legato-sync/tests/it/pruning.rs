@@ -121,6 +121,10 @@ async fn an_edit_of_an_entry_whose_tombstone_was_pruned_is_re_created_whole() {
         Value::from("slow practice"),
         "what B's edit did not touch comes from B's own last copy: {state:?}"
     );
-    assert_ne!(everything[0].1, entry.to_string(), "a new id: no resurrection");
+    assert_ne!(
+        everything[0].1,
+        entry.to_string(),
+        "a new id: no resurrection"
+    );
     assert_eq!(b.status().conflicts, 0, "nothing left for the user");
 }
