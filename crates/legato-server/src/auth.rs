@@ -107,9 +107,12 @@ pub fn check_new_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Device names are free text for the user's own token list: trimmed and cut to 100 chars.
+/// Device names are free text for the user's own token list: control characters dropped
+/// (they would end up in other devices' views, and PostgreSQL's text cannot hold a NUL),
+/// trimmed and cut to 100 chars.
 pub fn clean_device_name(name: Option<&str>) -> Option<String> {
-    let name = name?.trim();
+    let name: String = name?.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim();
     (!name.is_empty()).then(|| name.chars().take(MAX_DEVICE_NAME_CHARS).collect())
 }
 
@@ -216,6 +219,11 @@ mod tests {
         assert_eq!(clean_device_name(Some("  laptop ")), Some("laptop".into()));
         assert_eq!(clean_device_name(Some("   ")), None);
         assert_eq!(clean_device_name(None), None);
+        assert_eq!(
+            clean_device_name(Some("lap\0top\n\u{7}")),
+            Some("laptop".into())
+        );
+        assert_eq!(clean_device_name(Some("\0 \t")), None);
         assert_eq!(
             clean_device_name(Some(&"x".repeat(300))).unwrap().len(),
             100

@@ -1,5 +1,5 @@
 //! Integration tests of `legato-server`: one binary, real servers on 127.0.0.1:0, real HTTP
-//! and WebSocket clients.
+//! and WebSocket clients; the PostgreSQL backend on a throw-away cluster (`pg.rs`).
 
 mod abuse;
 mod apply;
@@ -9,6 +9,8 @@ mod catchup;
 mod isolation;
 mod limits;
 mod ops;
+mod pg;
+mod postgres;
 mod prune;
 mod sessions;
 mod support;
