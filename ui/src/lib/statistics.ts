@@ -323,7 +323,7 @@ export function comparisonOption(view: StatisticsView, palette: Palette) {
         name: "Previous, to this point",
         type: "bar",
         data: [week.previousToDate.minutes, month.previousToDate.minutes],
-        itemStyle: { color: palette.accentSoft, borderColor: palette.accent },
+        itemStyle: { color: palette.accent, opacity: 0.45 },
         barMaxWidth: 28,
       },
       {
