@@ -14,6 +14,7 @@ mod conflicts;
 mod desktop;
 mod devices;
 mod logbook;
+mod repertoire;
 mod statistics;
 mod support;
 mod sync;
