@@ -3,9 +3,9 @@
 //! functions, tested here.
 
 use chrono::{DateTime, FixedOffset};
-use legato_protocol::{EntityType, ErrorCode, Fields, Operation};
+use legato_protocol::{EntityType, Fields, Operation};
 use legato_store::{DeadLetter, SyncState};
-use legato_sync::{CatchUpProgress, ConnectionState, SyncReport, SyncStatus};
+use legato_sync::{CatchUpProgress, ConnectionState, ProblemKind, SyncReport, SyncStatus};
 use serde_json::Value;
 
 use crate::ipc::types::{
@@ -117,9 +117,9 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
         last_sync_at: status.metrics.last_sync_time,
         last_error: status
             .last_error
-            .as_deref()
-            .or(status.metrics.last_error.as_deref())
-            .map(sync_problem),
+            .as_ref()
+            .or(status.metrics.last_error.as_ref())
+            .map(problem_view),
         pending_refusal: status.pending_refusal.as_ref().map(refusal_problem),
         health: status.metrics.health.into(),
         catch_up: status.catching_up.map(CatchUp::from),
@@ -131,29 +131,33 @@ pub fn status_view(status: &SyncStatus) -> SyncStatusView {
 
 /// A refusal of a waiting change, by its protocol code (never by its words).
 pub fn refusal_problem(refusal: &legato_store::Refusal) -> SyncProblem {
-    let code = match refusal.code {
-        ErrorCode::QuotaExceeded => SyncProblemCode::QuotaExceeded,
-        ErrorCode::RateLimited => SyncProblemCode::RateLimited,
-        ErrorCode::Internal | ErrorCode::Unknown => SyncProblemCode::Server,
-        ErrorCode::Unauthorized => SyncProblemCode::Unauthorized,
-        _ => SyncProblemCode::Refused,
+    problem_view(&legato_sync::SyncProblem::new(
+        ProblemKind::of_refusal(refusal.code),
+        refusal.code.is_transient(),
+        refusal.message.clone(),
+    ))
+}
+
+/// The engine's problem (typed where it happened: a [`legato_sync::TransportError`], a
+/// server's code, a store failure) as its code and a plain sentence for the status bar; the
+/// engine's words stay as the detail.
+pub fn problem_view(problem: &legato_sync::SyncProblem) -> SyncProblem {
+    let code = match problem.kind {
+        ProblemKind::Unreachable => SyncProblemCode::Unreachable,
+        ProblemKind::Unauthorized => SyncProblemCode::Unauthorized,
+        ProblemKind::RateLimited => SyncProblemCode::RateLimited,
+        ProblemKind::QuotaExceeded => SyncProblemCode::QuotaExceeded,
+        ProblemKind::Server => SyncProblemCode::Server,
+        ProblemKind::Refused => SyncProblemCode::Refused,
+        ProblemKind::Protocol => SyncProblemCode::Protocol,
+        ProblemKind::Storage => SyncProblemCode::Storage,
+        ProblemKind::Other => SyncProblemCode::Other,
     };
     SyncProblem {
         code,
+        retryable: problem.retryable,
         message: problem_message(code).to_owned(),
-        detail: refusal.message.clone(),
-    }
-}
-
-/// The engine's last error (its own words: a [`legato_sync::TransportError`], a server's
-/// error message, a refusal, a store failure) as a kind and a plain sentence for the status
-/// bar; the words stay as the detail.
-pub fn sync_problem(detail: &str) -> SyncProblem {
-    let code = problem_code(detail);
-    SyncProblem {
-        code,
-        message: problem_message(code).to_owned(),
-        detail: detail.to_owned(),
+        detail: problem.detail.clone(),
     }
 }
 
@@ -183,51 +187,6 @@ fn problem_message(code: SyncProblemCode) -> &'static str {
             "Sync can't read this device's data — changes stay here; restart Legato to retry"
         }
         SyncProblemCode::Other => "Sync ran into a problem — changes are kept",
-    }
-}
-
-fn problem_code(detail: &str) -> SyncProblemCode {
-    use SyncProblemCode as C;
-    // `SyncError::Offline` wraps a transport error.
-    let text = detail.strip_prefix("offline: ").unwrap_or(detail);
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| text.starts_with(p));
-    if let Some(rest) = text.strip_prefix("server answered HTTP ") {
-        return match rest
-            .split(':')
-            .next()
-            .and_then(|s| s.trim().parse::<u16>().ok())
-        {
-            Some(401) => C::Unauthorized,
-            Some(429) => C::RateLimited,
-            _ => C::Server,
-        };
-    }
-    if starts(&[
-        "network: ",
-        "timed out",
-        "no answer to ping",
-        "the server closed the connection",
-    ]) || text.ends_with("unanswered when the connection ended")
-    {
-        C::Unreachable
-    } else if starts(&[
-        "the server refused the credentials",
-        "signed out",
-        "unauthorized:",
-    ]) {
-        C::Unauthorized
-    } else if starts(&["rate limited", "rate_limited:", "server: rate_limited"]) {
-        C::RateLimited
-    } else if starts(&["server: ", "internal: ", "unknown: "]) {
-        C::Server
-    } else if starts(&["invalid: ", "not_found: ", "too_large: ", "conflict: "]) {
-        C::Refused
-    } else if starts(&["protocol: "]) {
-        C::Protocol
-    } else if starts(&["local store: ", "cannot start: "]) {
-        C::Storage
-    } else {
-        C::Other
     }
 }
 
@@ -354,6 +313,7 @@ pub fn tooltip(view: &SyncStatusView, offset: FixedOffset) -> String {
 
 #[cfg(test)]
 mod tests {
+    use legato_protocol::ErrorCode;
     use serde_json::json;
 
     use super::*;
@@ -431,7 +391,9 @@ mod tests {
     #[test]
     fn status_view_serializes_as_the_contract_says() {
         let mut s = status(ConnectionState::SignedOut);
-        s.last_error = Some("the server refused the credentials".into());
+        s.last_error = Some(legato_sync::SyncProblem::transport(
+            &legato_sync::TransportError::Unauthorized,
+        ));
         s.pending_refusal = Some(legato_store::Refusal {
             code: ErrorCode::QuotaExceeded,
             message: "quota_exceeded: the account's storage quota is used up".into(),
@@ -449,11 +411,13 @@ mod tests {
                 "lastSyncAt": null,
                 "lastError": {
                     "code": "unauthorized",
+                    "retryable": false,
                     "message": "The server refused the sign-in — sign in again in Settings",
-                    "detail": "the server refused the credentials",
+                    "detail": "the server refused the credentials (sign in again)",
                 },
                 "pendingRefusal": {
                     "code": "quota_exceeded",
+                    "retryable": true,
                     "message": "Your account's storage on the server is full — new changes wait on this device",
                     "detail": "quota_exceeded: the account's storage quota is used up",
                 },
@@ -467,12 +431,13 @@ mod tests {
     }
 
     #[test]
-    fn engine_errors_become_plain_sentences_with_the_words_as_detail() {
+    fn engine_problems_become_plain_sentences_with_the_words_as_detail() {
         use SyncProblemCode as C;
-        use legato_sync::{SyncError, TransportError};
+        use legato_sync::{SyncProblem as Problem, TransportError};
         let refused = TransportError::Network("IO error: Connection refused (os error 111)".into());
-        let problem = sync_problem(&refused.to_string());
+        let problem = problem_view(&Problem::transport(&refused));
         assert_eq!(problem.code, C::Unreachable);
+        assert!(problem.retryable);
         assert_eq!(
             problem.message,
             "Can't reach the sync server — changes are kept and will sync when it's back"
@@ -481,51 +446,24 @@ mod tests {
             problem.detail,
             "network: IO error: Connection refused (os error 111)"
         );
-        let http = |status| TransportError::Http {
-            status,
-            code: None,
-            message: "boom".into(),
-        };
-        for (text, code) in [
-            (
-                SyncError::Offline(refused.clone()).to_string(),
-                C::Unreachable,
-            ),
-            (
-                TransportError::Timeout("connect").to_string(),
-                C::Unreachable,
-            ),
-            (TransportError::HalfOpen.to_string(), C::Unreachable),
-            (
-                TransportError::Closed {
-                    code: 1001,
-                    reason: "going away".into(),
-                }
-                .to_string(),
-                C::Unreachable,
-            ),
-            (
-                "2 change(s) unanswered when the connection ended".into(),
-                C::Unreachable,
-            ),
-            (TransportError::Unauthorized.to_string(), C::Unauthorized),
-            (http(401).to_string(), C::Unauthorized),
-            (http(429).to_string(), C::RateLimited),
-            (http(503).to_string(), C::Server),
-            ("rate limited".into(), C::RateLimited),
-            ("server: internal: database locked".into(), C::Server),
-            ("invalid: duration out of range".into(), C::Refused),
-            (
-                TransportError::Protocol("bad frame".into()).to_string(),
-                C::Protocol,
-            ),
-            ("local store: disk I/O error".into(), C::Storage),
-            ("something new".into(), C::Other),
+        // Each kind has its code and sentence; the words never decide it.
+        for (kind, code) in [
+            (ProblemKind::Unreachable, C::Unreachable),
+            (ProblemKind::Unauthorized, C::Unauthorized),
+            (ProblemKind::RateLimited, C::RateLimited),
+            (ProblemKind::QuotaExceeded, C::QuotaExceeded),
+            (ProblemKind::Server, C::Server),
+            (ProblemKind::Refused, C::Refused),
+            (ProblemKind::Protocol, C::Protocol),
+            (ProblemKind::Storage, C::Storage),
+            (ProblemKind::Other, C::Other),
         ] {
-            let problem = sync_problem(&text);
-            assert_eq!(problem.code, code, "{text}");
+            let text = "network: timed out: server: internal: words that look like another kind";
+            let problem = problem_view(&Problem::new(kind, false, text));
+            assert_eq!(problem.code, code, "{kind:?}");
             assert_eq!(problem.detail, text);
-            assert!(!problem.message.contains(&text), "{text}");
+            assert!(!problem.retryable);
+            assert!(!problem.message.contains(text), "{kind:?}");
         }
     }
 

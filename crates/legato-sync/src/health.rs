@@ -46,7 +46,7 @@ pub struct SyncMetrics {
     pub last_sync_time: Option<i64>,
     pub dead_letters: u64,
     pub oldest_pending_age_ms: Option<i64>,
-    pub last_error: Option<String>,
+    pub last_error: Option<crate::SyncProblem>,
     pub health: Health,
 }
 
@@ -59,7 +59,7 @@ pub struct MetricsRecorder {
     conflicts: u64,
     latencies: VecDeque<f64>,
     last_sync_time: Option<i64>,
-    last_error: Option<String>,
+    last_error: Option<crate::SyncProblem>,
 }
 
 impl MetricsRecorder {
@@ -74,10 +74,10 @@ impl MetricsRecorder {
         self.last_sync_time = Some(now_ms);
     }
 
-    pub fn failure(&mut self, error: impl Into<String>) {
+    pub fn failure(&mut self, problem: crate::SyncProblem) {
         self.total += 1;
         self.failed += 1;
-        self.last_error = Some(error.into());
+        self.last_error = Some(problem);
     }
 
     pub fn conflict(&mut self) {
@@ -131,7 +131,11 @@ mod tests {
         for i in 0..150 {
             m.success(if i < 50 { 1000.0 } else { 2.0 }, i);
         }
-        m.failure("boom");
+        m.failure(crate::SyncProblem::new(
+            crate::ProblemKind::Other,
+            true,
+            "boom",
+        ));
         m.conflict();
         let s = m.snapshot(3, 1, Some(500));
         assert_eq!(
@@ -140,7 +144,10 @@ mod tests {
         );
         assert_eq!(s.average_latency, 2.0, "only the last 100 latencies count");
         assert_eq!(s.last_sync_time, Some(149));
-        assert_eq!(s.last_error.as_deref(), Some("boom"));
+        assert_eq!(
+            s.last_error.as_ref().map(|p| p.detail.as_str()),
+            Some("boom")
+        );
         assert_eq!(s.health, Health::Healthy);
         let json = serde_json::to_value(&s).unwrap();
         for key in [

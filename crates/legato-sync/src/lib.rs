@@ -66,6 +66,7 @@ mod handle;
 pub mod health;
 pub mod heartbeat;
 pub mod plan;
+pub mod problem;
 pub mod status;
 mod transport;
 
@@ -76,4 +77,5 @@ pub use handle::SyncHandle;
 pub use health::{Health, SyncMetrics};
 pub use legato_core::Strategy;
 pub use plan::PlanConfig;
+pub use problem::{ProblemKind, SyncProblem};
 pub use status::{CatchUpProgress, ConnectionState, SyncEvent, SyncReport, SyncStatus};

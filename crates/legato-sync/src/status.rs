@@ -57,7 +57,8 @@ pub struct SyncStatus {
     /// When the next reconnect attempt is due (ms since the epoch), while offline.
     pub next_retry_at: Option<i64>,
     pub metrics: SyncMetrics,
-    pub last_error: Option<String>,
+    /// The engine's latest problem, typed where it happened; `None` once connected again.
+    pub last_error: Option<crate::SyncProblem>,
     /// The server's latest refusal of a change that still waits to be sent again (such as
     /// `quota_exceeded` or `rate_limited`: its code and words); `None` when none was.
     pub pending_refusal: Option<legato_store::Refusal>,

@@ -20,6 +20,8 @@ import {
   splitTimestamp,
   syncStateLabel,
   syncStatusLine,
+  syncStatusParts,
+  INSECURE_PART,
 } from "./format";
 import type { SyncStatusView } from "./ipc";
 
@@ -105,6 +107,7 @@ describe("the sync status line", () => {
           badge: "offline",
           lastError: {
             code: "unreachable",
+            retryable: true,
             message: "Can't reach the sync server — changes are kept and will sync when it's back",
             detail: "network: IO error: Connection refused (os error 111)",
           },
@@ -114,6 +117,28 @@ describe("the sync status line", () => {
       ),
     ).toBe(
       "Offline · Never synced · Can't reach the sync server — changes are kept and will sync when it's back · Degraded",
+    );
+  });
+
+  it("marks the error part by its kind, with the detail as its tooltip, whatever its words", () => {
+    // The sentence is the same words as another part: the bar must not tell them apart by text.
+    const parts = syncStatusParts(
+      {
+        ...status,
+        pending: 1,
+        insecureServer: true,
+        lastError: { code: "other", retryable: true, message: "1 pending", detail: "engine words" },
+      },
+      now,
+    );
+    expect(parts.filter((part) => part.text === "1 pending").map((part) => part.kind)).toEqual([
+      "info",
+      "error",
+    ]);
+    expect(parts.find((part) => part.kind === "error")?.title).toBe("engine words");
+    expect(parts.find((part) => part.kind === "insecure")?.text).toBe(INSECURE_PART);
+    expect(parts.filter((part) => part.kind === "info").every((part) => part.title === undefined)).toBe(
+      true,
     );
   });
 
@@ -132,6 +157,7 @@ describe("the sync status line", () => {
   it("says why pending changes wait, while they do", () => {
     const pendingRefusal = {
       code: "quota_exceeded" as const,
+      retryable: true,
       message: "Your account's storage on the server is full — new changes wait on this device",
       detail: "quota_exceeded: the account's storage quota is used up",
     };

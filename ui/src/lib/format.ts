@@ -198,31 +198,52 @@ export function deviceName(device: { name: string | null }): string {
   return device.name?.trim() || "Unnamed device";
 }
 
+/** The status bar's part for a plain-http remote server (its tooltip explains). */
+export const INSECURE_PART = "Not encrypted";
+
+/** One part of the status line: its text, what it is (the bar styles it by that, never by
+ * its words) and its tooltip. */
+export type StatusPart = {
+  text: string;
+  kind: "state" | "info" | "insecure" | "error" | "refusal";
+  title?: string;
+};
+
 /**
  * The parts of the status line, in order: state, [N pending], last sync, [signed out],
  * [not encrypted], [error], [why pending changes wait], health. Nothing pending: no
  * pending part.
  */
-/** The status bar's part for a plain-http remote server (its tooltip explains). */
-export const INSECURE_PART = "Not encrypted";
-
-export function syncStatusParts(status: SyncStatusView, now: Date = new Date()): string[] {
-  const parts = [syncStateLabel(status)];
-  if (status.pending > 0) parts.push(`${status.pending} pending`);
-  parts.push(formatLastSync(status.lastSyncAt, now));
-  if (status.connection === "signedOut") parts.push("Signed out");
+export function syncStatusParts(status: SyncStatusView, now: Date = new Date()): StatusPart[] {
+  const parts: StatusPart[] = [{ text: syncStateLabel(status), kind: "state" }];
+  const info = (text: string) => parts.push({ text, kind: "info" });
+  if (status.pending > 0) info(`${status.pending} pending`);
+  info(formatLastSync(status.lastSyncAt, now));
+  if (status.connection === "signedOut") info("Signed out");
   // The shell decides (a plain http:// server not on this machine); Settings says why.
-  if (status.insecureServer) parts.push(INSECURE_PART);
-  // The shell's plain sentence; its raw detail is the part's tooltip (StatusBar).
-  if (status.lastError) parts.push(status.lastError.message);
+  if (status.insecureServer) {
+    parts.push({
+      text: INSECURE_PART,
+      kind: "insecure",
+      title: "The sync server uses plain http:// and is not on this machine: see Settings",
+    });
+  }
+  // The shell's plain sentence; its raw detail is the part's tooltip.
+  if (status.lastError) {
+    parts.push({ text: status.lastError.message, kind: "error", title: status.lastError.detail });
+  }
   // What holds queued changes up (a full account, a rate limit): they stay queued.
-  if (status.pendingRefusal && status.pending > 0) parts.push(status.pendingRefusal.message);
-  parts.push(healthLabel(status.health));
+  if (status.pendingRefusal && status.pending > 0) {
+    parts.push({ text: status.pendingRefusal.message, kind: "refusal" });
+  }
+  info(healthLabel(status.health));
   return parts;
 }
 
 export function syncStatusLine(status: SyncStatusView, now: Date = new Date()): string {
-  return syncStatusParts(status, now).join(" · ");
+  return syncStatusParts(status, now)
+    .map((part) => part.text)
+    .join(" · ");
 }
 
 /** A message as a sentence: capital first letter, final full stop (`wrong password` → `Wrong password.`). */

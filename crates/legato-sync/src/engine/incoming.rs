@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::{Engine, Link, PAGES_IN_STORE, PageJob, Phase, Reason, changed_events};
 use crate::error::TransportError;
+use crate::problem::SyncProblem;
 use crate::status::SyncEvent;
 
 impl Engine {
@@ -103,7 +104,7 @@ impl Engine {
                 change_id: None,
             } => {
                 tracing::warn!(%code, message, "error from the server");
-                self.note_error(format!("server: {code}: {message}"));
+                self.note_error(SyncProblem::server_error(code, &message));
             }
             ServerMessage::Pong => {}
         }

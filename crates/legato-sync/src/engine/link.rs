@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::{CatchUp, Conn, Engine, Link, Phase, Reason};
 use crate::error::TransportError;
 use crate::heartbeat::{Beat, Heartbeat};
+use crate::problem::{ProblemKind, SyncProblem};
 use crate::status::SyncEvent;
 use crate::transport::{self, Socket};
 
@@ -207,7 +208,7 @@ impl Engine {
         if refused {
             self.auth_refused = true;
         }
-        self.note_error(reason.to_string());
+        self.note_error(reason.problem());
         self.fail_waiters(&reason);
         let retry_at = self.may_connect().then(|| {
             let delay = self.backoff.next_delay();
@@ -284,9 +285,13 @@ impl Engine {
         self.batches.abort_all();
         self.batch_ids.clear();
         if !self.flights.is_empty() {
-            self.metrics.failure(format!(
-                "{} change(s) unanswered when the connection ended",
-                self.flights.len()
+            self.metrics.failure(SyncProblem::new(
+                ProblemKind::Unreachable,
+                true,
+                format!(
+                    "{} change(s) unanswered when the connection ended",
+                    self.flights.len()
+                ),
             ));
             self.flights.clear();
         }

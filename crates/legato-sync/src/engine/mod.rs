@@ -35,6 +35,7 @@ use crate::error::TransportError;
 use crate::handle::{Command, SyncHandle};
 use crate::health::MetricsRecorder;
 use crate::heartbeat::Heartbeat;
+use crate::problem::{ProblemKind, SyncProblem};
 use crate::status::{CatchUpProgress, ConnectionState, SyncEvent, SyncStatus};
 use crate::transport::{HttpClient, Socket};
 
@@ -222,6 +223,19 @@ impl Reason {
             retryable: err.is_retryable(),
         }
     }
+
+    /// The reason as the status shows it.
+    fn problem(&self) -> SyncProblem {
+        match self {
+            Reason::Transport(err) => SyncProblem::transport(err),
+            Reason::Store { retryable, .. } => {
+                SyncProblem::new(ProblemKind::Storage, *retryable, self.to_string())
+            }
+            Reason::Paused | Reason::TokenChanged | Reason::Stopping => {
+                SyncProblem::new(ProblemKind::Other, true, self.to_string())
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Reason {
@@ -307,7 +321,7 @@ struct Engine {
     counts: StoreCounts,
     counts_dirty: bool,
     last_counts_at: Option<Instant>,
-    last_error: Option<String>,
+    last_error: Option<SyncProblem>,
     status_tx: watch::Sender<SyncStatus>,
     events: broadcast::Sender<SyncEvent>,
 }
@@ -375,7 +389,11 @@ impl Engine {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>, local_change: Arc<Notify>) {
         if let Err(err) = self.start().await {
             tracing::error!(error = %err, "the sync engine cannot start");
-            self.last_error = Some(format!("cannot start: {err}"));
+            self.last_error = Some(SyncProblem::new(
+                ProblemKind::Storage,
+                err.is_retryable(),
+                format!("cannot start: {err}"),
+            ));
             self.link = Link::Down { retry_at: None };
             self.publish();
             return;
@@ -614,10 +632,9 @@ impl Engine {
         }
     }
 
-    fn note_error(&mut self, message: impl Into<String>) {
-        let message = message.into();
-        tracing::debug!(error = %message, "sync error");
-        self.last_error = Some(message);
+    fn note_error(&mut self, problem: SyncProblem) {
+        tracing::debug!(kind = ?problem.kind, error = %problem.detail, "sync error");
+        self.last_error = Some(problem);
     }
 }
 

@@ -22,6 +22,7 @@ use super::{Engine, Flight, Reason, Via};
 use crate::compress::wire_change;
 use crate::error::TransportError;
 use crate::plan::{self, Pending, PlanState, Send};
+use crate::problem::{ProblemKind, SyncProblem};
 use crate::status::SyncEvent;
 use crate::transport::BatchFailure;
 
@@ -129,7 +130,7 @@ impl Engine {
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the outbox or mark changes in flight");
-                self.note_error(format!("local store: {err}"));
+                self.note_error(SyncProblem::store(&err));
                 return 0;
             }
         };
@@ -282,7 +283,11 @@ impl Engine {
             }
             Err(BatchFailure::RateLimited(wait)) => {
                 tracing::info!(?wait, "batch rate limited; resending after Retry-After");
-                self.metrics.failure("rate limited");
+                self.metrics.failure(SyncProblem::new(
+                    ProblemKind::RateLimited,
+                    true,
+                    "rate limited",
+                ));
                 self.defer(&ids, Instant::now() + wait);
             }
             Err(BatchFailure::Transport(TransportError::Unauthorized)) => {
@@ -292,13 +297,13 @@ impl Engine {
             Err(BatchFailure::Transport(err)) => {
                 let delay = self.batch_backoff.next_delay();
                 tracing::info!(error = %err, ?delay, "batch failed; resending later");
-                self.metrics.failure(err.to_string());
-                self.note_error(err.to_string());
+                self.metrics.failure(SyncProblem::transport(&err));
+                self.note_error(SyncProblem::transport(&err));
                 self.defer(&ids, Instant::now() + delay);
             }
             Err(BatchFailure::Refused(err)) => {
                 tracing::warn!(error = %err, "batch refused as a whole; sending its changes one by one");
-                self.metrics.failure(err.to_string());
+                self.metrics.failure(SyncProblem::transport(&err));
                 let now = Instant::now();
                 for id in &ids {
                     if let Some(flight) = self.flights.get_mut(id) {
@@ -526,8 +531,8 @@ impl Engine {
             return self.settle_reused(change_id, flight).await;
         }
         tracing::info!(%code, message, "change refused");
-        self.metrics.failure(format!("{code}: {message}"));
-        self.note_error(format!("{code}: {message}"));
+        self.metrics.failure(SyncProblem::refusal(code, &message));
+        self.note_error(SyncProblem::refusal(code, &message));
         let policy = self.config.retry;
         let now = self.wall_ms();
         let (id, text) = (change_id.clone(), message.clone());

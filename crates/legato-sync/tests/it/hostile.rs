@@ -21,7 +21,7 @@ use legato_protocol::{
     ClientMessage, EntityId, EntityType, MAX_MESSAGE_BYTES, RegisterRequest, deflate_string,
 };
 use legato_sync::account::{AccountApi, AccountError};
-use legato_sync::{ServerUrl, SyncError, TransportError};
+use legato_sync::{ProblemKind, ServerUrl, SyncError, TransportError};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -317,10 +317,9 @@ async fn an_oversize_batch_reply_is_refused_and_the_change_stays_queued() {
     device.sync.notify_local_change();
     let status = device
         .wait_status("the batch failure reported", |s| {
-            s.metrics
-                .last_error
-                .as_ref()
-                .is_some_and(|e| e.contains("larger than"))
+            s.metrics.last_error.as_ref().is_some_and(|e| {
+                e.kind == ProblemKind::Protocol && e.detail.contains("larger than")
+            })
         })
         .await;
     assert!(status.metrics.failed_syncs >= 1);

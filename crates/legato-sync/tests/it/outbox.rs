@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use legato_protocol::{EntityId, EntityType, ErrorCode, UpdateData};
-use legato_sync::{ConnectionState, SyncError, SyncEvent};
+use legato_sync::{ConnectionState, ProblemKind, SyncError, SyncEvent};
 use serde_json::json;
 
 use crate::support::*;
@@ -157,8 +157,8 @@ async fn an_invalid_change_is_tried_three_times_then_dead_lettered() {
     assert!(
         status
             .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("invalid"))
+            .as_ref()
+            .is_some_and(|e| e.kind == ProblemKind::Refused && e.detail.contains("invalid"))
     );
     // Still shown locally: nothing the user did is lost.
     let tags = a.field(EntityType::Logbook, &id, "tags").await;
@@ -282,7 +282,9 @@ async fn no_or_refused_credentials_mean_signed_out_until_a_good_token_is_set() {
             s.connection == ConnectionState::SignedOut && s.last_error.is_some()
         })
         .await;
-    assert!(!status.last_error.unwrap().contains("not-a-valid-token"));
+    let problem = status.last_error.unwrap();
+    assert_eq!(problem.kind, ProblemKind::Unauthorized);
+    assert!(!problem.detail.contains("not-a-valid-token"));
     assert!(matches!(
         device.sync.sync_now().await,
         Err(SyncError::Unauthorized)

@@ -3,7 +3,7 @@
 //! strategy, and a device restored from a copy of another's data dir.
 
 use legato_protocol::{EntityId, EntityType};
-use legato_sync::{Strategy, SyncEvent};
+use legato_sync::{ProblemKind, Strategy, SyncEvent};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -451,9 +451,9 @@ async fn a_full_disk_stops_sync_cleanly_and_it_resumes_when_space_returns() {
     assert!(err.is_retryable(), "{err:?}");
     let status = b
         .wait_status("the full disk shown", |s| {
-            s.last_error
-                .as_deref()
-                .is_some_and(|e| e.contains("disk is full"))
+            s.last_error.as_ref().is_some_and(|e| {
+                e.kind == ProblemKind::Storage && e.detail.contains("disk is full")
+            })
         })
         .await;
     let stored = b.everything().await.len();
