@@ -25,7 +25,7 @@ tasks:
   lint                  fmt check, clippy -D warnings, invariants, svelte-check
   codegen               regenerate the UI's TypeScript bindings of the IPC contract
   invariants            check the architecture invariants (no tauri below the shell, pure core)
-  bench <name>          run a benchmark: local-write | server | abuse | sync | all
+  bench <name>          run a benchmark: local-write | stats | server | abuse | sync | all
   sim [--seeds N] [--from S] [--steps K] [--jobs J]
                         the seeded simulation with its history checker, release build
                         (default 200 seeds; SEED=n replays one and prints its findings)
@@ -304,6 +304,7 @@ fn bench(args: &[String]) -> Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     let benches: &[(&str, &str, &str)] = &[
         ("local-write", "legato-store", "local_write"),
+        ("stats", "legato-store", "statistics"),
         ("server", "legato-server", "server"),
         ("abuse", "legato-server", "abuse"),
         ("sync", "legato-sync", "sync"),
@@ -313,7 +314,7 @@ fn bench(args: &[String]) -> Result<()> {
         .filter(|(name, ..)| which == "all" || *name == which)
         .collect();
     if selected.is_empty() {
-        bail!("unknown benchmark `{which}` (local-write, server, abuse, sync, all)");
+        bail!("unknown benchmark `{which}` (local-write, stats, server, abuse, sync, all)");
     }
     for (_, package, bench) in selected {
         cmd(
