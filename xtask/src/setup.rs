@@ -6,7 +6,8 @@
 //! - Debian packages: the C toolchain and OpenSSL headers, the Tauri build libraries
 //!   (WebKitGTK, GTK, libsoup, appindicator, librsvg, xdo), and what the real-app and browser
 //!   tests run with (Xvfb, WebKitWebDriver, D-Bus, a notification daemon, a keyring,
-//!   ImageMagick for screenshots, Chromium for browser tests of the bare UI);
+//!   ImageMagick for screenshots, Chromium for browser tests of the bare UI, PostgreSQL for
+//!   the server's PostgreSQL backend);
 //! - the UI's npm packages (`npm ci` from `package-lock.json`);
 //! - `tauri-driver` (the WebDriver bridge of the real-app tests).
 
@@ -36,7 +37,9 @@ const BUILD_PACKAGES: &[&str] = &[
 /// Testing the real app headless: a virtual display, WebKit's WebDriver, a session bus with
 /// a notification daemon (`dunstctl` reads its history) and a keyring (gnome-keyring's
 /// Secret Service, the kernel keyring's `keyctl`), `busctl` (systemd) to drive the tray's
-/// menu over D-Bus, screenshots, fonts; Chromium for the bare UI.
+/// menu over D-Bus, screenshots, fonts; Chromium for the bare UI; PostgreSQL's server
+/// binaries for the server's PostgreSQL backend, whose tests run a throw-away cluster of their
+/// own (`initdb` into a temp dir), never the service the package also installs.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
@@ -50,6 +53,7 @@ const TEST_PACKAGES: &[&str] = &[
     "x11-utils",
     "fonts-dejavu-core",
     "chromium",
+    "postgresql-15",
 ];
 
 /// The tauri-driver the real-app tests are written against (2.x of the CLI).
