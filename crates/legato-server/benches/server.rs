@@ -3,6 +3,8 @@
 //! (a) HTTP batch ingest: changes/s and per-request latency of `POST /api/sync/batch`
 //!     (500 changes a request, several users at once), against the same server answering
 //!     `GET /healthz` in the same run; the ratio is printed so figures compare across machines.
+//!     On SQLite, then on PostgreSQL (a throw-away local cluster with its default settings,
+//!     fsync on; skipped when PostgreSQL is not installed).
 //! (b) Catch-up: after (a), each user's entries are read back from `since: 0` by a bare
 //!     WebSocket reader (no client store), with and without `compress`; entries/s of the
 //!     server's side of a fresh-device catch-up.
@@ -11,6 +13,9 @@
 //!
 //! The server is the real `legato-server` binary, run as a child process on 127.0.0.1:0.
 
+#[allow(dead_code)] // The tests' cluster fixture; the benchmark uses its durable cluster.
+#[path = "../tests/it/pg.rs"]
+mod pg;
 mod support;
 
 use std::sync::Arc;
@@ -43,7 +48,16 @@ fn main() {
         .expect("tokio runtime");
     runtime.block_on(async {
         println!("== legato-server benchmark ==");
-        ingest().await;
+        ingest("SQLite", None).await;
+        // The same ingest on PostgreSQL, a local cluster with its default settings (fsync
+        // on), so the two figures compare.
+        match pg::durable_cluster() {
+            Some(cluster) => {
+                let url = cluster.database("bench");
+                ingest("PostgreSQL (local cluster, default settings)", Some(&url)).await;
+            }
+            None => println!("\n[a] PostgreSQL ingest: skipped, PostgreSQL is not installed"),
+        }
         for n in MEMORY_CONNECTIONS {
             idle_memory(n).await;
         }
@@ -80,9 +94,9 @@ fn logbook_batch(user: usize, batch: usize) -> Value {
     json!({ "items": items })
 }
 
-async fn ingest() {
+async fn ingest(backend: &str, database: Option<&str>) {
     // The rate limit is off: this measures the server, not the limiter.
-    let server = ServerProcess::start(&["--rate-limit", "0"]);
+    let server = ServerProcess::start_on(database, &["--rate-limit", "0"], &[]);
     let http = reqwest::Client::new();
     let mut tokens = Vec::new();
     for user in 0..INGEST_USERS {
@@ -170,7 +184,7 @@ async fn ingest() {
 
     println!();
     println!(
-        "[a] HTTP batch ingest: {INGEST_USERS} users in parallel x {INGEST_BATCHES_PER_USER} batches x {BATCH_SIZE} logbook creates (~{body_kb} KiB/request), rate limit off"
+        "[a] HTTP batch ingest on {backend}: {INGEST_USERS} users in parallel x {INGEST_BATCHES_PER_USER} batches x {BATCH_SIZE} logbook creates (~{body_kb} KiB/request), rate limit off"
     );
     println!(
         "    changes applied:       {changes} in {:.2} s",

@@ -23,8 +23,16 @@ impl ServerProcess {
     }
 
     pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_on(None, extra_args, env)
+    }
+
+    /// On the database at `url` (a PostgreSQL URL), or on a fresh SQLite file (`None`).
+    pub fn start_on(url: Option<&str>, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let db = url.map_or_else(
+            || format!("sqlite://{}", dir.path().join("bench.db").display()),
+            str::to_owned,
+        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_legato-server"))
             .args(["--listen", "127.0.0.1:0", "--database", &db])
             .args(extra_args)
