@@ -21,17 +21,7 @@ use crate::{APP_FEATURES, build_ui, cmd, project_root, setup, target_dir};
 
 const DEV_LOGIN: &str = "dev@legato.test:legato-dev-password";
 
-pub fn run(args: &[String]) -> Result<()> {
-    let (second_device, server_args) = match args.iter().position(|a| a == "--") {
-        Some(at) => (&args[..at], &args[at + 1..]),
-        None => (args, &[][..]),
-    };
-    let second_device = match second_device {
-        [] => false,
-        [flag] if flag == "--second-device" => true,
-        other => bail!("unexpected arguments {other:?} (`--second-device`, or `-- SERVER ARGS`)"),
-    };
-
+pub fn run(second_device: bool, server_args: &[String]) -> Result<()> {
     setup::run()?;
     build_ui()?;
     let mut build = vec![
