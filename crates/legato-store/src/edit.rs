@@ -412,7 +412,7 @@ fn load_live(conn: &Connection, entity_type: EntityType, id: &EntityId) -> Resul
 }
 
 /// `createdAt` and `updatedAt` are "set by the client" (PROTOCOL.md 1.1): this is where.
-fn stamp_created(state: &mut Fields, now_ms: i64) {
+pub(crate) fn stamp_created(state: &mut Fields, now_ms: i64) {
     let now = Value::String(rfc3339_ms(now_ms));
     for field in ["createdAt", "updatedAt"] {
         if state.get(field).is_none_or(Value::is_null) {

@@ -17,6 +17,10 @@
 //!   re-creating the entity under a new id (a deleted id is never resurrected).
 //! - **The practice timer** (`timer`): this device's session, local only (never synced),
 //!   surviving restarts and crashes; it ends in a logbook entry ([`Store::finish_timer`]).
+//! - **Export and import** (`transfer`): the logbook as CSV or JSON, a JSON backup of every
+//!   entity type; import of those and of other apps' CSV with a preview of what it will
+//!   create, update, leave unchanged and skip ([`Store::preview_import`]), then applied in one
+//!   transaction of normal edits ([`Store::apply_import`]).
 //! - **Reads** for the UI: entries by day with totals, by piece, search, totals, streak;
 //!   the statistics screen's figures in the user's time zone ([`Store::statistics`], see
 //!   `stats.rs`).
@@ -119,6 +123,7 @@ mod stats;
 mod store;
 mod time;
 mod timer;
+mod transfer;
 mod typed;
 mod undo;
 
@@ -144,6 +149,11 @@ pub use store::Store;
 pub use time::rfc3339_ms;
 pub use timer::{
     MAX_ENTRY_MINUTES, TEMPO_RANGE, TimerError, TimerPhase, TimerPiece, TimerSegment, TimerState,
+};
+pub use transfer::{
+    CSV_ALIASES, CsvColumn, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION, ExportFormat, FileFormat,
+    ImportCounts, ImportOptions, ImportPreview, MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, SkipReason,
+    SkippedRow, TransferError, derived_entry_id, read_import_file,
 };
 pub use typed::TypedEntity;
 pub use undo::{TRASH_DEPTH, UndoDelete};
