@@ -79,9 +79,11 @@ pub enum Command {
     /// Changes the server refused for good.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCommand),
-    /// Write every entry, piece and goal to stdout.
+    /// Export the logbook (CSV or JSON) or a backup of everything (JSON).
     Export(ExportArgs),
-    /// Read an export: existing ids are updated, missing ones created; never duplicates.
+    /// Import a JSON or CSV file: existing ids are updated, missing ones created, never
+    /// duplicated; prints what was (with --dry-run: would be) created, updated, unchanged
+    /// and skipped.
     Import(ImportArgs),
 }
 
@@ -412,8 +414,12 @@ pub enum DeadLettersCommand {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    Json,
+    /// One entity type as CSV (`--type`, the logbook by default).
     Csv,
+    /// The logbook as JSON.
+    Json,
+    /// Every entry, piece and goal as JSON.
+    Backup,
 }
 
 /// Entity types as named on the command line.
@@ -426,21 +432,25 @@ pub enum Kind {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    #[arg(long, default_value = "json")]
+    #[arg(long, default_value = "backup")]
     pub format: Format,
     /// With CSV: which entities (one table per file).
     #[arg(long = "type", value_name = "TYPE", default_value = "logbook")]
     pub kind: Kind,
+    /// Write to FILE (replaced whole) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// A file written by `legato export` (`-` reads stdin).
+    /// A JSON or CSV file: `legato export`'s, the app's, or another practice app's CSV
+    /// (`-` reads stdin).
     pub file: PathBuf,
-    /// The file's format [default: csv for *.csv files, else json].
+    /// Print what the import would do, write nothing.
     #[arg(long)]
-    pub format: Option<Format>,
-    /// With CSV: which entities the file holds.
+    pub dry_run: bool,
+    /// With CSV or a bare JSON array: which entities the file holds.
     #[arg(long = "type", value_name = "TYPE", default_value = "logbook")]
     pub kind: Kind,
 }

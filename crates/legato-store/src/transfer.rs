@@ -589,6 +589,9 @@ struct Record {
     id: EntityId,
     fields: Fields,
     mode: Mode,
+    /// Created in the model's canonical form rather than as the file has it: a CSV cannot
+    /// tell an absent field from `null` or `[]`, and the app writes canonical states.
+    canonical_create: bool,
 }
 
 #[derive(Debug)]
@@ -702,6 +705,7 @@ fn parse_json(text: &str, bare_type: EntityType) -> Result<Vec<Parsed>, Transfer
                     id,
                     fields,
                     mode: Mode::Full,
+                    canonical_create: false,
                 })),
                 Err(err) => rows.push(skip(Some(id), SkipReason::Invalid(err.to_string()))),
             }
@@ -1014,6 +1018,7 @@ fn read_row(
         id,
         fields,
         mode,
+        canonical_create: true,
     })
 }
 
@@ -1226,6 +1231,7 @@ fn plan(conn: &Connection, file: ParsedFile) -> Result<Plan, TransferError> {
             id,
             fields,
             mode,
+            canonical_create,
         } = record;
         let skip = |reason| SkippedRow {
             line,
@@ -1244,9 +1250,10 @@ fn plan(conn: &Connection, file: ParsedFile) -> Result<Plan, TransferError> {
                 skipped.push(skip(SkipReason::Deleted));
                 continue;
             }
-            // Created as the file has it (validated by reading it as the model): a backup
+            // Created as a JSON file has it (validated by reading it as the model): a backup
             // restores the very states it saved.
             None => match canonical(entity_type, &id, &fields) {
+                Ok(state) if canonical_create => Action::Create(state),
                 Ok(_) => Action::Create(fields),
                 Err(ModelError::Invalid(err)) => {
                     skipped.push(skip(SkipReason::Invalid(err.to_string())));

@@ -182,11 +182,17 @@ fn the_csv_export_round_trips_and_reimports_unchanged() {
         assert!(first.ignored_columns.is_empty());
         let again = import(&mut b, csv.as_bytes(), &options);
         assert_eq!(again.counts.created + again.counts.updated, 0, "{again:?}");
-        assert_eq!(
-            states(&b, entity_type),
-            states(&a, entity_type),
-            "{entity_type}"
-        );
+        // A CSV cannot tell an absent field from null or []: the same canonical states.
+        let canonical_states = |store: &Store| {
+            states(store, entity_type)
+                .into_iter()
+                .map(|(id, state)| {
+                    let entity_id = EntityId::new(id.clone()).unwrap();
+                    (id, canonical(entity_type, &entity_id, &state).unwrap())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(canonical_states(&b), canonical_states(&a), "{entity_type}");
     }
 }
 
