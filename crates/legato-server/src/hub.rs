@@ -6,13 +6,22 @@
 //! at most its queue, never unbounded memory, and never slows the writer down. A queue is
 //! bounded twice: by updates (`outbound_queue`) and by the bytes of their data
 //! (`outbound_bytes`), so a few large updates kick a reader as surely as many small ones.
+//!
+//! A hub of a node among several on one database ([`Hub::clustered`], PostgreSQL) also
+//! keeps, per connection, the seq up to which the connection has everything (its catch-up's
+//! `sync_complete` seq, then what it was queued since), and queues only changes that follow
+//! on from it, in seq order. A commit of this node that does not follow on (another node
+//! committed in between), a poke from another node ([`Hub::poke`]) and a connection whose
+//! catch-up ended before the last seq heard of all ask for a pull: [`crate::cluster`] reads
+//! the changes after that seq from the database and hands them out with
+//! [`Hub::publish_pulled`] (docs/server-choices.md, "Several nodes").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use legato_protocol::{EntityType, UpdateData};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::UserId;
@@ -51,6 +60,25 @@ struct Subscriber {
     kicked: CancellationToken,
     /// Bytes of the updates in the queue.
     queued: Arc<AtomicUsize>,
+    /// Clustered hub only: the connection has every change up to this seq (queued or sent),
+    /// `None` until its catch-up ended ([`Subscription::caught_up`]).
+    covered: Option<u64>,
+}
+
+/// A user's connections on this node.
+#[derive(Debug, Default)]
+struct Account {
+    subscribers: Vec<Subscriber>,
+    /// Clustered hub only: the highest seq of the user heard of (this node's commits and
+    /// other nodes' pokes) since the account's first connection registered.
+    heard: u64,
+}
+
+/// Users whose connections need changes read from the database (clustered hub only).
+#[derive(Debug, Default)]
+struct Pulls {
+    wanted: Mutex<HashSet<UserId>>,
+    wake: Notify,
 }
 
 /// An update in a queue, with the bytes it counts for.
@@ -62,10 +90,12 @@ struct Queued {
 
 #[derive(Debug)]
 pub struct Hub {
-    users: Mutex<HashMap<UserId, Vec<Subscriber>>>,
+    users: Mutex<HashMap<UserId, Account>>,
     next_id: AtomicU64,
     /// Most bytes of update data one connection's queue holds.
     max_bytes: usize,
+    /// Set for a node among several on one database: see the module's docs.
+    pulls: Option<Pulls>,
 }
 
 /// Default of `outbound_bytes`: 8 MiB per connection.
@@ -102,6 +132,12 @@ impl Subscription {
         Some(self.taken(queued))
     }
 
+    /// The connection's catch-up sent everything up to `seq` (its `sync_complete`): from
+    /// now on it is queued the changes after it (clustered hub; a no-op otherwise).
+    pub fn caught_up(&self, seq: u64) {
+        self.hub.caught_up(&self.user, self.id, seq);
+    }
+
     fn taken(&self, queued: Queued) -> Arc<UpdateData> {
         self.queued.fetch_sub(queued.bytes, Ordering::Relaxed);
         queued.update
@@ -131,7 +167,24 @@ impl Hub {
             users: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
             max_bytes,
+            pulls: None,
         })
+    }
+
+    /// The hub of a node among several on one database: connections are queued only
+    /// changes that follow on from what they have, and gaps become pulls (module docs).
+    pub fn clustered(max_bytes: usize) -> Arc<Self> {
+        Arc::new(Hub {
+            users: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            max_bytes,
+            pulls: Some(Pulls::default()),
+        })
+    }
+
+    /// Whether this is a [`Hub::clustered`] hub.
+    pub fn is_clustered(&self) -> bool {
+        self.pulls.is_some()
     }
 
     /// Registers a connection of `user` whose hello said `client_id`, for `types`, with a
@@ -152,6 +205,7 @@ impl Hub {
             .expect("hub lock poisoned")
             .entry(user.clone())
             .or_default()
+            .subscribers
             .push(Subscriber {
                 id,
                 client_id: client_id.to_owned(),
@@ -159,6 +213,7 @@ impl Hub {
                 tx,
                 kicked: kicked.clone(),
                 queued: Arc::clone(&queued),
+                covered: None,
             });
         Subscription {
             hub: Arc::clone(self),
@@ -174,49 +229,218 @@ impl Hub {
     /// whose hello clientId is the change's own. Never blocks.
     pub fn publish(&self, user: &UserId, update: &Arc<UpdateData>) {
         let mut users = self.users.lock().expect("hub lock poisoned");
-        let Some(subscribers) = users.get_mut(user) else {
+        let Some(account) = users.get_mut(user) else {
             return;
         };
         let mut bytes = None;
         let max_bytes = self.max_bytes;
-        subscribers.retain(|sub| {
-            if sub.client_id == update.client_id || !sub.types.contains(update.entity_type) {
+        account
+            .subscribers
+            .retain(|sub| offer(sub, update, &mut bytes, max_bytes, user));
+        if account.subscribers.is_empty() {
+            users.remove(user);
+        }
+    }
+
+    /// Fans out the written changes of one commit of this node (`updates`: in seq order,
+    /// consecutive seqs, as one transaction writes them). Not clustered: each is published.
+    /// Clustered: a connection that has everything up to the seq before the first is queued
+    /// them at once; one that lacks changes of another node before them asks for a pull
+    /// (which brings these too); one still catching up gets them from [`Hub::caught_up`]'s
+    /// pull. Never blocks.
+    pub fn publish_commit(&self, user: &UserId, updates: &[Arc<UpdateData>]) {
+        if !self.is_clustered() {
+            for update in updates {
+                self.publish(user, update);
+            }
+            return;
+        }
+        let (Some(first), Some(last)) = (updates.first(), updates.last()) else {
+            return;
+        };
+        let before = first.seq.saturating_sub(1);
+        let mut users = self.users.lock().expect("hub lock poisoned");
+        let Some(account) = users.get_mut(user) else {
+            return;
+        };
+        account.heard = account.heard.max(last.seq);
+        let mut behind = false;
+        let mut sizes = vec![None; updates.len()];
+        let max_bytes = self.max_bytes;
+        account.subscribers.retain_mut(|sub| {
+            let Some(covered) = sub.covered else {
+                return true;
+            };
+            if covered < before {
+                behind = true;
                 return true;
             }
-            let bytes = *bytes.get_or_insert_with(|| update_bytes(update));
-            let queued = sub.queued.load(Ordering::Relaxed);
-            if queued > 0 && queued.saturating_add(bytes) > max_bytes {
-                tracing::warn!(user_id = %user, queued, "outbound bytes full; closing the slow connection");
-                sub.kicked.cancel();
-                return false;
-            }
-            let item = Queued {
-                update: Arc::clone(update),
-                bytes,
-            };
-            match sub.tx.try_send(item) {
-                Ok(()) => {
-                    sub.queued.fetch_add(bytes, Ordering::Relaxed);
-                    true
+            for (update, bytes) in updates.iter().zip(sizes.iter_mut()) {
+                if update.seq > covered && !offer(sub, update, bytes, max_bytes, user) {
+                    return false;
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    tracing::warn!(user_id = %user, "outbound queue full; closing the slow connection");
-                    sub.kicked.cancel();
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
+            sub.covered = Some(covered.max(last.seq));
+            true
         });
-        if subscribers.is_empty() {
+        let empty = account.subscribers.is_empty();
+        if empty {
             users.remove(user);
+        }
+        drop(users);
+        if behind && !empty {
+            self.want(user);
+        }
+    }
+
+    /// Another node committed `user`'s changes up to `seq` (a hint: maybe stale, maybe one
+    /// of several that were coalesced, maybe this node's own): a pull is asked for when a
+    /// connection of the user lacks any of them. Clustered hub only.
+    pub fn poke(&self, user: &UserId, seq: u64) {
+        let mut users = self.users.lock().expect("hub lock poisoned");
+        let Some(account) = users.get_mut(user) else {
+            return;
+        };
+        account.heard = account.heard.max(seq);
+        let lacking = account
+            .subscribers
+            .iter()
+            .any(|sub| sub.covered.is_some_and(|covered| covered < seq));
+        drop(users);
+        if lacking {
+            self.want(user);
+        }
+    }
+
+    /// Asks for a pull of every user with a connection here (the pokes of a while may have
+    /// been missed: the bus was down). Clustered hub only.
+    pub fn poke_all(&self) {
+        let users: Vec<UserId> = self
+            .users
+            .lock()
+            .expect("hub lock poisoned")
+            .keys()
+            .cloned()
+            .collect();
+        for user in &users {
+            self.want(user);
+        }
+    }
+
+    fn caught_up(&self, user: &UserId, id: u64, seq: u64) {
+        if !self.is_clustered() {
+            return;
+        }
+        let mut users = self.users.lock().expect("hub lock poisoned");
+        let Some(account) = users.get_mut(user) else {
+            return;
+        };
+        if let Some(sub) = account.subscribers.iter_mut().find(|sub| sub.id == id)
+            && sub.covered.is_none()
+        {
+            sub.covered = Some(seq);
+        }
+        let lacking = account.heard > seq;
+        drop(users);
+        if lacking {
+            self.want(user);
+        }
+    }
+
+    /// Where a pull of `user` starts: the least seq up to which a caught-up connection has
+    /// everything; `None` when no connection of the user waits for changes.
+    pub fn pull_from(&self, user: &UserId) -> Option<u64> {
+        self.users
+            .lock()
+            .expect("hub lock poisoned")
+            .get(user)?
+            .subscribers
+            .iter()
+            .filter_map(|sub| sub.covered)
+            .min()
+    }
+
+    /// Hands out a page a pull read: `updates`, the user's entities changed after `since`
+    /// in seq order, and `upto`, the seq the page covers (its last entity's when more
+    /// follow, else the user's latest seq in the page's snapshot). A connection that has
+    /// everything up to some seq at or after `since` is queued the entities after that seq
+    /// and then has everything up to `upto`; one further behind waits for another pull
+    /// (asked for here). Never blocks.
+    pub fn publish_pulled(
+        &self,
+        user: &UserId,
+        since: u64,
+        updates: &[Arc<UpdateData>],
+        upto: u64,
+    ) {
+        let mut users = self.users.lock().expect("hub lock poisoned");
+        let Some(account) = users.get_mut(user) else {
+            return;
+        };
+        let mut behind = false;
+        let mut sizes = vec![None; updates.len()];
+        let max_bytes = self.max_bytes;
+        account.subscribers.retain_mut(|sub| {
+            let Some(covered) = sub.covered else {
+                return true;
+            };
+            if covered < since {
+                behind = true;
+                return true;
+            }
+            for (update, bytes) in updates.iter().zip(sizes.iter_mut()) {
+                if update.seq > covered && !offer(sub, update, bytes, max_bytes, user) {
+                    return false;
+                }
+            }
+            sub.covered = Some(covered.max(upto));
+            true
+        });
+        let empty = account.subscribers.is_empty();
+        if empty {
+            users.remove(user);
+        }
+        drop(users);
+        if behind && !empty {
+            self.want(user);
+        }
+    }
+
+    /// Users to pull, waiting until there is one. Clustered hub only (never resolves on
+    /// another).
+    pub async fn wanted(&self) -> Vec<UserId> {
+        let Some(pulls) = &self.pulls else {
+            return std::future::pending().await;
+        };
+        loop {
+            {
+                let mut wanted = pulls.wanted.lock().expect("hub pulls poisoned");
+                if !wanted.is_empty() {
+                    return wanted.drain().collect();
+                }
+            }
+            // A `notify_one` with nobody waiting leaves a permit: no wake-up is lost.
+            pulls.wake.notified().await;
+        }
+    }
+
+    /// Asks for a pull of `user` (again: a failed pull). Clustered hub only.
+    pub fn want(&self, user: &UserId) {
+        if let Some(pulls) = &self.pulls {
+            pulls
+                .wanted
+                .lock()
+                .expect("hub pulls poisoned")
+                .insert(user.clone());
+            pulls.wake.notify_one();
         }
     }
 
     fn remove(&self, user: &UserId, id: u64) {
         let mut users = self.users.lock().expect("hub lock poisoned");
-        if let Some(subscribers) = users.get_mut(user) {
-            subscribers.retain(|sub| sub.id != id);
-            if subscribers.is_empty() {
+        if let Some(account) = users.get_mut(user) {
+            account.subscribers.retain(|sub| sub.id != id);
+            if account.subscribers.is_empty() {
                 users.remove(user);
             }
         }
@@ -228,7 +452,45 @@ impl Hub {
             .lock()
             .expect("hub lock poisoned")
             .get(user)
-            .map_or(0, Vec::len)
+            .map_or(0, |account| account.subscribers.len())
+    }
+}
+
+/// Queues `update` for `sub` when it is subscribed to its type and is not the change's own
+/// client (`bytes`: the update's size, worked out on first need); false when `sub` must leave
+/// the hub (kicked for a full queue, or gone).
+fn offer(
+    sub: &Subscriber,
+    update: &Arc<UpdateData>,
+    bytes: &mut Option<usize>,
+    max_bytes: usize,
+    user: &UserId,
+) -> bool {
+    if sub.client_id == update.client_id || !sub.types.contains(update.entity_type) {
+        return true;
+    }
+    let bytes = *bytes.get_or_insert_with(|| update_bytes(update));
+    let queued = sub.queued.load(Ordering::Relaxed);
+    if queued > 0 && queued.saturating_add(bytes) > max_bytes {
+        tracing::warn!(user_id = %user, queued, "outbound bytes full; closing the slow connection");
+        sub.kicked.cancel();
+        return false;
+    }
+    let item = Queued {
+        update: Arc::clone(update),
+        bytes,
+    };
+    match sub.tx.try_send(item) {
+        Ok(()) => {
+            sub.queued.fetch_add(bytes, Ordering::Relaxed);
+            true
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            tracing::warn!(user_id = %user, "outbound queue full; closing the slow connection");
+            sub.kicked.cancel();
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
 }
 
@@ -338,5 +600,111 @@ mod tests {
         assert_eq!(reader.try_recv().unwrap().seq, 3);
         hub.publish(&ann, &huge);
         assert_eq!(reader.try_recv().unwrap().seq, 4);
+    }
+
+    fn seqs(sub: &mut Subscription) -> Vec<u64> {
+        std::iter::from_fn(|| sub.try_recv().map(|u| u.seq)).collect()
+    }
+
+    fn wanted_now(hub: &Hub) -> Vec<UserId> {
+        futures_util::FutureExt::now_or_never(hub.wanted()).unwrap_or_default()
+    }
+
+    /// A clustered hub queues a connection only what follows on from what it has, in seq
+    /// order; a gap (another node's commit in between) asks for a pull instead, and the pull
+    /// brings the missing changes and the held-back ones, once each.
+    #[test]
+    fn a_clustered_hub_queues_in_order_and_pulls_gaps() {
+        let hub = Hub::clustered(DEFAULT_OUTBOUND_BYTES);
+        let ann = UserId("ann".into());
+        let mut laptop = hub.subscribe(&ann, "laptop", &[], 64);
+        // Still catching up: nothing is queued, but the seq is heard of.
+        hub.publish_commit(&ann, &[update("phone", EntityType::Goals, 3)]);
+        assert!(seqs(&mut laptop).is_empty());
+        assert!(wanted_now(&hub).is_empty());
+        // Its catch-up ended at 2: seq 3 is missing, so a pull is asked for.
+        laptop.caught_up(2);
+        assert_eq!(wanted_now(&hub), vec![ann.clone()]);
+        assert_eq!(hub.pull_from(&ann), Some(2));
+        hub.publish_pulled(&ann, 2, &[update("phone", EntityType::Goals, 3)], 3);
+        assert_eq!(seqs(&mut laptop), vec![3]);
+        // A commit following on goes out at once.
+        hub.publish_commit(
+            &ann,
+            &[
+                update("phone", EntityType::Goals, 4),
+                update("phone", EntityType::Goals, 5),
+            ],
+        );
+        assert_eq!(seqs(&mut laptop), vec![4, 5]);
+        // Another node committed 6 (its poke may be late); this node's 7 must wait.
+        hub.publish_commit(&ann, &[update("phone", EntityType::Goals, 7)]);
+        assert!(seqs(&mut laptop).is_empty(), "7 before 6 would lose 6");
+        assert_eq!(wanted_now(&hub), vec![ann.clone()]);
+        // The late poke, own or stale pokes: nothing to do, or a pull.
+        hub.poke(&ann, 5);
+        assert!(wanted_now(&hub).is_empty(), "a stale poke pulls nothing");
+        hub.poke(&ann, 6);
+        assert_eq!(wanted_now(&hub), vec![ann.clone()]);
+        // The pull reads 6 and 7 in one page, the next one nothing more.
+        assert_eq!(hub.pull_from(&ann), Some(5));
+        hub.publish_pulled(
+            &ann,
+            5,
+            &[
+                update("phone", EntityType::Goals, 6),
+                update("phone", EntityType::Goals, 7),
+            ],
+            7,
+        );
+        assert_eq!(seqs(&mut laptop), vec![6, 7]);
+        hub.publish_pulled(&ann, 7, &[], 7);
+        hub.publish_commit(&ann, &[update("phone", EntityType::Goals, 7)]);
+        assert!(seqs(&mut laptop).is_empty(), "never twice");
+        hub.poke_all();
+        assert_eq!(wanted_now(&hub), vec![ann.clone()]);
+    }
+
+    /// A page read from a seq after what a connection has is not for it: it waits for a
+    /// pull from its own seq. A connection's own client's changes still move its seq on.
+    #[test]
+    fn a_pulled_page_reaches_only_connections_it_follows_on_from() {
+        let hub = Hub::clustered(DEFAULT_OUTBOUND_BYTES);
+        let ann = UserId("ann".into());
+        let mut ahead = hub.subscribe(&ann, "ahead", &[], 64);
+        let mut behind = hub.subscribe(&ann, "behind", &[], 64);
+        ahead.caught_up(10);
+        behind.caught_up(4);
+        let _ = wanted_now(&hub);
+        assert_eq!(hub.pull_from(&ann), Some(4));
+        hub.publish_pulled(&ann, 10, &[update("x", EntityType::Goals, 11)], 11);
+        assert_eq!(seqs(&mut ahead), vec![11]);
+        assert!(seqs(&mut behind).is_empty());
+        assert_eq!(
+            wanted_now(&hub),
+            vec![ann.clone()],
+            "the one behind is pulled"
+        );
+        hub.publish_pulled(
+            &ann,
+            4,
+            &[
+                update("x", EntityType::Goals, 8),
+                update("behind", EntityType::Goals, 9),
+                update("x", EntityType::Goals, 11),
+            ],
+            11,
+        );
+        assert!(seqs(&mut ahead).is_empty(), "already has up to 11");
+        assert_eq!(
+            seqs(&mut behind),
+            vec![8, 11],
+            "its own change 9 is not sent"
+        );
+        hub.publish_commit(&ann, &[update("behind", EntityType::Goals, 12)]);
+        assert_eq!(seqs(&mut ahead), vec![12]);
+        assert!(seqs(&mut behind).is_empty());
+        hub.publish_commit(&ann, &[update("x", EntityType::Goals, 13)]);
+        assert_eq!(seqs(&mut behind), vec![13], "its own 12 moved it on");
     }
 }

@@ -6,6 +6,7 @@
 //!   [`extract`]: bearer auth (with the idle expiry), Origin allowlist, JSON bodies;
 //!   [`sessions`]: live connections by token, ended when it is revoked.
 //! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
+//!   [`cluster`]: the bus between several nodes on one PostgreSQL database;
 //!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
 //! - [`db`]: the storage trait and its SQLite and PostgreSQL backends; [`conformance`]: the
 //!   backend test suite.
@@ -14,6 +15,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod cluster;
 pub mod conformance;
 pub mod db;
 pub mod error;
@@ -150,6 +152,8 @@ impl Drop for QueueSlot<'_> {
 #[derive(Debug)]
 pub struct Server<D> {
     state: AppState<D>,
+    /// The bus to the other nodes on the database, for a backend that has one.
+    bus: Option<(cluster::BusConfig, cluster::BusControl)>,
 }
 
 impl Server<SqliteDatabase> {
@@ -210,7 +214,14 @@ impl<D: Database> Server<D> {
         db.set_user_quota(settings.user_quota_bytes);
         let metrics = Arc::new(Metrics::new());
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_limit_burst);
-        let hub = hub::Hub::with_byte_limit(settings.outbound_bytes);
+        let bus = db
+            .bus()
+            .map(|config| (config, cluster::BusControl::default()));
+        let hub = if bus.is_some() {
+            hub::Hub::clustered(settings.outbound_bytes)
+        } else {
+            hub::Hub::with_byte_limit(settings.outbound_bytes)
+        };
         let sync = Arc::new(
             SyncService::with_hub(db, metrics, limiter, hub)
                 .with_read_limit(settings.read_rate_limit),
@@ -226,7 +237,14 @@ impl<D: Database> Server<D> {
                 hash_permits: Semaphore::new(password_slots()),
                 hash_queue: AtomicUsize::new(0),
             })),
+            bus,
         }
+    }
+
+    /// The handle on this node's bus (a backend several nodes share), to watch it listen
+    /// and to inject faults in tests.
+    pub fn bus_control(&self) -> Option<cluster::BusControl> {
+        self.bus.as_ref().map(|(_, control)| control.clone())
     }
 
     /// Serves until `shutdown` is cancelled, then drains: HTTP requests in flight finish,
@@ -238,6 +256,17 @@ impl<D: Database> Server<D> {
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
         let state = self.state;
+        let bus = self.bus.map(|(config, control)| {
+            cluster::spawn(
+                config,
+                control,
+                state.sync.db.clone(),
+                Arc::clone(&state.sync.hub),
+                Arc::clone(&state.sessions),
+                state.settings.catchup_page_size,
+                state.shutdown.clone(),
+            )
+        });
         let app = http::router(state.clone());
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "serving");
@@ -276,6 +305,10 @@ impl<D: Database> Server<D> {
         if let Some(pruner) = pruner {
             // Stopped by `stop`; a step in progress is one transaction the close waits for.
             let _ = pruner.await;
+        }
+        if let Some(bus) = bus {
+            // Stopped by `stop` too (its pulls only read).
+            let _ = bus.await;
         }
         state.sync.db.close().await;
         tracing::info!("stopped");

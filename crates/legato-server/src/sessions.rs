@@ -2,9 +2,12 @@
 //! password change) ends the connections opened with it at once, not at their next
 //! handshake.
 //!
-//! The registry is this node's: a connection also re-checks its token every
-//! [`token_recheck_interval`] (which catches a revoke made on another node, and the idle
-//! expiry), so no connection outlives its token by more than that anywhere.
+//! The registry is this node's. On PostgreSQL a revoke is also notified to every node in its
+//! transaction, and each node ends the token's sessions here when it hears of it
+//! ([`crate::cluster`]); a connection also re-checks its token every
+//! [`token_recheck_interval`] (which catches the idle expiry, and a revoke whose
+//! notification was lost with a dropped bus connection), so no connection outlives its
+//! token by more than that anywhere.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

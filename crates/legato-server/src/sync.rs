@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use legato_protocol::{
-    Change, ErrorCode, MAX_INFLATED_BYTES_PER_CHANGE, check_inflate_budget, has_deflated,
+    Change, ErrorCode, MAX_INFLATED_BYTES_PER_CHANGE, UpdateData, check_inflate_budget,
+    has_deflated,
 };
 use tokio::sync::OwnedMutexGuard;
 
@@ -178,13 +179,14 @@ impl<D: Database> SyncService<D> {
         }
         let (hub, publisher) = (Arc::clone(&self.hub), user.clone());
         let publish: OnCommit = Box::new(move |outcomes| {
-            for outcome in outcomes {
-                if let ChangeOutcome::Applied { update, .. } = outcome
-                    && let Some(update) = update.take()
-                {
-                    hub.publish(&publisher, &Arc::new(update));
-                }
-            }
+            let updates: Vec<Arc<UpdateData>> = outcomes
+                .iter_mut()
+                .filter_map(|outcome| match outcome {
+                    ChangeOutcome::Applied { update, .. } => update.take().map(Arc::new),
+                    _ => None,
+                })
+                .collect();
+            hub.publish_commit(&publisher, &updates);
         });
         self.db
             .apply_changes_then(user, changes, now, publish)

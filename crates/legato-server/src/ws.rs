@@ -457,6 +457,9 @@ where
             }
         };
         self.last_sent_seq = latest;
+        if let Some(subscription) = &self.subscription {
+            subscription.caught_up(latest);
+        }
         tracing::debug!(since, seq = latest, "catch-up complete");
         self.send(&ServerMessage::SyncComplete {
             seq: latest,

@@ -489,6 +489,13 @@ pub trait Database: Clone + Send + Sync + 'static {
     /// Answers when the store can run a query.
     fn health(&self) -> impl Future<Output = Result<(), DbError>> + Send;
 
+    /// The bus of a backend several server processes share (PostgreSQL: its commits and
+    /// revokes are notified, and [`crate::cluster`] listens); `None` (the default) for one
+    /// only one process uses.
+    fn bus(&self) -> Option<crate::cluster::BusConfig> {
+        None
+    }
+
     /// Finishes pending writes and releases the store; later calls fail with `Closed`.
     fn close(&self) -> impl Future<Output = ()> + Send;
 }

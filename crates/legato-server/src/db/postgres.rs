@@ -16,6 +16,9 @@
 //!   than it returns.
 //! - Pruning takes its rows with `FOR UPDATE SKIP LOCKED`, so steps running at once (from
 //!   several processes) take different rows and never count a row twice.
+//! - A commit that writes notifies its `(user, seq)` on [`crate::cluster::POKE_CHANNEL`], and
+//!   a revoke the token on [`crate::cluster::REVOKE_CHANNEL`], in the same transaction (sent
+//!   if and only if it commits), for the other nodes ([`crate::cluster`]).
 
 use std::collections::BTreeMap;
 use std::str::FromStr as _;
@@ -39,6 +42,7 @@ use crate::apply::{
     repeat_conflict,
 };
 use crate::auth::TokenHash;
+use crate::cluster::{BusConfig, POKE_CHANNEL, REVOKE_CHANNEL, poke_payload};
 
 /// The schema migrations, in order, each applied once in the transaction that records it in
 /// `legato_schema`. Never edit a shipped one: append.
@@ -62,6 +66,8 @@ pub struct PostgresDatabase {
 #[derive(Debug)]
 struct Inner {
     pool: Pool,
+    /// The connection settings, for the bus's listening connection.
+    config: tokio_postgres::Config,
     bulk_permits: Semaphore,
     /// Bytes one account may store; 0: no limit.
     quota_bytes: AtomicU64,
@@ -114,7 +120,7 @@ impl PostgresDatabase {
     pub async fn open(url: &str) -> Result<Self, DbError> {
         let config = tokio_postgres::Config::from_str(url).map_err(backend)?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -137,6 +143,7 @@ impl PostgresDatabase {
         Ok(PostgresDatabase {
             inner: Arc::new(Inner {
                 pool,
+                config,
                 bulk_permits: Semaphore::new(MAX_BULK_READERS),
                 quota_bytes: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -337,12 +344,15 @@ impl Database for PostgresDatabase {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(
-                "UPDATE tokens SET revoked_at = $3
-                 WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING hash",
+                "WITH revoked AS (
+                     UPDATE tokens SET revoked_at = $3
+                     WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING hash
+                 )
+                 SELECT hash, pg_notify($4, encode(hash, 'hex')) FROM revoked",
             )
             .await?;
         client
-            .query_opt(&stmt, &[&user.0, &device_id, &now_ms])
+            .query_opt(&stmt, &[&user.0, &device_id, &now_ms, &REVOKE_CHANNEL])
             .await?
             .map(|row| token_hash(row.get(0)))
             .transpose()
@@ -379,9 +389,12 @@ impl Database for PostgresDatabase {
         }
         let revoked = tx
             .query(
-                "UPDATE tokens SET revoked_at = $3
-                 WHERE user_id = $1 AND hash <> $2 AND revoked_at IS NULL RETURNING hash",
-                &[&user.0, &&keep.0[..], &now_ms],
+                "WITH revoked AS (
+                     UPDATE tokens SET revoked_at = $3
+                     WHERE user_id = $1 AND hash <> $2 AND revoked_at IS NULL RETURNING hash
+                 )
+                 SELECT hash, pg_notify($4, encode(hash, 'hex')) FROM revoked",
+                &[&user.0, &&keep.0[..], &now_ms, &REVOKE_CHANNEL],
             )
             .await?
             .into_iter()
@@ -395,8 +408,12 @@ impl Database for PostgresDatabase {
         let client = self.client().await?;
         let n = client
             .execute(
-                "UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
-                &[&&hash.0[..], &now_ms],
+                "WITH revoked AS (
+                     UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL
+                     RETURNING hash
+                 )
+                 SELECT pg_notify($3, encode(hash, 'hex')) FROM revoked",
+                &[&&hash.0[..], &now_ms, &REVOKE_CHANNEL],
             )
             .await?;
         Ok(n == 1)
@@ -469,6 +486,10 @@ impl Database for PostgresDatabase {
         let client = self.client().await?;
         client.query_one("SELECT 1", &[]).await?;
         Ok(())
+    }
+
+    fn bus(&self) -> Option<BusConfig> {
+        Some(BusConfig::new(self.inner.config.clone()))
     }
 
     async fn close(&self) {
@@ -615,11 +636,27 @@ async fn apply_in_transaction(
         outcomes.push(outcome);
     }
     if seq != start_seq || stored != start_bytes {
+        // With the other nodes' poke when something was written: sent at the commit.
         let save = tx
-            .prepare_cached("UPDATE users SET seq = $2, stored_bytes = $3 WHERE id = $1")
+            .prepare_cached(
+                "WITH saved AS (
+                     UPDATE users SET seq = $2, stored_bytes = $3 WHERE id = $1 RETURNING id
+                 )
+                 SELECT pg_notify($4, $5::text) FROM saved WHERE $5::text IS NOT NULL",
+            )
             .await?;
-        tx.execute(&save, &[&user.0, &seq_to_sql(seq), &stored.max(0)])
-            .await?;
+        let poke = (seq != start_seq).then(|| poke_payload(user, seq));
+        tx.execute(
+            &save,
+            &[
+                &user.0,
+                &seq_to_sql(seq),
+                &stored.max(0),
+                &POKE_CHANNEL,
+                &poke,
+            ],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -8,6 +8,7 @@ mod budgets;
 mod catchup;
 mod isolation;
 mod limits;
+mod multinode;
 mod ops;
 mod pg;
 mod postgres;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use legato_server::{Server, Settings, SqliteDatabase, serve};
+use legato_server::{Database, Server, Settings, SqliteDatabase, serve};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
@@ -94,14 +94,39 @@ impl TestServer {
         (server, db)
     }
 
+    /// Serves `server` (built by the caller, e.g. to keep a handle on its bus) on
+    /// 127.0.0.1:0.
+    pub async fn serve<D: Database>(server: Server<D>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let task = tokio::spawn(async move {
+            server.serve(listener, token).await.expect("server failed");
+        });
+        TestServer {
+            addr,
+            _dir: Arc::new(tempfile::tempdir().unwrap()),
+            http: reqwest::Client::new(),
+            shutdown,
+            task: Some(task),
+            process: None,
+        }
+    }
+
     /// Runs the real `legato-server` binary (its own process, so its memory can be measured
     /// apart from the tests running beside it) on a temp-dir database, with `args` added.
     pub async fn spawn_binary(args: &[&str]) -> Self {
-        use std::io::BufRead as _;
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let database = format!("sqlite://{}", dir.path().join("legato.db").display());
+        Self::spawn_binary_on(&database, dir, args).await
+    }
+
+    /// Runs the real `legato-server` binary on `database` (a URL), with `args` added.
+    pub async fn spawn_binary_on(database: &str, dir: Arc<TempDir>, args: &[&str]) -> Self {
+        use std::io::BufRead as _;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_legato-server"))
-            .args(["--listen", "127.0.0.1:0", "--database", &database])
+            .args(["--listen", "127.0.0.1:0", "--database", database])
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(std::process::Stdio::null())
@@ -151,6 +176,14 @@ impl TestServer {
             rss: kib("VmRSS:") * 1024,
             peak: kib("VmHWM:") * 1024,
         }
+    }
+
+    /// SIGKILLs the server process (a server started by [`TestServer::spawn_binary`]):
+    /// nothing is drained, its sockets just end.
+    pub fn kill(&mut self) {
+        let child = self.process.as_mut().expect("a server process");
+        child.kill().expect("SIGKILL the server");
+        child.wait().expect("reap the server");
     }
 
     /// Shuts down and waits until the server has drained and closed its database.
