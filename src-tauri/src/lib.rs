@@ -32,6 +32,7 @@ pub mod state;
 pub mod statistics;
 pub mod status;
 pub mod timer;
+pub mod transfer;
 pub mod tray;
 
 use std::panic::AssertUnwindSafe;
@@ -97,6 +98,7 @@ fn start() -> anyhow::Result<()> {
     let state = AppState::new(launch, store, client_id, sync, keychain, settings, lock);
 
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(ipc::handler())
         .on_window_event(on_window_event)

@@ -12,6 +12,7 @@ pub mod settings;
 pub mod stats;
 pub mod sync;
 pub mod timer;
+pub mod transfer;
 
 use chrono::{DateTime, FixedOffset, Local, Utc};
 

@@ -51,6 +51,10 @@ pub enum ErrorCode {
     /// A practice timer step that does not fit its state (stop without a running timer,
     /// start while one exists, ...): the timer changed elsewhere (the tray); re-read it.
     TimerState,
+    /// An import's data changed since its preview (nothing was written): preview again.
+    ImportChanged,
+    /// A file to import or export cannot be read or written (missing, no permission, ...).
+    FileAccess,
     /// A bug or an unexpected state; details are in the log file.
     Internal,
 }
@@ -99,6 +103,35 @@ impl IpcError {
     pub fn internal(err: impl std::fmt::Display) -> Self {
         tracing::error!(%err, "internal error in a command");
         IpcError::new(ErrorCode::Internal, format!("internal error: {err}"))
+    }
+}
+
+impl From<legato_store::TransferError> for IpcError {
+    fn from(err: legato_store::TransferError) -> Self {
+        use legato_store::TransferError as E;
+        let message = err.to_string();
+        match err {
+            E::Store(err) => err.into(),
+            E::Changed => IpcError {
+                retryable: true,
+                ..IpcError::new(ErrorCode::ImportChanged, message)
+            },
+            E::Io { source, .. } => IpcError {
+                retryable: matches!(
+                    source.kind(),
+                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
+                ),
+                ..IpcError::new(ErrorCode::FileAccess, message)
+            },
+            E::TooLarge { .. }
+            | E::TooManyRows { .. }
+            | E::NotJson(_)
+            | E::NotAnExport(_)
+            | E::UnsupportedVersion { .. }
+            | E::Csv { .. }
+            | E::MissingColumn(_)
+            | E::NotText => IpcError::invalid("file", message),
+        }
     }
 }
 

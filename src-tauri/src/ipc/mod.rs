@@ -104,4 +104,9 @@ contract! {
     timer::finish_timer(input: EntryInput) -> Entry;
     timer::discard_timer() -> TimerStatus;
     timer::set_timer_reminder(minutes: u32) -> TimerStatus;
+    transfer::choose_export_file(kind: ExportKind) -> Option<String>;
+    transfer::choose_import_file() -> Option<String>;
+    transfer::export_data(kind: ExportKind, path: String) -> ExportedFile;
+    transfer::preview_import(path: String) -> ImportPreviewView;
+    transfer::apply_import(path: String, fingerprint: String) -> ImportPreviewView;
 }

@@ -1235,3 +1235,60 @@ pub struct ChartImage {
 pub struct SavedFile {
     pub path: String,
 }
+
+// ---------------------------------------------------------------------------------------
+// Export & import
+
+/// What an export writes: the logbook as CSV or JSON, or a JSON backup of everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    Csv,
+    Json,
+    Backup,
+}
+
+/// A file an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedFile {
+    pub path: String,
+    pub bytes: u32,
+}
+
+/// The kind of file an import read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportFileFormat {
+    Json,
+    Csv,
+}
+
+/// A record an import leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedRowView {
+    /// CSV: the line in the file (the header is line 1); JSON: the position in its list.
+    pub line: u32,
+    pub entity_type: EntityKind,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// What importing a file will do (`preview_import`) or did (`apply_import`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportPreviewView {
+    pub path: String,
+    pub format: ImportFileFormat,
+    pub created: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    pub skipped: u32,
+    /// The first `MAX_SKIPPED_SHOWN` skipped rows (`skipped` counts them all).
+    pub skipped_rows: Vec<SkippedRowView>,
+    /// CSV header cells that name nothing the app knows (left out).
+    pub ignored_columns: Vec<String>,
+    /// Pass it to `apply_import`: it writes only what this preview counted.
+    pub fingerprint: String,
+}

@@ -360,7 +360,17 @@ export type EntrySync = "synced" | "pending" | "failed" | "conflict";
 /**
  * A stable, machine-readable error code. The UI switches on it; `message` is for people.
  */
-export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "timer_state" | "internal";
+export type ErrorCode = "invalid" | "not_found" | "already_exists" | "deleted" | "disk_full" | "busy" | "storage" | "offline" | "timeout" | "unauthorized" | "signed_out" | "paused" | "email_taken" | "account_mismatch" | "keyring" | "server" | "timer_state" | "import_changed" | "file_access" | "internal";
+
+/**
+ * What an export writes: the logbook as CSV or JSON, or a JSON backup of everything.
+ */
+export type ExportKind = "csv" | "json" | "backup";
+
+/**
+ * A file an export wrote.
+ */
+export type ExportedFile = { path: string, bytes: number, };
 
 /**
  * Every user-editable field of a goal, for `create_goal` and `update_goal` (the progress
@@ -423,6 +433,28 @@ export type Health = "healthy" | "degraded" | "unhealthy";
  * One calendar year; days without practice are left out.
  */
 export type HeatmapView = { year: number, days: Array<DayMinutesView>, maxMinutes: number, };
+
+/**
+ * The kind of file an import read.
+ */
+export type ImportFileFormat = "json" | "csv";
+
+/**
+ * What importing a file will do (`preview_import`) or did (`apply_import`).
+ */
+export type ImportPreviewView = { path: string, format: ImportFileFormat, created: number, updated: number, unchanged: number, skipped: number, 
+/**
+ * The first `MAX_SKIPPED_SHOWN` skipped rows (`skipped` counts them all).
+ */
+skippedRows: Array<SkippedRowView>, 
+/**
+ * CSV header cells that name nothing the app knows (left out).
+ */
+ignoredColumns: Array<string>, 
+/**
+ * Pass it to `apply_import`: it writes only what this preview counted.
+ */
+fingerprint: string, };
 
 /**
  * The error of every command (`Result<T, IpcError>`): serialized as
@@ -634,6 +666,15 @@ export type Side = "mine" | "theirs";
  * A piece whose title/composer nearly matches the one being entered.
  */
 export type SimilarPiece = { id: string, title: string, composer: string | null, };
+
+/**
+ * A record an import leaves out, and why.
+ */
+export type SkippedRowView = { 
+/**
+ * CSV: the line in the file (the header is line 1); JSON: the position in its list.
+ */
+line: number, entityType: EntityKind, id: string | null, reason: string, };
 
 export type StatTotalsView = { today: AmountView, 
 /**
@@ -953,6 +994,11 @@ export type Commands = {
   finish_timer: { args: { input: EntryInput }; result: Entry };
   discard_timer: { args: Record<string, never>; result: TimerStatus };
   set_timer_reminder: { args: { minutes: number }; result: TimerStatus };
+  choose_export_file: { args: { kind: ExportKind }; result: string | null };
+  choose_import_file: { args: Record<string, never>; result: string | null };
+  export_data: { args: { kind: ExportKind; path: string }; result: ExportedFile };
+  preview_import: { args: { path: string }; result: ImportPreviewView };
+  apply_import: { args: { path: string; fingerprint: string }; result: ImportPreviewView };
 };
 
 /** The names of the events the shell sends. */

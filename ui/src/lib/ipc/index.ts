@@ -25,6 +25,7 @@ import {
   type EntryFilter,
   type EntryInput,
   type ErrorCode,
+  type ExportKind,
   type EventPayloads,
   type GoalInput,
   type IpcError,
@@ -122,6 +123,17 @@ export const statistics = {
   get: (request: StatisticsRequest) => call("get_statistics", { request }),
   /** Writes the PNG to Downloads (or the data dir's `exports`); resolves with the path. */
   saveChart: (chart: ChartImage) => call("save_chart", { chart }),
+};
+
+/** Export & import: the native file dialogs (`null`: cancelled), export, preview, apply. */
+export const transfer = {
+  chooseExportFile: (kind: ExportKind) => call("choose_export_file", { kind }),
+  chooseImportFile: () => call("choose_import_file", none),
+  exportData: (kind: ExportKind, path: string) => call("export_data", { kind, path }),
+  /** What importing the file would do; writes nothing. */
+  preview: (path: string) => call("preview_import", { path }),
+  /** Writes what the preview with this fingerprint counted, or fails `import_changed`. */
+  apply: (path: string, fingerprint: string) => call("apply_import", { path, fingerprint }),
 };
 
 /** Repertoire pieces, with their practice from the logbook (computed by the store). */
