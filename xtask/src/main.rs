@@ -1,6 +1,7 @@
 //! Project tasks. `cargo xtask run` and `cargo xtask test` are the two commands a newcomer
 //! needs; both set up whatever is missing first, idempotently and non-interactively.
 
+mod bundle;
 mod fuzz;
 mod invariants;
 mod run;
@@ -46,6 +47,8 @@ enum Task {
     },
     /// fmt check, clippy -D warnings, invariants, svelte-check
     Lint,
+    /// Build the installers in release (Linux: deb and rpm) and check the .deb's metadata
+    Bundle,
     /// Regenerate the UI's TypeScript bindings of the IPC contract
     Codegen,
     /// Check the architecture invariants (no tauri below the shell, pure core)
@@ -155,6 +158,7 @@ fn run_task(task: Option<Task>) -> Result<()> {
             test_all()
         }
         Task::Lint => lint(),
+        Task::Bundle => bundle::run(),
         Task::Codegen => codegen(),
         Task::Invariants => invariants::check(),
         Task::Bench { name } => bench(name),
@@ -464,6 +468,7 @@ mod tests {
     #[test]
     fn arguments_reach_the_tasks() {
         assert!(parse("x").unwrap().is_none());
+        assert!(matches!(parse("x bundle").unwrap(), Some(Task::Bundle)));
         assert!(matches!(
             parse("x bench").unwrap(),
             Some(Task::Bench {

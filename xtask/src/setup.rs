@@ -22,6 +22,8 @@ use crate::cmd;
 /// the Tauri app links against (see ../shared/TAURI-LINUX.md).
 const BUILD_PACKAGES: &[&str] = &[
     "build-essential",
+    // dpkg-shlibdeps: `cargo xtask bundle` checks the .deb's dependencies with it.
+    "dpkg-dev",
     "pkg-config",
     "file",
     "libssl-dev",
