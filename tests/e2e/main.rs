@@ -19,3 +19,4 @@ mod statistics;
 mod support;
 mod sync;
 mod timer;
+mod transfer;
