@@ -1116,7 +1116,8 @@ fn parse_time(text: &str) -> Result<Time, String> {
 }
 
 fn local_instant(date: Date, time: Time, zone: &TimeZone) -> Result<i64, String> {
-    // A local time in a DST gap or fold: the earlier instant ("compatible").
+    // jiff's "compatible" rule: a time in a DST gap moves past it, one in a fold is the
+    // earlier of the two.
     date.to_datetime(time)
         .to_zoned_datetime(zone.clone())
         .map(|z| z.timestamp().as_millisecond())

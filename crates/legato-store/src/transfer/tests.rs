@@ -577,3 +577,20 @@ fn export_to_file_replaces_the_file_whole() {
         .unwrap_err();
     assert!(matches!(err, TransferError::Io { .. }), "{err}");
 }
+
+#[test]
+fn local_times_in_a_dst_gap_move_past_it() {
+    let berlin = TimeZone::get("Europe/Berlin").unwrap();
+    let date = Date::new(2026, 3, 29).unwrap();
+    // 02:30 does not exist that night in Berlin: 03:30 CEST, 01:30 UTC.
+    let ms = local_instant(date, Time::new(2, 30, 0, 0).unwrap(), &berlin).unwrap();
+    assert_eq!(rfc3339_ms(ms), "2026-03-29T01:30:00.000Z");
+    // In the October fold 02:30 happens twice: the earlier one (CEST).
+    let ms = local_instant(
+        Date::new(2026, 10, 25).unwrap(),
+        Time::new(2, 30, 0, 0).unwrap(),
+        &berlin,
+    )
+    .unwrap();
+    assert_eq!(rfc3339_ms(ms), "2026-10-25T00:30:00.000Z");
+}
