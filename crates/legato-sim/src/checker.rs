@@ -259,15 +259,28 @@ fn diff(truth: &Snapshot, replica: &Snapshot) -> String {
     let (t, r) = (ids(truth), ids(replica));
     let missing: Vec<_> = t.difference(&r).collect();
     let extra: Vec<_> = r.difference(&t).collect();
-    let changed = truth
+    let changed: Vec<String> = truth
         .entities
         .iter()
-        .filter(|(ty, id, state)| {
-            replica
+        .filter_map(|(ty, id, state)| {
+            let (_, _, other) = replica
                 .entities
                 .iter()
-                .any(|(t2, i2, s2)| t2 == ty && i2 == id && s2 != state)
+                .find(|(t2, i2, s2)| t2 == ty && i2 == id && s2 != state)?;
+            // The fields that differ, the server's value first.
+            let fields: Vec<String> = state
+                .keys()
+                .chain(other.keys())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .filter(|k| state.get(*k) != other.get(*k))
+                .map(|k| format!("{k}: {:?} / {:?}", state.get(k), other.get(k)))
+                .collect();
+            Some(format!("{ty}/{id} {{{}}}", fields.join(", ")))
         })
-        .count();
-    format!("missing {missing:?}, extra {extra:?}, {changed} with other values")
+        .collect();
+    format!(
+        "missing {missing:?}, extra {extra:?}, {} with other values {changed:?}",
+        changed.len()
+    )
 }

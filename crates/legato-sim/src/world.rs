@@ -55,7 +55,11 @@ impl Server {
         // Pruning at once and all the time (the default keeps 90 days): every repeat of a
         // change id meets a pruned record, every conflict with a delete a pruned tombstone
         // (docs/server-choices.md, "Pruning"), so the checker covers both answers.
-        settings.prune_after = Some(Duration::ZERO);
+        settings.prune_after = if std::env::var_os("SIM_NO_PRUNE").is_some() {
+            None
+        } else {
+            Some(Duration::ZERO)
+        };
         settings.prune_interval = PRUNE_INTERVAL;
         let shutdown = CancellationToken::new();
         self.shutdown = shutdown.clone();
@@ -276,7 +280,11 @@ impl Device {
         let store = StoreHandle::open(self.dir.path().join(DB_FILE))
             .await
             .with_context(|| format!("opening {}", self.name))?;
-        let sync = SyncEngine::spawn(store.clone(), self.config.clone());
+        // The engine's logs name the device (its span is a child of this one).
+        let sync = {
+            let _device = tracing::info_span!("device", name = %self.name).entered();
+            SyncEngine::spawn(store.clone(), self.config.clone())
+        };
         self.running = Some((store, sync));
         Ok(())
     }

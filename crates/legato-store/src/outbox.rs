@@ -223,12 +223,30 @@ pub(crate) fn requeue(
             for (field, value) in &row.item.change.data {
                 if entity::all_plain_value(value) {
                     change.data.remove(field);
+                } else if let Some(mine) = change.data.get_mut(field) {
+                    drop_countered_items(mine, value);
                 }
             }
         }
     }
     insert(conn, None, &change, sent, base_state)?;
     Ok(())
+}
+
+/// A settlement that goes behind later changes of its entity must not undo their set
+/// operations: `$addToSet` and `$pull` of the same item do not commute, so an item the
+/// settlement adds that a later change pulls (or pulls that a later one adds) leaves the
+/// settlement; the later change is the user's newer intent. `$inc` commutes and stays.
+fn drop_countered_items(mine: &mut serde_json::Value, later: &serde_json::Value) {
+    use legato_protocol::FieldValue;
+    let (key, countered) = match (FieldValue::classify(mine), FieldValue::classify(later)) {
+        (FieldValue::AddToSet(_), FieldValue::Pull(items)) => ("$addToSet", items.to_vec()),
+        (FieldValue::Pull(_), FieldValue::AddToSet(items)) => ("$pull", items.to_vec()),
+        _ => return,
+    };
+    if let Some(serde_json::Value::Array(items)) = mine.get_mut(key) {
+        items.retain(|item| !countered.contains(item));
+    }
 }
 
 fn later_changes(

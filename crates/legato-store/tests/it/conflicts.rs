@@ -658,3 +658,109 @@ fn a_deleted_copy_that_comes_back_folds_into_its_entry() {
         "the copy's delete is queued for the other devices"
     );
 }
+
+/// A goal synced at version 1 without tags; the user adds tag `t2`, then pulls it again:
+/// two changes (a change holding a set operation is never folded into), both sent before
+/// any answer. Another device edited the goal meanwhile, so the server answers the add with
+/// a conflict on `updatedAt` alone, at version 2. Returns the goal, both change ids and the
+/// add's conflict.
+fn add_then_pull_both_sent(store: &mut Store) -> (EntityId, String, String, ConflictData) {
+    let goal = fields(
+        json!({"title": "Practice", "type": "practice_time", "progress": 0,
+        "tags": []}),
+    );
+    let edit = store.create(EntityType::Goals, goal, NOW).unwrap();
+    let id = edit.entity_id;
+    store.mark_in_flight(&[&edit.change_id]).unwrap();
+    assert!(
+        store
+            .apply_ack(&edit.change_id, 1, &Fields::new())
+            .unwrap()
+            .is_acked()
+    );
+    let tags = |op: &str| fields(json!({"tags": {op: ["t2"]}}));
+    let add = store
+        .patch(EntityType::Goals, &id, tags("$addToSet"), NOW + MINUTE)
+        .unwrap()
+        .unwrap();
+    let pull = store
+        .patch(EntityType::Goals, &id, tags("$pull"), NOW + 2 * MINUTE)
+        .unwrap()
+        .unwrap();
+    assert_ne!(add, pull, "set operations do not fold");
+    store.mark_in_flight(&[&add, &pull]).unwrap();
+    let mut remote = store.get(EntityType::Goals, &id).unwrap().unwrap().state;
+    remote.insert("tags".into(), json!([]));
+    remote.insert("updatedAt".into(), json!("2025-11-25T18:30:30.000Z"));
+    let conflict = ConflictData {
+        change_id: add.clone(),
+        entity_type: EntityType::Goals,
+        entity_id: id.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: outbox_item(store, &add).change.data,
+        remote,
+        fields: vec!["updatedAt".into()],
+    };
+    (id, add, pull, conflict)
+}
+
+/// The tags the server ends with when it applies what is left in the outbox, in order, to
+/// `tags`.
+fn tags_after_outbox(store: &Store, tags: Value) -> Value {
+    let mut state = fields(json!({ "tags": tags }));
+    for item in outbox(store) {
+        legato_core::apply_patch(&mut state, &item.change.data).unwrap();
+    }
+    state["tags"].clone()
+}
+
+#[test]
+fn a_tag_added_then_pulled_stays_pulled_when_the_add_conflicts() {
+    // Seed 2998 of the simulation: the add's settlement had to go behind the pull, which
+    // was in flight. The pull applied (nothing to pull yet), then the settlement added the
+    // tag: back for good.
+    let mut store = store();
+    let (id, add, pull, conflict) = add_then_pull_both_sent(&mut store);
+    store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + 3 * MINUTE)
+        .unwrap();
+    assert!(
+        store
+            .apply_ack(&pull, 3, &fields(json!({"tags": []})))
+            .unwrap()
+            .is_acked()
+    );
+    assert_eq!(
+        tags_after_outbox(&store, json!([])),
+        json!([]),
+        "the pull came last"
+    );
+    assert_eq!(state(&store, EntityType::Goals, &id)["tags"], json!([]));
+    assert!(outbox(&store).iter().all(|i| i.change.change_id != add));
+}
+
+#[test]
+fn a_tag_added_then_pulled_stays_pulled_when_both_conflict() {
+    // The pull conflicts too: its settlement takes its place, ahead of the add's, which
+    // went behind it. The add's settlement must not bring the tag back after it.
+    let mut store = store();
+    let (id, _, pull, conflict) = add_then_pull_both_sent(&mut store);
+    store
+        .settle_conflict(&conflict, Strategy::Merge, NOW + 3 * MINUTE)
+        .unwrap();
+    let mut on_pull = conflict.clone();
+    on_pull.change_id = pull.clone();
+    on_pull.local =
+        fields(json!({"tags": {"$pull": ["t2"]}, "updatedAt": "2025-11-25T18:02:00.000Z"}));
+    store
+        .settle_conflict(&on_pull, Strategy::Merge, NOW + 3 * MINUTE)
+        .unwrap();
+    assert_eq!(
+        tags_after_outbox(&store, json!([])),
+        json!([]),
+        "the pull came last"
+    );
+    assert_eq!(state(&store, EntityType::Goals, &id)["tags"], json!([]));
+}
