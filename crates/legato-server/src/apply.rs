@@ -172,12 +172,14 @@ pub fn check_id(name: &str, value: &str) -> Result<(), String> {
 /// data hashed to `recorded` and conflicted on `fields` (see `0004_conflicted_changes.sql`):
 /// `change_id_reused` for other data; else `conflict` again, against the current state. The
 /// fields are those of a fresh evaluation when it still conflicts, the recorded ones when
-/// it would now apply. Writes nothing either way.
+/// it would now apply, or, once they were pruned (`None`), the fields the change names
+/// (those a conflict can be on; for a delete, which names none, the fields of the current
+/// state). Writes nothing either way.
 pub fn repeat_conflict(
     current: Option<&Stored>,
     change: &Change,
     recorded: &ContentHash,
-    fields: Vec<String>,
+    fields: Option<Vec<String>>,
 ) -> ChangeOutcome {
     if data_hash(change) != *recorded {
         return ChangeOutcome::Rejected {
@@ -200,6 +202,14 @@ pub fn repeat_conflict(
                     message: "a conflicted change's entity is gone".to_owned(),
                 };
             };
+            let fields = fields.unwrap_or_else(|| {
+                let named = if change.data.is_empty() {
+                    &stored.record.state
+                } else {
+                    &change.data
+                };
+                named.keys().cloned().collect()
+            });
             ChangeOutcome::Conflict(ConflictData {
                 change_id: change.change_id.clone(),
                 entity_type: change.entity_type,

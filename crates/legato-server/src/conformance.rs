@@ -10,7 +10,7 @@ use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Fields, Operation
 use serde_json::{Value, json};
 
 use crate::auth::Token;
-use crate::db::{ChangeOutcome, Database, DbError, NewToken, NewUser, UserId};
+use crate::db::{ChangeOutcome, Database, DbError, NewToken, NewUser, RECORD_BYTES, UserId};
 
 /// Runs every case against fresh databases from `make_db`.
 pub async fn run_all<D, F, Fut>(mut make_db: F)
@@ -25,6 +25,8 @@ where
     long_texts_are_recorded_once(make_db().await).await;
     pruning_keeps_ids_and_tombstones(make_db().await).await;
     pruning_goes_in_bounded_steps(make_db().await).await;
+    pruned_conflict_records_keep_their_answer(make_db().await).await;
+    the_quota_counts_records_kept_after_pruning(make_db().await).await;
     apply_is_exactly_once(make_db().await).await;
     unchanged_changes_are_flagged(make_db().await).await;
     reused_change_ids_are_refused(make_db().await).await;
@@ -354,6 +356,7 @@ async fn prune_all<D: Database>(db: &D, cutoff_ms: i64) -> crate::db::PruneStep 
         let step = db.prune_step(cutoff_ms, 100).await.expect("prune");
         total.records += step.records;
         total.tombstones += step.tombstones;
+        total.conflicts += step.conflicts;
         total.freed_bytes += step.freed_bytes;
         if step.done {
             total.done = true;
@@ -453,10 +456,11 @@ async fn pruning_keeps_ids_and_tombstones<D: Database>(db: D) {
         .map(|u| u.data.get().len())
         .sum();
     let late_record = r#"{"title":"Scales, slowly"}"#.len();
+    let record = RECORD_BYTES as usize;
     assert_eq!(
         ann_after,
-        (live + 2 + late_record) as u64,
-        "pruning_keeps_ids_and_tombstones: stored bytes after pruning"
+        (live + 2 + late_record + 5 * record) as u64,
+        "pruning_keeps_ids_and_tombstones: stored bytes after pruning (5 records kept)"
     );
     assert!(
         ann_before - ann_after > blob.len() as u64,
@@ -555,6 +559,9 @@ async fn pruning_keeps_ids_and_tombstones<D: Database>(db: D) {
         }
         other => panic!("pruning_keeps_ids_and_tombstones: update of a tombstone: {other:?}"),
     }
+    // Its conflict record is kept and counted: the record and its field names.
+    let ann_after = ann_after + (record + r#"["title"]"#.len()) as u64;
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), ann_after);
 
     // Pruning again finds nothing.
     let second = prune_all(&db, old + 1).await;
@@ -563,9 +570,173 @@ async fn pruning_keeps_ids_and_tombstones<D: Database>(db: D) {
         (0, 0, 0)
     );
 
-    // The write the quota refused goes now that pruning made room (same quota).
+    // The write the quota refused goes now that pruning made room (raised by what the
+    // records pruning keeps and the conflict record cost).
+    db.set_user_quota(Some(ann_before + 5 * RECORD_BYTES as u64));
     assert_eq!(applied(&apply_at(&db, &ann, grow, NOW).await), (1, 6));
     db.set_user_quota(None);
+}
+
+/// Records of `conflict` answers are pruned like change records (docs/server-choices.md,
+/// "Pruning"): one recorded before the cutoff drops its field names and keeps its id and
+/// data hash, so a repeat, however late, is still `conflict` (never applied beside its
+/// settlement), naming the fields the change names when it would now apply; other data
+/// under the id is still `change_id_reused`. The account's stored bytes drop by exactly
+/// the field names; the record stays counted. A later conflict record is kept whole.
+async fn pruned_conflict_records_keep_their_answer<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let old = NOW - 1_000;
+    let create = change(
+        "c1",
+        "g1",
+        Operation::Create,
+        json!({"title": "A", "progress": 0}),
+        0,
+    );
+    assert_eq!(applied(&apply_at(&db, &ann, create, old).await), (1, 1));
+    let retitle = change("c2", "g1", Operation::Update, json!({"title": "B"}), 1);
+    assert_eq!(applied(&apply_at(&db, &ann, retitle, old).await), (2, 2));
+    let conflicted = change(
+        "c3",
+        "g1",
+        Operation::Update,
+        json!({"title": "C", "progress": {"$inc": 5}}),
+        1,
+    );
+    match apply_at(&db, &ann, conflicted.clone(), old).await {
+        ChangeOutcome::Conflict(c) => assert_eq!(c.fields, vec!["title".to_owned()]),
+        other => panic!("pruned_conflict_records_keep_their_answer: {other:?}"),
+    }
+    let late = change("c5", "g1", Operation::Update, json!({"title": "D"}), 1);
+    assert!(matches!(
+        apply_at(&db, &ann, late.clone(), NOW).await,
+        ChangeOutcome::Conflict(_)
+    ));
+    let before = db.stored_bytes(&ann).await.unwrap();
+    let states: u64 = db
+        .changes_since(&ann, &[], 0, 10)
+        .await
+        .unwrap()
+        .changes
+        .iter()
+        .map(|u| u.data.get().len() as u64)
+        .sum();
+    let touched = (r#"{"progress":0,"title":"A"}"#.len() + r#"{"title":"B"}"#.len()) as u64;
+    let fields = r#"["title"]"#.len() as u64;
+    assert_eq!(
+        before,
+        states + touched + 2 * fields + 4 * RECORD_BYTES as u64,
+        "pruned_conflict_records_keep_their_answer: two change records, two conflict records"
+    );
+
+    let pruned = prune_all(&db, old + 1).await;
+    assert_eq!(
+        (pruned.records, pruned.tombstones, pruned.conflicts),
+        (2, 0, 1),
+        "pruned_conflict_records_keep_their_answer"
+    );
+    assert_eq!(pruned.freed_bytes, touched + fields);
+    let after = db.stored_bytes(&ann).await.unwrap();
+    assert_eq!(after, before - touched - fields);
+    assert_eq!(after, states + fields + 4 * RECORD_BYTES as u64);
+
+    // Another device sets the title c3 wanted: c3 alone would now apply. A late repeat is
+    // still a conflict, on the fields it names (its recorded ones are gone).
+    let same_title = change("c4", "g1", Operation::Update, json!({"title": "C"}), 2);
+    assert_eq!(applied(&apply_at(&db, &ann, same_title, NOW).await), (3, 3));
+    let mut rebased = conflicted.clone();
+    rebased.base_version = 3;
+    match apply_at(&db, &ann, rebased, NOW).await {
+        ChangeOutcome::Conflict(c) => {
+            assert_eq!(c.change_id, "c3");
+            assert_eq!((c.remote_version, c.remote_deleted), (3, false));
+            assert_eq!(c.local, conflicted.data);
+            assert_eq!(c.fields, vec!["progress".to_owned(), "title".to_owned()]);
+        }
+        other => panic!("pruned_conflict_records_keep_their_answer: a late repeat: {other:?}"),
+    }
+    let mut other_data = conflicted.clone();
+    other_data.data.insert("title".into(), json!("Z"));
+    let outcome = apply_at(&db, &ann, other_data, NOW).await;
+    assert!(reused(&outcome), "{outcome:?}");
+    // The later record, kept whole, is still a conflict too.
+    match apply_at(&db, &ann, late, NOW).await {
+        ChangeOutcome::Conflict(c) => assert_eq!(c.fields, vec!["title".to_owned()]),
+        other => panic!("pruned_conflict_records_keep_their_answer: {other:?}"),
+    }
+    let page = db.changes_since(&ann, &[], 0, 10).await.unwrap();
+    assert_eq!(page.latest_seq, 3, "no repeat wrote anything");
+    let g1 = page.changes[0].to_update_data().unwrap();
+    assert_eq!(g1.data.get("progress"), Some(&json!(0)), "never applied");
+    let again = prune_all(&db, old + 1).await;
+    assert_eq!((again.conflicts, again.freed_bytes), (0, 0));
+}
+
+/// Pruning leaves each record's [`RECORD_BYTES`] counted, so a quota is reached by many
+/// small changes however often pruning runs: with room for the state and ten records, the
+/// create and nine repeated writes go, the eleventh write is `quota_exceeded` (and so is a
+/// conflict, which would be recorded too), the account holds exactly the state and ten
+/// records, and a delete still goes.
+async fn the_quota_counts_records_kept_after_pruning<D: Database>(db: D) {
+    let (ann, _) = new_user(&db, "ann@example.com").await;
+    let old = NOW - 1_000;
+    let state = r#"{"title":"t"}"#.len() as u64;
+    let record = RECORD_BYTES as u64;
+    // The state, ten records, and the payload of the last one before it is pruned.
+    db.set_user_quota(Some(state + 10 * record + state));
+    let create = change("c0", "g1", Operation::Create, json!({"title": "t"}), 0);
+    assert_eq!(applied(&apply_at(&db, &ann, create, old).await), (1, 1));
+    let mut written = 1;
+    let refused = loop {
+        prune_all(&db, old + 1).await;
+        let write = change(
+            &format!("c{written}"),
+            "g1",
+            Operation::Update,
+            json!({"title": "t"}),
+            1,
+        );
+        match apply_at(&db, &ann, write, old).await {
+            ChangeOutcome::Applied { .. } => written += 1,
+            other => break other,
+        }
+        assert!(written < 100, "the quota never filled");
+    };
+    assert!(
+        matches!(
+            refused,
+            ChangeOutcome::Rejected {
+                code: ErrorCode::QuotaExceeded,
+                ..
+            }
+        ),
+        "the_quota_counts_records_kept_after_pruning: {refused:?}"
+    );
+    assert_eq!(written, 10, "the_quota_counts_records_kept_after_pruning");
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), state + 10 * record);
+    // A change that conflicts would be recorded for good: refused too.
+    let stale = change("x1", "g1", Operation::Update, json!({"title": "u"}), 0);
+    let outcome = apply_at(&db, &ann, stale.clone(), NOW).await;
+    assert!(
+        matches!(
+            outcome,
+            ChangeOutcome::Rejected {
+                code: ErrorCode::QuotaExceeded,
+                ..
+            }
+        ),
+        "the_quota_counts_records_kept_after_pruning: {outcome:?}"
+    );
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), state + 10 * record);
+    // A delete still goes (its record costs a record; the state shrinks to `{}`).
+    let delete = change("d1", "g1", Operation::Delete, json!({}), 1);
+    assert_eq!(applied(&apply_at(&db, &ann, delete, NOW).await).1, 2);
+    db.set_user_quota(None);
+    // With no quota the conflict is answered and recorded.
+    assert!(matches!(
+        apply_at(&db, &ann, stale, NOW).await,
+        ChangeOutcome::Conflict(_)
+    ));
 }
 
 /// A prune step prunes at most `max_rows` records and as many tombstones, and says when
@@ -635,8 +806,8 @@ async fn pruning_goes_in_bounded_steps<D: Database>(db: D) {
     );
     assert_eq!(
         db.stored_bytes(&ann).await.unwrap(),
-        3 * 2,
-        "three tombstones of `{{}}`"
+        3 * 2 + 6 * RECORD_BYTES as u64,
+        "three tombstones of `{{}}` and six records"
     );
 }
 

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::db::{Database, DbError, PruneStep};
 use crate::metrics::Metrics;
 
-/// Rows (change records, and tombstones) one [`Database::prune_step`] prunes at most.
+/// Rows (of change records, of tombstones and of conflict records) one [`Database::prune_step`]
+/// prunes at most.
 pub const PRUNE_STEP_ROWS: usize = 500;
 
 /// What one [`prune_before`] did, summed over its steps.
@@ -24,6 +25,7 @@ pub const PRUNE_STEP_ROWS: usize = 500;
 pub struct PruneReport {
     pub records: u64,
     pub tombstones: u64,
+    pub conflicts: u64,
     pub freed_bytes: u64,
     /// Transactions it took (each at most [`PRUNE_STEP_ROWS`] records and as many tombstones).
     pub steps: u64,
@@ -33,6 +35,7 @@ impl PruneReport {
     fn add(&mut self, step: PruneStep) {
         self.records += step.records;
         self.tombstones += step.tombstones;
+        self.conflicts += step.conflicts;
         self.freed_bytes += step.freed_bytes;
         self.steps += 1;
     }
@@ -86,10 +89,11 @@ pub fn spawn<D: Database>(
                     metrics.pruned_records.inc_by(report.records);
                     metrics.pruned_tombstones.inc_by(report.tombstones);
                     metrics.pruned_bytes.inc_by(report.freed_bytes);
-                    if report.records + report.tombstones > 0 {
+                    if report.records + report.tombstones + report.conflicts > 0 {
                         tracing::info!(
                             records = report.records,
                             tombstones = report.tombstones,
+                            conflicts = report.conflicts,
                             freed_bytes = report.freed_bytes,
                             steps = report.steps,
                             "pruned"

@@ -213,11 +213,20 @@ pub struct PruneStep {
     pub records: u64,
     /// Tombstones whose last state was dropped.
     pub tombstones: u64,
+    /// Records of `conflict` answers whose field names were dropped.
+    pub conflicts: u64,
     /// Bytes the accounts' stored bytes went down by, in total.
     pub freed_bytes: u64,
     /// Nothing older than the cutoff is left to prune.
     pub done: bool,
 }
+
+/// What the quota counts for each change record and each record of a `conflict` answer
+/// beside its payload, from the moment it is recorded and forever (pruning drops the
+/// payload, never the record): an estimate of what its ids, hash, numbers and index entries
+/// take (docs/server-choices.md, "Storage quota"). So the records an account keeps after
+/// pruning are counted too, and many small changes fill a quota as surely as large ones.
+pub const RECORD_BYTES: i64 = 256;
 
 /// The quota rule of [`Database::set_user_quota`], shared by the backends: a write that
 /// grows (`growth > 0`) an account storing `stored` bytes past `quota` (0: none) is refused;
@@ -467,7 +476,9 @@ pub trait Database: Clone + Send + Sync + 'static {
     /// that shrink the account always go.
     fn set_user_quota(&self, bytes: Option<u64>);
 
-    /// The bytes `user` stores: the JSON text of its entities' states and change records.
+    /// The bytes `user` stores: the JSON text of its entities' states, of its change
+    /// records' `touched` and of its conflict records' field names, plus [`RECORD_BYTES`]
+    /// for every change record and every conflict record, pruned or not.
     fn stored_bytes(&self, user: &UserId) -> impl Future<Output = Result<u64, DbError>> + Send;
 
     /// One bounded step of pruning (the rule: docs/server-choices.md, "Pruning"), in one
@@ -477,9 +488,12 @@ pub trait Database: Clone + Send + Sync + 'static {
     /// [`RecordedChange::standing_on`]), and at most `max_rows` tombstones last written
     /// before `cutoff_ms` drop their last state (the row stays, deleted, with its version,
     /// seq and last change, so catch-up still sends it; rule 5 conflicts then carry
-    /// `remote: {}`). Each account's [`Database::stored_bytes`] goes down by exactly what
-    /// was dropped. Any account's rows, oldest first; call again until [`PruneStep::done`]
-    /// (other writes run between the steps).
+    /// `remote: {}`), and at most `max_rows` records of `conflict` answers recorded before
+    /// `cutoff_ms` drop their field names (the id and data hash stay forever, so the
+    /// answer stays `conflict`: [`crate::apply::repeat_conflict`]). Each account's
+    /// [`Database::stored_bytes`] goes down by exactly what was dropped. Any account's
+    /// rows, oldest first; call again until [`PruneStep::done`] (other writes run between
+    /// the steps).
     fn prune_step(
         &self,
         cutoff_ms: i64,

@@ -32,7 +32,10 @@ use tokio::sync::Semaphore;
 use tokio_postgres::{IsolationLevel, NoTls};
 use tokio_util::task::TaskTracker;
 
-use super::sqlite::{corrupt, json_len, raw_state, seq_to_sql, text_len, to_json, touched_json};
+use super::sqlite::{
+    RecordedConflict, conflict_fields, corrupt, json_len, raw_state, seq_to_sql, text_len, to_json,
+    touched_json,
+};
 use super::{
     ChangeOutcome, ChangesPage, Credentials, Database, DbError, Device, FullUpdate, NewToken,
     NewUser, OnCommit, PAGE_BYTES, PruneStep, RecordedChange, TokenRecord, UserId,
@@ -46,7 +49,10 @@ use crate::cluster::{BusConfig, POKE_CHANNEL, REVOKE_CHANNEL, poke_payload};
 
 /// The schema migrations, in order, each applied once in the transaction that records it in
 /// `legato_schema`. Never edit a shipped one: append.
-const MIGRATIONS: &[&str] = &[include_str!("postgres_migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("postgres_migrations/0001_initial.sql"),
+    include_str!("postgres_migrations/0002_kept_records.sql"),
+];
 
 /// Key of the advisory lock the migrations run under, so server processes starting at once
 /// on one database migrate one after the other ("legato" in ASCII).
@@ -569,8 +575,17 @@ async fn apply_in_transaction(
         let outcome = match evaluate(current.as_ref(), &change) {
             Evaluation::Reject { code, message } => ChangeOutcome::Rejected { code, message },
             Evaluation::Conflict(conflict) => {
-                record_conflict(&tx, user, &change, &conflict.fields, now_ms).await?;
-                ChangeOutcome::Conflict(conflict)
+                // Recorded forever, so counted, and refused over the quota like any growth
+                // (whatever the operation: a tombstone conflicts with every change to it).
+                let fields_json = to_json(&conflict.fields)?;
+                let growth = super::RECORD_BYTES + text_len(&fields_json);
+                if super::over_quota(quota, stored, growth) {
+                    super::quota_refusal(quota)
+                } else {
+                    stored = stored.saturating_add(growth);
+                    record_conflict(&tx, user, &change, &fields_json, now_ms).await?;
+                    ChangeOutcome::Conflict(conflict)
+                }
             }
             Evaluation::Unchanged {
                 version,
@@ -578,7 +593,7 @@ async fn apply_in_transaction(
                 touched,
             } => {
                 let record_json = touched_json(&touched)?;
-                let growth = text_len(&record_json);
+                let growth = super::RECORD_BYTES + text_len(&record_json);
                 if change.operation != Operation::Delete && super::over_quota(quota, stored, growth)
                 {
                     super::quota_refusal(quota)
@@ -606,7 +621,8 @@ async fn apply_in_transaction(
                 let old = current
                     .as_ref()
                     .map_or(0, |stored| json_len(&stored.record.state));
-                let growth = json_len(&record.state) - old + text_len(&record_json);
+                let growth =
+                    json_len(&record.state) - old + super::RECORD_BYTES + text_len(&record_json);
                 if change.operation != Operation::Delete && super::over_quota(quota, stored, growth)
                 {
                     super::quota_refusal(quota)
@@ -710,6 +726,23 @@ async fn prune_in_transaction(
     for row in &tombstones {
         *freed.entry(row.get(0)).or_default() += row.get::<_, i64>(1) - text_len("{}");
     }
+    let conflicts = tx
+        .query(
+            "WITH picked AS (
+                 SELECT user_id, change_id, octet_length(fields)::bigint AS bytes
+                 FROM conflicted_changes
+                 WHERE NOT pruned AND recorded_at < $1 ORDER BY recorded_at LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE conflicted_changes c SET fields = '', pruned = true FROM picked p
+             WHERE c.user_id = p.user_id AND c.change_id = p.change_id AND NOT c.pruned
+             RETURNING c.user_id, p.bytes",
+            &[&cutoff_ms, &limit],
+        )
+        .await?;
+    for row in &conflicts {
+        *freed.entry(row.get(0)).or_default() += row.get::<_, i64>(1);
+    }
     let shrink = tx
         .prepare_cached(
             "UPDATE users SET stored_bytes = greatest(stored_bytes - $2, 0) WHERE id = $1",
@@ -723,20 +756,22 @@ async fn prune_in_transaction(
     Ok(PruneStep {
         records: records.len() as u64,
         tombstones: tombstones.len() as u64,
+        conflicts: conflicts.len() as u64,
         freed_bytes,
-        done: records.len() < max_rows && tombstones.len() < max_rows,
+        done: records.len() < max_rows && tombstones.len() < max_rows && conflicts.len() < max_rows,
     })
 }
 
-/// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one.
+/// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one
+/// (`None` for the fields once they were pruned).
 async fn recorded_conflict(
     tx: &impl GenericClient,
     user: &UserId,
     change_id: &str,
-) -> Result<Option<(ContentHash, Vec<String>)>, DbError> {
+) -> Result<Option<RecordedConflict>, DbError> {
     let stmt = tx
         .prepare_cached(
-            "SELECT data_hash, fields FROM conflicted_changes
+            "SELECT data_hash, fields, pruned FROM conflicted_changes
              WHERE user_id = $1 AND change_id = $2",
         )
         .await?;
@@ -745,18 +780,17 @@ async fn recorded_conflict(
         .map(|row| {
             let hash = content(row.get(0), "conflicted_changes.data_hash")?;
             let fields: String = row.get(1);
-            let fields: Vec<String> = serde_json::from_str(&fields)
-                .map_err(|e| corrupt("conflicted_changes.fields", e))?;
-            Ok((hash, fields))
+            Ok((hash, conflict_fields(&fields, row.get(2))?))
         })
         .transpose()
 }
 
+/// Records `change`'s `conflict` answer; `fields` is the JSON array of its fields.
 async fn record_conflict(
     tx: &impl GenericClient,
     user: &UserId,
     change: &Change,
-    fields: &[String],
+    fields: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
     let stmt = tx
@@ -772,7 +806,7 @@ async fn record_conflict(
             &user.0,
             &change.change_id,
             &&data_hash(change).0[..],
-            &to_json(&fields)?,
+            &fields,
             &now_ms,
         ],
     )

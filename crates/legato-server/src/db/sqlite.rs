@@ -47,6 +47,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("sqlite_migrations/0005_token_devices.sql")),
     M::up(include_str!("sqlite_migrations/0006_stored_bytes.sql")),
     M::up(include_str!("sqlite_migrations/0007_pruning.sql")),
+    M::up(include_str!("sqlite_migrations/0008_kept_records.sql")),
 ];
 
 /// The schema migrations, in order. Never edit a shipped one: append.
@@ -631,8 +632,17 @@ fn apply_in_transaction(
         let outcome = match evaluate(current.as_ref(), &change) {
             Evaluation::Reject { code, message } => ChangeOutcome::Rejected { code, message },
             Evaluation::Conflict(conflict) => {
-                record_conflict(&tx, user, &change, &conflict.fields, now_ms)?;
-                ChangeOutcome::Conflict(conflict)
+                // Recorded forever, so counted, and refused over the quota like any growth
+                // (whatever the operation: a tombstone conflicts with every change to it).
+                let fields_json = to_json(&conflict.fields)?;
+                let growth = super::RECORD_BYTES + text_len(&fields_json);
+                if over_quota(stored, growth) {
+                    quota_refusal()
+                } else {
+                    stored = stored.saturating_add(growth);
+                    record_conflict(&tx, user, &change, &fields_json, now_ms)?;
+                    ChangeOutcome::Conflict(conflict)
+                }
             }
             Evaluation::Unchanged {
                 version,
@@ -640,7 +650,7 @@ fn apply_in_transaction(
                 touched,
             } => {
                 let record_json = touched_json(&touched)?;
-                let growth = text_len(&record_json);
+                let growth = super::RECORD_BYTES + text_len(&record_json);
                 if change.operation != Operation::Delete && over_quota(stored, growth) {
                     quota_refusal()
                 } else {
@@ -670,7 +680,8 @@ fn apply_in_transaction(
                 let old = current
                     .as_ref()
                     .map_or(0, |stored| json_len(&stored.record.state));
-                let growth = json_len(&record.state) - old + text_len(&record_json);
+                let growth =
+                    json_len(&record.state) - old + super::RECORD_BYTES + text_len(&record_json);
                 if change.operation != Operation::Delete && over_quota(stored, growth) {
                     quota_refusal()
                 } else {
@@ -710,9 +721,11 @@ fn apply_in_transaction(
 }
 
 /// One step of [`Database::prune_step`]: the oldest prunable change records, then the
-/// oldest prunable tombstones, at most `max_rows` of each, and every account's
-/// `stored_bytes` down by the bytes its rows dropped (a pruned record keeps `touched` = ''
-/// (0 bytes), a pruned tombstone `state` = '{}' (2 bytes, as a `{}` state is counted)).
+/// oldest prunable tombstones, then the oldest prunable conflict records, at most
+/// `max_rows` of each, and every account's `stored_bytes` down by the bytes its rows
+/// dropped (a pruned record keeps `touched` = '' (0 bytes) and its [`super::RECORD_BYTES`],
+/// a pruned tombstone `state` = '{}' (2 bytes, as a `{}` state is counted), a pruned
+/// conflict record `fields` = '' and its [`super::RECORD_BYTES`]).
 fn prune_in_transaction(
     conn: &mut Connection,
     cutoff_ms: i64,
@@ -759,6 +772,25 @@ fn prune_in_transaction(
             *freed.entry(user.clone()).or_default() += bytes - text_len("{}");
         }
     }
+    let conflicts: Vec<(String, String, i64)> = tx
+        .prepare_cached(
+            "SELECT user_id, change_id, length(CAST(fields AS BLOB)) FROM conflicted_changes
+             WHERE pruned = 0 AND recorded_at < ?1 ORDER BY recorded_at LIMIT ?2",
+        )?
+        .query_map(params![cutoff_ms, limit], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    {
+        let mut prune = tx.prepare_cached(
+            "UPDATE conflicted_changes SET fields = '', pruned = 1
+             WHERE user_id = ?1 AND change_id = ?2",
+        )?;
+        for (user, change_id, bytes) in &conflicts {
+            prune.execute(params![user, change_id])?;
+            *freed.entry(user.clone()).or_default() += bytes;
+        }
+    }
     {
         let mut shrink = tx.prepare_cached(
             "UPDATE users SET stored_bytes = max(stored_bytes - ?2, 0) WHERE id = ?1",
@@ -772,8 +804,9 @@ fn prune_in_transaction(
     Ok(PruneStep {
         records: records.len() as u64,
         tombstones: tombstones.len() as u64,
+        conflicts: conflicts.len() as u64,
         freed_bytes,
-        done: records.len() < max_rows && tombstones.len() < max_rows,
+        done: records.len() < max_rows && tombstones.len() < max_rows && conflicts.len() < max_rows,
     })
 }
 
@@ -804,37 +837,51 @@ pub(super) fn touched_json(touched: &Fields) -> Result<String, DbError> {
     to_json(&compact)
 }
 
-/// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one.
+/// The data hash and fields of `change_id`'s recorded `conflict` answer, if it got one
+/// (`None` for the fields once they were pruned).
 fn recorded_conflict(
     conn: &Connection,
     user: &UserId,
     change_id: &str,
-) -> Result<Option<(ContentHash, Vec<String>)>, DbError> {
-    let row: Option<(Vec<u8>, String)> = conn
+) -> Result<Option<RecordedConflict>, DbError> {
+    let row: Option<(Vec<u8>, String, bool)> = conn
         .prepare_cached(
-            "SELECT data_hash, fields FROM conflicted_changes
+            "SELECT data_hash, fields, pruned FROM conflicted_changes
              WHERE user_id = ?1 AND change_id = ?2",
         )?
         .query_row(params![user.0, change_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()?;
-    row.map(|(hash, fields)| {
+    row.map(|(hash, fields, pruned)| {
         let hash = <[u8; 32]>::try_from(hash.as_slice())
             .map(ContentHash)
             .map_err(|_| corrupt("conflicted_changes.data_hash", "not 32 bytes"))?;
-        let fields: Vec<String> =
-            serde_json::from_str(&fields).map_err(|e| corrupt("conflicted_changes.fields", e))?;
+        let fields = conflict_fields(&fields, pruned)?;
         Ok((hash, fields))
     })
     .transpose()
 }
 
+/// A conflict record: the data hash, and the fields (`None` once pruned).
+pub(super) type RecordedConflict = (ContentHash, Option<Vec<String>>);
+
+/// A conflict record's `fields` as read back: `None` once pruned.
+pub(super) fn conflict_fields(fields: &str, pruned: bool) -> Result<Option<Vec<String>>, DbError> {
+    if pruned {
+        return Ok(None);
+    }
+    serde_json::from_str(fields)
+        .map(Some)
+        .map_err(|e| corrupt("conflicted_changes.fields", e))
+}
+
+/// Records `change`'s `conflict` answer; `fields` is the JSON array of its fields.
 fn record_conflict(
     conn: &Connection,
     user: &UserId,
     change: &Change,
-    fields: &[String],
+    fields: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
     conn.prepare_cached(
@@ -846,7 +893,7 @@ fn record_conflict(
         user.0,
         change.change_id,
         &data_hash(change).0[..],
-        to_json(&fields)?,
+        fields,
         now_ms,
     ])?;
     Ok(())
@@ -1359,7 +1406,8 @@ mod tests {
         }
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = db.stored_bytes(&UserId("ann".into())).await.unwrap();
-        assert_eq!(ann, (state.len() + touched.len()) as u64);
+        // Migration 8 adds what the record itself is counted for.
+        assert_eq!(ann, (state.len() + touched.len()) as u64 + 256);
         assert_eq!(db.stored_bytes(&UserId("bob".into())).await.unwrap(), 0);
     }
 
@@ -1397,11 +1445,13 @@ mod tests {
             PruneStep {
                 records: 2,
                 tombstones: 1,
+                conflicts: 0,
                 freed_bytes: 13 + 2 + 11,
                 done: true
             }
         );
-        assert_eq!(db.stored_bytes(&ann).await.unwrap(), 2);
+        // The tombstone's `{}` and, since migration 8, the two records.
+        assert_eq!(db.stored_bytes(&ann).await.unwrap(), 2 + 2 * 256);
         let plans: Vec<String> = db
             .read(|conn| {
                 let mut plans = Vec::new();
@@ -1427,6 +1477,69 @@ mod tests {
             "{}",
             plans[1]
         );
+    }
+
+    /// Migration 8: an account's stored bytes count its records (256 bytes each, pruned or
+    /// not) and its conflict records' fields; conflict records from before it are unpruned,
+    /// pruned like any other, found through their partial index.
+    #[tokio::test]
+    async fn migration_8_counts_kept_records_and_prunes_conflict_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            MIGRATIONS.to_version(&mut conn, 7).unwrap();
+            conn.execute_batch(
+                r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0, 0);
+                   INSERT INTO entities (user_id, entity_type, entity_id, state, version,
+                       field_versions, deleted, last_seq, last_change_id, last_client_id,
+                       last_timestamp, updated_at)
+                   VALUES ('ann', 'goals', 'g1', '{"title":"A"}', 1, '{"title":1}', 0, 1,
+                           'c1', 'dev', 10, 11);
+                   INSERT INTO changes (user_id, change_id, entity_type, entity_id, operation,
+                       version, seq, touched, client_id, timestamp, status, recorded_at,
+                       pruned)
+                   VALUES ('ann', 'c1', 'goals', 'g1', 'create', 1, 1, '', 'dev', 10,
+                           'applied', 11, 1);
+                   INSERT INTO conflicted_changes VALUES
+                       ('ann', 'c2', zeroblob(32), '["title"]', 11);
+                   UPDATE users SET stored_bytes = 13;"#,
+            )
+            .unwrap();
+        }
+        let db = SqliteDatabase::open(&path).await.unwrap();
+        let ann = UserId("ann".into());
+        let fields = r#"["title"]"#.len() as u64;
+        assert_eq!(
+            db.stored_bytes(&ann).await.unwrap(),
+            13 + 256 + fields + 256
+        );
+        let step = db.prune_step(12, 10).await.unwrap();
+        assert_eq!(
+            step,
+            PruneStep {
+                records: 0,
+                tombstones: 0,
+                conflicts: 1,
+                freed_bytes: fields,
+                done: true
+            }
+        );
+        assert_eq!(db.stored_bytes(&ann).await.unwrap(), 13 + 2 * 256);
+        let plan: String = db
+            .read(|conn| {
+                let mut stmt = conn.prepare(
+                    "EXPLAIN QUERY PLAN SELECT user_id FROM conflicted_changes
+                     WHERE pruned = 0 AND recorded_at < 5 ORDER BY recorded_at LIMIT 10",
+                )?;
+                let plan: Vec<String> = stmt
+                    .query_map([], |r| r.get(3))?
+                    .collect::<Result<_, _>>()?;
+                Ok(plan.join("; "))
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("INDEX conflicts_to_prune"), "{plan}");
     }
 
     /// Migration 3 adds `changes.content_hash`. Records from schema 2 have none: a repeat of

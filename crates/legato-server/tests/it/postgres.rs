@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use legato_protocol::Operation;
 use legato_server::conformance::{change, run_all};
-use legato_server::db::{ChangeOutcome, Database, DbError, NewToken, NewUser, UserId};
+use legato_server::db::{
+    ChangeOutcome, Database, DbError, NewToken, NewUser, RECORD_BYTES, UserId,
+};
 use legato_server::{PostgresDatabase, auth::Token};
 use serde_json::json;
 
@@ -160,11 +162,12 @@ async fn one_users_writes_through_two_pools_stay_ordered_and_exactly_once() {
     );
     let page = b.changes_since(&ann, &[], 0, 1000).await.unwrap();
     assert_eq!((page.changes.len(), page.latest_seq), (90, 90));
-    // Each entity as stored once: its state, and its record's touched (the same text).
+    // Each entity as stored once: its state, and its record's touched (the same text) and
+    // the record's own bytes.
     let expected: u64 = page
         .changes
         .iter()
-        .map(|u| 2 * u.data.get().len() as u64)
+        .map(|u| 2 * u.data.get().len() as u64 + RECORD_BYTES as u64)
         .sum();
     assert_eq!(a.stored_bytes(&ann).await.unwrap(), expected);
 }
@@ -224,9 +227,9 @@ async fn migrations_run_once_and_refuse_a_newer_schema() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("every concurrent open succeeds");
-    assert_eq!(dbs[0].schema_version().await.unwrap(), 1);
+    assert_eq!(dbs[0].schema_version().await.unwrap(), 2);
     let again = PostgresDatabase::open(&url).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
 
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await

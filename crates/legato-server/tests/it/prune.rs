@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use legato_server::Database as _;
-use legato_server::db::UserId;
+use legato_server::db::{RECORD_BYTES, UserId};
 use legato_server::prune::{PRUNE_STEP_ROWS, prune_before};
 use serde_json::{Value, json};
 
@@ -175,7 +175,8 @@ async fn a_device_away_past_the_pruning_catches_up_to_the_same_state() {
 }
 
 /// Pruning gives back exactly the bytes it drops: the change records' `touched` and the
-/// tombstones' last states (but the `{}` a tombstone still counts). The numbers are worked
+/// tombstones' last states (but the `{}` a tombstone still counts, and the `RECORD_BYTES`
+/// each record still counts). The numbers are worked
 /// out here from what was sent (one-key states, texts under the compression threshold, so
 /// the stored JSON is exactly the text below). A write the quota refused goes afterwards.
 #[tokio::test]
@@ -203,13 +204,16 @@ async fn pruning_gives_the_quota_back_exactly() {
     let live = state(&b[..150]);
     let tombstone = state(&a[..190]);
     let records = state(&a[..150]) + state(&b[..150]) + state(&a[..190]) + 2;
+    // Each record is counted `RECORD_BYTES` besides its payload, and keeps them.
+    let kept = 4 * RECORD_BYTES as u64;
     let before = db.stored_bytes(&user).await.unwrap();
-    assert_eq!(before, live + tombstone + records);
+    assert_eq!(before, live + tombstone + records + kept);
 
     // A quota the account is over for a create of 921 bytes (stored twice: as the state
-    // and as its record) until pruning frees what it frees: then it fits exactly.
+    // and as its record, with the record's own bytes) until pruning frees what it frees:
+    // then it fits exactly.
     let big_state = format!(r#"{{"title":"t","zz":"{a}"}}"#).len() as u64;
-    db.set_user_quota(Some(live + 2 + 2 * big_state));
+    db.set_user_quota(Some(live + 2 + kept + 2 * big_state + RECORD_BYTES as u64));
     let big = change(
         "c3",
         "goals",
@@ -229,7 +233,7 @@ async fn pruning_gives_the_quota_back_exactly() {
     assert_eq!(report.freed_bytes, freed);
     let after = db.stored_bytes(&user).await.unwrap();
     assert_eq!(after, before - freed);
-    assert_eq!(after, live + 2);
+    assert_eq!(after, live + 2 + kept);
 
     let accepted = server.batch(&ann.token, vec![big]).await;
     assert_eq!(accepted[0]["status"], "applied", "{accepted}");
@@ -266,7 +270,11 @@ async fn the_pruning_task_runs_on_its_own() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let stored = db.stored_bytes(&UserId(ann.id.clone())).await.unwrap();
-    assert_eq!(stored, 2, "a pruned tombstone's `{{}}` is all that is left");
+    assert_eq!(
+        stored,
+        2 + 2 * RECORD_BYTES as u64,
+        "a pruned tombstone's `{{}}` and the two records are all that is left"
+    );
     server.stop().await;
 }
 
