@@ -246,6 +246,64 @@ async fn migrations_run_once_and_refuse_a_newer_schema() {
     );
 }
 
+/// Migration 2 (SQLite's 8) on a database of schema 1: stored bytes count every record's
+/// `RECORD_BYTES` (pruned or not) and the conflict records' field names; conflict records
+/// from before it are unpruned and pruned like any other.
+#[tokio::test]
+async fn migration_2_counts_kept_records_and_prunes_conflict_records() {
+    let Some(pg) = cluster("migration_2_counts_kept_records_and_prunes_conflict_records") else {
+        return;
+    };
+    let url = pg.database("migration_2");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(include_str!(
+            "../../src/db/postgres_migrations/0001_initial.sql"
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            r#"CREATE TABLE legato_schema (
+                   version    integer NOT NULL PRIMARY KEY,
+                   applied_at timestamptz NOT NULL DEFAULT now()
+               );
+               INSERT INTO legato_schema (version) VALUES (1);
+               INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0, 13);
+               INSERT INTO entities VALUES ('ann', 'goals', 'g1', '{"title":"A"}', 1,
+                   '{"title":1}', false, 1, 'c1', 'dev', 10, 11);
+               INSERT INTO changes VALUES ('ann', 'c1', 'goals', 'g1', 'create', 1, 1, '',
+                   'dev', 10, 'applied', 11, decode(repeat('00', 32), 'hex'), true);
+               INSERT INTO conflicted_changes VALUES ('ann', 'c2',
+                   decode(repeat('00', 32), 'hex'), '["title"]', 11);"#,
+        )
+        .await
+        .unwrap();
+    let db = PostgresDatabase::open(&url).await.unwrap();
+    assert_eq!(db.schema_version().await.unwrap(), 2);
+    let ann = UserId("ann".into());
+    let record = RECORD_BYTES as u64;
+    let fields = r#"["title"]"#.len() as u64;
+    assert_eq!(
+        db.stored_bytes(&ann).await.unwrap(),
+        13 + 2 * record + fields
+    );
+    let step = db.prune_step(12, 10).await.unwrap();
+    assert_eq!(
+        (
+            step.records,
+            step.tombstones,
+            step.conflicts,
+            step.freed_bytes
+        ),
+        (0, 0, 1, fields)
+    );
+    assert_eq!(db.stored_bytes(&ann).await.unwrap(), 13 + 2 * record);
+}
+
 /// The whole server on PostgreSQL (`database_url = postgres://...`): register, sign in, the
 /// device list, a live update from one device to the other over WebSockets, HTTP batches
 /// and pages, a restart.
