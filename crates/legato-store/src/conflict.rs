@@ -692,9 +692,11 @@ fn settle(
                 Operation::Update,
                 data,
                 conflict.remote_version,
-                // The conflicted change's own client id: a settlement of a change a copy
-                // inherited is that change's original device's edit too.
-                &row.item.change.client_id,
+                // This device's client id, also when it settles a change it inherited
+                // from the device it is a copy of: the settlement is its own decision,
+                // and the original must get it as an update (the server never sends a
+                // device a change under its own client id; docs/core-choices.md).
+                client_id,
                 now_ms,
             );
             change.change_id = resolution_id(&conflict.change_id);
@@ -710,9 +712,11 @@ fn settle(
                 Operation::Delete,
                 Fields::new(),
                 conflict.remote_version,
-                // The conflicted change's own client id: a settlement of a change a copy
-                // inherited is that change's original device's edit too.
-                &row.item.change.client_id,
+                // This device's client id, also when it settles a change it inherited
+                // from the device it is a copy of: the settlement is its own decision,
+                // and the original must get it as an update (the server never sends a
+                // device a change under its own client id; docs/core-choices.md).
+                client_id,
                 now_ms,
             );
             change.change_id = resolution_id(&conflict.change_id);

@@ -657,3 +657,70 @@ fn the_latest_refusal_of_a_waiting_change_is_kept_with_its_code() {
         "transient refusals keep both queued"
     );
 }
+
+/// Simulation seed 4275: a copy of a device's data dir (a restored backup) settles the
+/// conflict of an increment it inherited. Its settlement must carry the copy's own client
+/// id: the server never sends a device a change under that device's own id, so under the
+/// original's id the original never learns of it. The original had been answered
+/// `change_id_reused` for the increment (the copy's version came first), dropped it as
+/// applied, and showed its progress without it for good.
+#[test]
+fn a_copy_settles_an_inherited_conflict_under_its_own_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, copy) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let (goal, inc) = {
+        let mut store = legato_store::Store::open(&path).unwrap();
+        let goal = store
+            .create(
+                EntityType::Goals,
+                fields(json!({"title": "G", "type": "practice_time", "progress": 0})),
+                NOW,
+            )
+            .unwrap();
+        store.mark_in_flight(&[&goal.change_id]).unwrap();
+        store.apply_ack(&goal.change_id, 1, &Fields::new()).unwrap();
+        let inc = store
+            .patch(
+                EntityType::Goals,
+                &goal.entity_id,
+                fields(json!({"progress": {"$inc": 3}})),
+                NOW + MINUTE,
+            )
+            .unwrap()
+            .unwrap();
+        (goal.entity_id, inc)
+    };
+    let original_client = legato_store::Store::open(&path)
+        .unwrap()
+        .client_id()
+        .to_owned();
+    std::fs::copy(&path, &copy).unwrap();
+    let mut copied = legato_store::Store::open(&copy).unwrap();
+    assert_ne!(copied.client_id(), original_client, "a copy takes a new id");
+    let mut remote = copied.get(EntityType::Goals, &goal).unwrap().unwrap().state;
+    remote.insert("progress".into(), json!(1));
+    remote.insert("updatedAt".into(), json!("2025-11-25T18:30:30.000Z"));
+    let conflict = legato_protocol::ConflictData {
+        change_id: inc.clone(),
+        entity_type: EntityType::Goals,
+        entity_id: goal.clone(),
+        base_version: 1,
+        remote_version: 2,
+        remote_deleted: false,
+        local: outbox_item(&copied, &inc).change.data,
+        remote,
+        fields: vec!["updatedAt".into()],
+    };
+    copied
+        .settle_conflict(&conflict, legato_core::Strategy::Merge, NOW + 2 * MINUTE)
+        .unwrap();
+    let rows = outbox(&copied);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let settlement = &rows[0].change;
+    assert_eq!(settlement.data["progress"], json!({"$inc": 3}));
+    assert_eq!(
+        settlement.client_id,
+        copied.client_id(),
+        "the copy's own decision, sent to every other device, the original included"
+    );
+}
