@@ -174,3 +174,12 @@ export function shortcutLabel(table: ReadonlyArray<Shortcut>, id: string, platfo
   const combo = table.find((s) => s.id === id)?.keys[0];
   return combo ? comboLabel(combo, platform) : null;
 }
+
+/** A combination in `aria-keyshortcuts` syntax, e.g. "Control+Shift+T" or "Meta+N". */
+export function ariaKeys(combo: Combo, platform: Platform): string {
+  const parts: string[] = [];
+  if (combo.mod) parts.push(platform === "mac" ? "Meta" : "Control");
+  if (combo.shift) parts.push("Shift");
+  parts.push(combo.key === "escape" ? "Escape" : combo.key.length === 1 ? combo.key.toUpperCase() : combo.key);
+  return parts.join("+");
+}

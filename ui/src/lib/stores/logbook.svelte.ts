@@ -94,6 +94,8 @@ export class LogbookStore {
 
   /** How many days the list reads and renders (a long history loads in pages of days). */
   visibleDays = $state(DAYS_PAGE);
+  /** The search field is to take the focus (the search shortcut); the field clears it. */
+  searchRequested = $state(false);
 
   #notify: NotificationStore;
   #loadSeq = 0;
@@ -201,6 +203,11 @@ export class LogbookStore {
     this.mode = "view";
     this.draft = null;
     this.fieldErrors = {};
+  }
+
+  /** Asks the logbook's search field to take the focus once it is shown. */
+  requestSearch(): void {
+    this.searchRequested = true;
   }
 
   startNew(now: Date = new Date()): void {
