@@ -15,6 +15,7 @@ mod desktop;
 mod devices;
 mod logbook;
 mod repertoire;
+mod shortcuts;
 mod statistics;
 mod support;
 mod sync;

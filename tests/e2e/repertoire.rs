@@ -46,23 +46,6 @@ async fn says(scope: &thirtyfour::WebElement, text: &str) -> anyhow::Result<()> 
     .await
 }
 
-async fn set_theme(app: &App, theme: &str, back_to: &str) -> anyhow::Result<()> {
-    app.open("Settings").await?;
-    app.fill("Theme", theme).await?;
-    eventually("the theme applied", || async {
-        let applied = app
-            .driver
-            .execute(
-                "return document.documentElement.dataset.theme ?? null",
-                vec![],
-            )
-            .await?;
-        Ok((applied.json().as_str() == Some(&theme.to_lowercase())).then_some(()))
-    })
-    .await?;
-    app.open(back_to).await
-}
-
 /// The piece's button in the list.
 async fn piece_button(app: &App, title: &str) -> anyhow::Result<thirtyfour::WebElement> {
     let list = app.find("list", "Pieces").await?;
@@ -257,7 +240,7 @@ async fn a_status_change_travels_between_the_app_and_a_cli_device() {
         says(&piece_button(&app, PIECE).await?, "1 h 5 min in 3 sessions").await?;
 
         // Dark theme.
-        set_theme(&app, "Dark", "Repertoire").await?;
+        app.set_theme("Dark", "Repertoire").await?;
         piece_button(&app, PIECE).await?.click().await?;
         app.find("complementary", "Piece details").await?;
         app.shot("piece-page-dark").await?;
@@ -411,7 +394,7 @@ async fn a_goal_reaching_100_percent_notifies_once() {
             "the CLI device's counter is 100"
         );
         app.shot("goals-light").await?;
-        set_theme(&app, "Dark", "Goals").await?;
+        app.set_theme("Dark", "Goals").await?;
         app.find("region", TOTAL).await?;
         app.shot("goals-dark").await?;
         app.button("New goal").await?;

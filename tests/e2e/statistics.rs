@@ -25,23 +25,6 @@ fn local_at(days_ago: i64, hour: i8, minute: i8) -> String {
     at.timestamp().to_string()
 }
 
-async fn set_theme(app: &App, theme: &str) -> anyhow::Result<()> {
-    app.open("Settings").await?;
-    app.fill("Theme", theme).await?;
-    eventually("the theme applied", || async {
-        let applied = app
-            .driver
-            .execute(
-                "return document.documentElement.dataset.theme ?? null",
-                vec![],
-            )
-            .await?;
-        Ok((applied.json().as_str() == Some(&theme.to_lowercase())).then_some(()))
-    })
-    .await?;
-    app.open("Statistics").await
-}
-
 /// The text of the summary tile named `name` (`Today`, `In all`, ...).
 async fn tile(app: &App, name: &str) -> WebDriverResult<String> {
     let script = r#"
@@ -227,7 +210,7 @@ async fn shows_the_statistics_of_synced_entries_and_saves_a_chart_as_png() {
         wait_tile(&app, "In all", "2 h 10 min").await?;
         wait_tile(&app, "Today", "40 min").await?;
 
-        set_theme(&app, "Dark").await?;
+        app.set_theme("Dark", "Statistics").await?;
         app.find("region", "Summary").await?;
         app.shot("statistics-dark").await?;
         Ok(())

@@ -1012,6 +1012,30 @@ impl App {
         .await
     }
 
+    /// Picks `theme` (`Light`, `Dark`, `System`) in Settings, which must be open, and waits
+    /// until the page applied it.
+    pub async fn apply_theme(&self, theme: &str) -> anyhow::Result<()> {
+        self.fill("Theme", theme).await?;
+        eventually("the theme applied", || async {
+            let applied = self
+                .driver
+                .execute(
+                    "return document.documentElement.dataset.theme ?? null",
+                    vec![],
+                )
+                .await?;
+            Ok((applied.json().as_str() == Some(&theme.to_lowercase())).then_some(()))
+        })
+        .await
+    }
+
+    /// Switches to `theme` through Settings, then goes back to the screen `back_to`.
+    pub async fn set_theme(&self, theme: &str, back_to: &str) -> anyhow::Result<()> {
+        self.open("Settings").await?;
+        self.apply_theme(theme).await?;
+        self.open(back_to).await
+    }
+
     /// Goes to a main screen through the `Main` navigation.
     pub async fn open(&self, screen: &str) -> anyhow::Result<()> {
         let nav = self.find("navigation", "Main").await?;

@@ -68,23 +68,6 @@ async fn cli_entry_with_piece(stage: &Stage, title: &str) -> anyhow::Result<Valu
     found.context("no entry")
 }
 
-async fn set_theme(app: &App, theme: &str) -> anyhow::Result<()> {
-    app.open("Settings").await?;
-    app.fill("Theme", theme).await?;
-    eventually("the theme applied", || async {
-        let applied = app
-            .driver
-            .execute(
-                "return document.documentElement.dataset.theme ?? null",
-                vec![],
-            )
-            .await?;
-        Ok((applied.json().as_str() == Some(&theme.to_lowercase())).then_some(()))
-    })
-    .await?;
-    app.open("Practice").await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "starts the real app: `cargo xtask test e2e` (Xvfb, WebDriver)"]
 async fn the_timer_survives_a_kill_and_a_restart() {
@@ -265,11 +248,11 @@ async fn the_metronome_tempo_per_piece_lands_in_the_saved_entry() {
         );
 
         // Screenshots of the screen in both themes.
-        set_theme(&app, "Light").await?;
+        app.set_theme("Light", "Practice").await?;
         app.shot("practice-light").await?;
-        set_theme(&app, "Dark").await?;
+        app.set_theme("Dark", "Practice").await?;
         app.shot("practice-dark").await?;
-        set_theme(&app, "Light").await?;
+        app.set_theme("Light", "Practice").await?;
 
         // The tray shows the session and stops it; the entry form opens pre-filled.
         let pid = app.pid().context("the app's pid")?;

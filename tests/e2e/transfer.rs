@@ -54,21 +54,6 @@ async fn preview(app: &App, path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn set_theme(app: &App, theme: &str) -> anyhow::Result<()> {
-    app.fill("Theme", theme).await?;
-    eventually("the theme applied", || async {
-        let applied = app
-            .driver
-            .execute(
-                "return document.documentElement.dataset.theme ?? null",
-                vec![],
-            )
-            .await?;
-        Ok((applied.json().as_str() == Some(&theme.to_lowercase())).then_some(()))
-    })
-    .await
-}
-
 /// Scrolls the Settings body so the Export & import section is in view.
 async fn show_section(app: &App) -> anyhow::Result<()> {
     app.driver
@@ -165,7 +150,7 @@ async fn export_then_import_round_trip_shows_the_counts_and_never_duplicates() {
         // The CSV again: the same two entries (derived ids), unchanged.
         preview(&app, &csv_path).await?;
         wait_counts(&app, ["0", "0", "2", "1"]).await?;
-        set_theme(&app, "Dark").await?;
+        app.apply_theme("Dark").await?;
         // The colours' transitions end before the picture.
         tokio::time::sleep(std::time::Duration::from_millis(600)).await;
         show_section(&app).await?;

@@ -208,7 +208,11 @@ pub fn repeat_conflict(
                 } else {
                     &change.data
                 };
-                named.keys().cloned().collect()
+                // Sorted: the order of a JSON object's keys depends on serde_json's
+                // features, which the workspace's other crates may switch on.
+                let mut names: Vec<String> = named.keys().cloned().collect();
+                names.sort();
+                names
             });
             ChangeOutcome::Conflict(ConflictData {
                 change_id: change.change_id.clone(),
