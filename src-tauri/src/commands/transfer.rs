@@ -53,10 +53,7 @@ pub async fn choose_export_file(
         .save_file(move |path| {
             let _ = tx.send(path);
         });
-    let chosen = rx.await.map_err(IpcError::internal)?;
-    Ok(chosen
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+    chosen_path(rx).await
 }
 
 /// The open dialog for a JSON or CSV file; `None`: cancelled.
@@ -70,10 +67,7 @@ pub async fn choose_import_file(state: State<'_, AppState>) -> Result<Option<Str
         .pick_file(move |path| {
             let _ = tx.send(path);
         });
-    let chosen = rx.await.map_err(IpcError::internal)?;
-    Ok(chosen
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+    chosen_path(rx).await
 }
 
 /// Writes an export to `path` (replaced whole, never half-written).
@@ -145,4 +139,14 @@ pub async fn apply_import(
         }
     }
     Ok(transfer::preview_view(path, done))
+}
+
+/// The path a file dialog answered with; `None`: cancelled.
+async fn chosen_path(
+    rx: tokio::sync::oneshot::Receiver<Option<tauri_plugin_dialog::FilePath>>,
+) -> Result<Option<String>, IpcError> {
+    let chosen = rx.await.map_err(IpcError::internal)?;
+    Ok(chosen
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
 }

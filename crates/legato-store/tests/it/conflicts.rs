@@ -665,18 +665,9 @@ fn a_deleted_copy_that_comes_back_folds_into_its_entry() {
 /// a conflict on `updatedAt` alone, at version 2. Returns the goal, both change ids and the
 /// add's conflict.
 fn add_then_pull_both_sent(store: &mut Store) -> (EntityId, String, String, ConflictData) {
-    let goal = fields(
-        json!({"title": "Practice", "type": "practice_time", "progress": 0,
-        "tags": []}),
-    );
-    let edit = store.create(EntityType::Goals, goal, NOW).unwrap();
-    let id = edit.entity_id;
-    store.mark_in_flight(&[&edit.change_id]).unwrap();
-    assert!(
-        store
-            .apply_ack(&edit.change_id, 1, &Fields::new())
-            .unwrap()
-            .is_acked()
+    let id = synced_goal(
+        store,
+        json!({"title": "Practice", "type": "practice_time", "progress": 0, "tags": []}),
     );
     let tags = |op: &str| fields(json!({"tags": {op: ["t2"]}}));
     let add = store

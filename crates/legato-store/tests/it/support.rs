@@ -55,6 +55,19 @@ pub fn synced_entry(store: &mut Store, notes: &str) -> EntityId {
     id
 }
 
+/// Creates a goal with `state` and has the server acknowledge it at version 1.
+pub fn synced_goal(store: &mut Store, state: Value) -> EntityId {
+    let goal = store.create(EntityType::Goals, fields(state), NOW).unwrap();
+    store.mark_in_flight(&[&goal.change_id]).unwrap();
+    assert!(
+        store
+            .apply_ack(&goal.change_id, 1, &Fields::new())
+            .unwrap()
+            .is_acked()
+    );
+    goal.entity_id
+}
+
 /// Every outbox row in order, whatever its state (`next_pending` shows only what is due).
 /// Sets the notes of logbook entry `id` at [`NOW`]; the id of the queued change.
 pub fn patch_notes(store: &mut Store, id: &EntityId, notes: &str) -> String {

@@ -670,25 +670,20 @@ fn a_copy_settles_an_inherited_conflict_under_its_own_client_id() {
     let (path, copy) = (dir.path().join("a.db"), dir.path().join("b.db"));
     let (goal, inc) = {
         let mut store = legato_store::Store::open(&path).unwrap();
-        let goal = store
-            .create(
-                EntityType::Goals,
-                fields(json!({"title": "G", "type": "practice_time", "progress": 0})),
-                NOW,
-            )
-            .unwrap();
-        store.mark_in_flight(&[&goal.change_id]).unwrap();
-        store.apply_ack(&goal.change_id, 1, &Fields::new()).unwrap();
+        let goal = synced_goal(
+            &mut store,
+            json!({"title": "G", "type": "practice_time", "progress": 0}),
+        );
         let inc = store
             .patch(
                 EntityType::Goals,
-                &goal.entity_id,
+                &goal,
                 fields(json!({"progress": {"$inc": 3}})),
                 NOW + MINUTE,
             )
             .unwrap()
             .unwrap();
-        (goal.entity_id, inc)
+        (goal, inc)
     };
     let original_client = legato_store::Store::open(&path)
         .unwrap()
