@@ -58,17 +58,41 @@ pub struct PlanState {
     pub flush: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Send {
+/// How changes go to the server; the engine keeps it for each change in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
     /// One change as a WebSocket `sync` message.
-    WebSocket(String),
-    /// One `POST /api/sync/batch` with these changes, in order.
-    Batch(Vec<String>),
+    WebSocket,
+    /// One `POST /api/sync/batch` with the changes, in order.
+    Batch,
+}
+
+/// One send of a [`Plan`]: a WebSocket `sync` of one change, or one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    pub route: Route,
+    pub change_ids: Vec<String>,
+}
+
+impl Dispatch {
+    pub fn websocket(change_id: impl Into<String>) -> Self {
+        Dispatch {
+            route: Route::WebSocket,
+            change_ids: vec![change_id.into()],
+        }
+    }
+
+    pub fn batch(change_ids: Vec<String>) -> Self {
+        Dispatch {
+            route: Route::Batch,
+            change_ids,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
-    pub sends: Vec<Send>,
+    pub sends: Vec<Dispatch>,
     /// When to plan again for changes held back now (throttle or coalescing window).
     pub wake_at_ms: Option<u64>,
 }
@@ -105,10 +129,10 @@ pub fn plan(pending: &[Pending], state: &PlanState, config: &PlanConfig) -> Plan
     let sends = if ready.len() >= config.batch_threshold {
         let ids: Vec<String> = ids.collect();
         ids.chunks(config.batch_size.max(1))
-            .map(|chunk| Send::Batch(chunk.to_vec()))
+            .map(|chunk| Dispatch::batch(chunk.to_vec()))
             .collect()
     } else {
-        ids.map(Send::WebSocket).collect()
+        ids.map(Dispatch::websocket).collect()
     };
     Plan {
         sends,
@@ -136,8 +160,8 @@ mod tests {
         }
     }
 
-    fn ws(ids: &[&str]) -> Vec<Send> {
-        ids.iter().map(|id| Send::WebSocket((*id).into())).collect()
+    fn ws(ids: &[&str]) -> Vec<Dispatch> {
+        ids.iter().map(|id| Dispatch::websocket(*id)).collect()
     }
 
     #[test]
@@ -228,20 +252,22 @@ mod tests {
         let sizes: Vec<usize> = plan
             .sends
             .iter()
-            .map(|s| match s {
-                Send::Batch(ids) => ids.len(),
-                Send::WebSocket(_) => 0,
+            .map(|s| match s.route {
+                Route::Batch => s.change_ids.len(),
+                Route::WebSocket => 0,
             })
             .collect();
         assert_eq!(sizes, [50, 50, 20]);
-        let Send::Batch(first) = &plan.sends[0] else {
-            unreachable!()
-        };
-        assert_eq!(first[0], "c000");
-        let Send::Batch(last) = &plan.sends[2] else {
-            unreachable!()
-        };
-        assert_eq!(last.last().unwrap(), "c119");
+        let first = &plan.sends[0];
+        assert_eq!(
+            (first.route, first.change_ids[0].as_str()),
+            (Route::Batch, "c000")
+        );
+        let last = &plan.sends[2];
+        assert_eq!(
+            (last.route, last.change_ids.last().unwrap().as_str()),
+            (Route::Batch, "c119")
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ use crate::error::TransportError;
 use crate::handle::{Command, SyncHandle};
 use crate::health::MetricsRecorder;
 use crate::heartbeat::Heartbeat;
+use crate::plan::Route;
 use crate::problem::{ProblemKind, SyncProblem};
 use crate::status::{CatchUpProgress, ConnectionState, SyncEvent, SyncStatus};
 use crate::transport::{HttpClient, Socket};
@@ -168,16 +169,10 @@ struct PageJob {
 struct Flight {
     change: Change,
     sent_at: Instant,
-    via: Via,
+    route: Route,
     /// The server could not take it now (a batch answered 429, or the request failed): send
     /// it again at this time. Still in flight for the store and the planner.
     retry_at: Option<Instant>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
-    WebSocket,
-    Batch,
 }
 
 /// Counters behind [`crate::SyncReport`].

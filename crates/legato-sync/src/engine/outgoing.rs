@@ -18,10 +18,10 @@ use legato_protocol::{
 use legato_store::{AckOutcome, ConflictOutcome, OutboxItem, RejectionOutcome, RetryPolicy};
 use tokio::time::Instant;
 
-use super::{Engine, Flight, Reason, Via};
+use super::{Engine, Flight, Reason};
 use crate::compress::wire_change;
 use crate::error::TransportError;
-use crate::plan::{self, Pending, PlanState, Send};
+use crate::plan::{self, Dispatch, Pending, PlanState, Route};
 use crate::problem::{ProblemKind, SyncProblem};
 use crate::status::SyncEvent;
 use crate::transport::BatchFailure;
@@ -146,10 +146,10 @@ impl Engine {
             return 0;
         }
         let now_ms = self.mono_ms(now);
-        for (change, via) in singles
+        for (change, route) in singles
             .iter()
-            .map(|c| (c, Via::WebSocket))
-            .chain(batches.iter().flatten().map(|c| (c, Via::Batch)))
+            .map(|c| (c, Route::WebSocket))
+            .chain(batches.iter().flatten().map(|c| (c, Route::Batch)))
         {
             self.last_sent_ms.insert(change.entity_type, now_ms);
             self.flights.insert(
@@ -157,7 +157,7 @@ impl Engine {
                 Flight {
                     change: change.clone(),
                     sent_at: now,
-                    via,
+                    route,
                     retry_at: None,
                 },
             );
@@ -307,7 +307,7 @@ impl Engine {
                 let now = Instant::now();
                 for id in &ids {
                     if let Some(flight) = self.flights.get_mut(id) {
-                        flight.via = Via::WebSocket;
+                        flight.route = Route::WebSocket;
                         flight.retry_at = Some(now);
                     }
                 }
@@ -335,9 +335,9 @@ impl Engine {
             if flight.retry_at.is_some_and(|at| at <= now) {
                 flight.retry_at = None;
                 flight.sent_at = now;
-                match flight.via {
-                    Via::WebSocket => singles.push(flight.change.clone()),
-                    Via::Batch => batched.push(flight.change.clone()),
+                match flight.route {
+                    Route::WebSocket => singles.push(flight.change.clone()),
+                    Route::Batch => batched.push(flight.change.clone()),
                 }
             }
         }
@@ -387,7 +387,7 @@ impl Engine {
         for ack in &acks {
             let flight = self.flights.remove(&ack.change_id);
             if let Some(flight) = &flight
-                && flight.via == Via::WebSocket
+                && flight.route == Route::WebSocket
             {
                 let latency = now.saturating_duration_since(flight.sent_at);
                 self.metrics
@@ -460,7 +460,7 @@ impl Engine {
     async fn settle_conflict(&mut self, conflict: ConflictData) -> bool {
         let flight = self.flights.remove(&conflict.change_id);
         if let Some(flight) = &flight
-            && flight.via == Via::WebSocket
+            && flight.route == Route::WebSocket
         {
             let latency = Instant::now().saturating_duration_since(flight.sent_at);
             self.metrics
@@ -606,18 +606,17 @@ struct Sends {
 
 /// Sorts the planned changes (`items` holds them) into WebSocket sends and batches; without
 /// an HTTP client everything goes over the WebSocket.
-fn assign(items: Vec<OutboxItem>, plan: Vec<Send>, http: bool, compress: bool) -> Sends {
+fn assign(items: Vec<OutboxItem>, plan: Vec<Dispatch>, http: bool, compress: bool) -> Sends {
     let mut stored: HashMap<String, Change> = items
         .into_iter()
         .map(|item| (item.change.change_id.clone(), item.change))
         .collect();
     let mut sends = Sends::default();
     for send in plan {
-        match send {
-            Send::WebSocket(id) => sends.singles.extend(stored.remove(&id)),
-            Send::Batch(ids) => sends
-                .batches
-                .push(ids.iter().filter_map(|id| stored.remove(id)).collect()),
+        let changes = send.change_ids.iter().filter_map(|id| stored.remove(id));
+        match send.route {
+            Route::WebSocket => sends.singles.extend(changes),
+            Route::Batch => sends.batches.push(changes.collect()),
         }
     }
     if !http {
@@ -758,8 +757,8 @@ mod tests {
         };
         let plan = || {
             vec![
-                Send::WebSocket("a".into()),
-                Send::Batch(vec!["b".into(), "c".into()]),
+                Dispatch::websocket("a"),
+                Dispatch::batch(vec!["b".into(), "c".into()]),
             ]
         };
         let ids = |changes: &[Change]| -> Vec<String> {
