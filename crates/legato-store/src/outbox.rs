@@ -817,32 +817,29 @@ impl Store {
     /// change id (the server never applied it: only applied changes are recorded). It takes
     /// back its original place, ahead of the entity's later changes, unless one of those
     /// was already sent: then it goes last, without the fields they set (the crate docs'
-    /// "outbox order" rule).
-    pub fn retry_dead_letter(&mut self, change_id: &str) -> Result<()> {
+    /// "outbox order" rule). Returns the entity the letter belongs to.
+    pub fn retry_dead_letter(&mut self, change_id: &str) -> Result<(EntityType, EntityId)> {
         let tx = write_tx(&mut self.conn)?;
-        let row = dead_letter_row(&tx, change_id)?;
-        tx.prepare_cached("DELETE FROM dead_letters WHERE change_id = ?1")?
-            .execute([change_id])?;
+        let row = take_dead_letter(&tx, change_id)?;
         let letter = row.item.change;
-        let (entity_type, id) = (letter.entity_type, letter.entity_id.to_string());
+        let entity = (letter.entity_type, letter.entity_id.clone());
         let base_state = row.base_state.as_ref().map(to_json);
         requeue(&tx, row.item.seq, letter, true, base_state.as_deref())?;
-        entity::recompute(&tx, entity_type, &id)?;
+        entity::recompute(&tx, entity.0, entity.1.as_str())?;
         tx.commit()?;
-        Ok(())
+        Ok(entity)
     }
 
     /// Drops a dead letter for good (the user's decision) and recomputes the entity's local
     /// state without it.
     ///
     /// Discarding the `create` of an entity the server never acknowledged drops the entity:
-    /// its later changes could only ever fail with `not_found`, so they go with it.
-    pub fn discard_dead_letter(&mut self, change_id: &str) -> Result<()> {
+    /// its later changes could only ever fail with `not_found`, so they go with it. Returns
+    /// the entity the letter belonged to.
+    pub fn discard_dead_letter(&mut self, change_id: &str) -> Result<(EntityType, EntityId)> {
         let tx = write_tx(&mut self.conn)?;
-        let letter = dead_letter_row(&tx, change_id)?.item.change;
+        let letter = take_dead_letter(&tx, change_id)?.item.change;
         let (entity_type, id) = (letter.entity_type, letter.entity_id.as_str());
-        tx.prepare_cached("DELETE FROM dead_letters WHERE change_id = ?1")?
-            .execute([change_id])?;
         let never_acknowledged =
             entity::load(&tx, entity_type, id)?.is_some_and(|row| row.base == Base::default());
         if letter.operation == Operation::Create && never_acknowledged {
@@ -851,7 +848,7 @@ impl Store {
             entity::recompute(&tx, entity_type, id)?;
         }
         tx.commit()?;
-        Ok(())
+        Ok((entity_type, letter.entity_id))
     }
 
     /// Changes in the outbox (pending or in flight).
@@ -907,12 +904,16 @@ const DEAD_LETTER_COLUMNS: &str = "seq, change_id, entity_type, entity_id, opera
      base_version, timestamp, client_id, attempts, 0, NULL, 0, 1, base_state, \
      error_code, error_message, failed_at";
 
-/// A dead letter as the outbox row it was.
-fn dead_letter_row(conn: &Connection, change_id: &str) -> Result<OutboxRow> {
+/// Takes a dead letter out, as the outbox row it was (the caller's transaction puts it back
+/// or drops it).
+fn take_dead_letter(conn: &Connection, change_id: &str) -> Result<OutboxRow> {
     let sql = format!("SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters WHERE change_id = ?1");
-    query_rows(conn, &sql, [change_id])?
+    let row = query_rows(conn, &sql, [change_id])?
         .pop()
-        .ok_or_else(|| StoreError::DeadLetterNotFound(change_id.to_owned()))
+        .ok_or_else(|| StoreError::DeadLetterNotFound(change_id.to_owned()))?;
+    conn.prepare_cached("DELETE FROM dead_letters WHERE change_id = ?1")?
+        .execute([change_id])?;
+    Ok(row)
 }
 
 /// Removes an entity the server never acknowledged with every change still held for it.

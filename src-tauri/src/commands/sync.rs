@@ -65,15 +65,11 @@ pub async fn retry_dead_letter(
     state: State<'_, AppState>,
     change_id: String,
 ) -> Result<(), IpcError> {
-    let entity = state
+    let (entity_type, id) = state
         .store
-        .call(move |store| {
-            let entity = dead_letter_entity(store, &change_id)?;
-            store.retry_dead_letter(&change_id)?;
-            Ok(entity)
-        })
+        .call(move |store| store.retry_dead_letter(&change_id))
         .await?;
-    state.local_change(entity.0, vec![entity.1]);
+    state.local_change(entity_type, vec![id.to_string()]);
     Ok(())
 }
 
@@ -83,32 +79,10 @@ pub async fn discard_dead_letter(
     state: State<'_, AppState>,
     change_id: String,
 ) -> Result<(), IpcError> {
-    let entity = state
+    let (entity_type, id) = state
         .store
-        .call(move |store| {
-            let entity = dead_letter_entity(store, &change_id)?;
-            store.discard_dead_letter(&change_id)?;
-            Ok(entity)
-        })
+        .call(move |store| store.discard_dead_letter(&change_id))
         .await?;
-    state.local_change(entity.0, vec![entity.1]);
+    state.local_change(entity_type, vec![id.to_string()]);
     Ok(())
-}
-
-/// The entity a dead letter belongs to (for the `entries-changed` event).
-fn dead_letter_entity(
-    store: &legato_store::Store,
-    change_id: &str,
-) -> legato_store::Result<(legato_protocol::EntityType, String)> {
-    store
-        .dead_letters()?
-        .into_iter()
-        .find(|letter| letter.change.change_id == change_id)
-        .map(|letter| {
-            (
-                letter.change.entity_type,
-                letter.change.entity_id.to_string(),
-            )
-        })
-        .ok_or_else(|| legato_store::StoreError::DeadLetterNotFound(change_id.to_owned()))
 }
