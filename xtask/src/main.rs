@@ -1,6 +1,7 @@
 //! Project tasks. `cargo xtask run` and `cargo xtask test` are the two commands a newcomer
 //! needs; both set up whatever is missing first, idempotently and non-interactively.
 
+mod bench;
 mod bundle;
 mod fuzz;
 mod invariants;
@@ -11,7 +12,9 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
-use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory as _, Parser, Subcommand};
+
+use bench::BenchName;
 
 /// The app is always built with the UI inside (`custom-protocol`): one build serves the unit
 /// tests, clippy and the real-app tests, and the binary never needs Vite's dev server.
@@ -104,23 +107,6 @@ enum TestOnly {
     E2e,
 }
 
-/// The benchmarks: `(name, package, bench target)` in [`bench`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum BenchName {
-    /// Client store: one entry + outbox row per transaction vs raw SQLite
-    LocalWrite,
-    /// Statistics over 50 000 entries in the store
-    Stats,
-    /// HTTP batch ingest vs trivial GET; idle WebSocket memory per connection
-    Server,
-    /// One hostile account: memory, others' write p99 under attack
-    Abuse,
-    /// Edit on device A -> visible on B; 100k catch-up
-    Sync,
-    /// Every benchmark above, in turn
-    All,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run_task(cli.task) {
@@ -161,7 +147,7 @@ fn run_task(task: Option<Task>) -> Result<()> {
         Task::Bundle => bundle::run(),
         Task::Codegen => codegen(),
         Task::Invariants => invariants::check(),
-        Task::Bench { name } => bench(name),
+        Task::Bench { name } => bench::bench(name),
         Task::Sim {
             seeds,
             from,
@@ -394,26 +380,6 @@ fn codegen() -> Result<()> {
         bail!("generating the bindings failed with {status}");
     }
     eprintln!("xtask: wrote ui/src/lib/ipc/bindings.ts");
-    Ok(())
-}
-
-fn bench(which: BenchName) -> Result<()> {
-    let benches = [
-        (BenchName::LocalWrite, "legato-store", "local_write"),
-        (BenchName::Stats, "legato-store", "statistics"),
-        (BenchName::Server, "legato-server", "server"),
-        (BenchName::Abuse, "legato-server", "abuse"),
-        (BenchName::Sync, "legato-sync", "sync"),
-    ];
-    for (_, package, bench) in benches
-        .iter()
-        .filter(|(name, ..)| which == BenchName::All || *name == which)
-    {
-        cmd(
-            "cargo",
-            &["bench", "--locked", "-p", package, "--bench", bench],
-        )?;
-    }
     Ok(())
 }
 
