@@ -243,9 +243,7 @@ mod tests {
 
     use super::*;
 
-    fn fields(value: Value) -> Fields {
-        value.as_object().unwrap().clone()
-    }
+    use legato_testkit::fields;
 
     fn stored() -> StoredConflict {
         StoredConflict {

@@ -38,14 +38,28 @@ const CORE_FORBIDDEN_SOURCE: &[&str] = &[
     "println!",
 ];
 
+/// Where the workspace's Rust sources live (for the source checks).
+const SOURCE_DIRS: &[&str] = &["crates", "src-tauri", "tests", "xtask/src"];
+
+/// The shared test kit: the one home of the test helpers, never a normal dependency.
+const TESTKIT: &str = "legato-testkit";
+const TESTKIT_DIR: &str = "crates/legato-testkit";
+
+/// Test helpers defined once, in the test kit (each pattern is the helper's definition).
+const TESTKIT_ONLY: &[&str] = &["fn fields(value"];
+
 pub fn check() -> Result<()> {
-    for package in NO_TAURI {
+    for package in NO_TAURI.iter().chain(&["legato-app"]) {
         let deps = dependencies(package, "normal,build", false)?;
         if let Some(bad) = deps
             .iter()
             .find(|d| d.starts_with("tauri") || d.starts_with("wry"))
+            .filter(|_| *package != "legato-app")
         {
             bail!("{package} depends on `{bad}`: only the desktop shell may depend on tauri");
+        }
+        if deps.contains(TESTKIT) {
+            bail!("{package} depends on `{TESTKIT}` outside its dev-dependencies");
         }
     }
     let direct = dependencies("legato-core", "normal", true)?;
@@ -57,7 +71,11 @@ pub fn check() -> Result<()> {
         bail!("legato-core must stay pure; unexpected dependencies: {unexpected:?}");
     }
     core_sources_do_no_io()?;
-    eprintln!("xtask: invariants hold (no tauri below the shell; core is pure)");
+    test_helpers_live_in_the_testkit()?;
+    eprintln!(
+        "xtask: invariants hold (no tauri below the shell; core is pure; \
+         test helpers only in {TESTKIT}, a dev-dependency)"
+    );
     Ok(())
 }
 
@@ -87,20 +105,31 @@ fn dependencies(package: &str, edges: &str, direct: bool) -> Result<BTreeSet<Str
 }
 
 fn core_sources_do_no_io() -> Result<()> {
-    let dir = std::path::Path::new("crates/legato-core/src");
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        for entry in std::fs::read_dir(&path).with_context(|| format!("{}", path.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
+    for path in rust_sources("crates/legato-core/src")? {
+        let text = std::fs::read_to_string(&path)?;
+        for pattern in CORE_FORBIDDEN_SOURCE {
+            if text.contains(pattern) {
+                bail!(
+                    "{} uses `{pattern}`: legato-core does no IO",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn test_helpers_live_in_the_testkit() -> Result<()> {
+    for dir in SOURCE_DIRS {
+        for path in rust_sources(dir)? {
+            if path.starts_with(TESTKIT_DIR) || path.starts_with("xtask/src/invariants.rs") {
                 continue;
             }
             let text = std::fs::read_to_string(&path)?;
-            for pattern in CORE_FORBIDDEN_SOURCE {
+            for pattern in TESTKIT_ONLY {
                 if text.contains(pattern) {
                     bail!(
-                        "{} uses `{pattern}`: legato-core does no IO",
+                        "{} defines `{pattern}...`: use the one in {TESTKIT}",
                         path.display()
                     );
                 }
@@ -108,4 +137,24 @@ fn core_sources_do_no_io() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `.rs` files under `dir`, recursively (build output skipped).
+fn rust_sources(dir: &str) -> Result<Vec<std::path::PathBuf>> {
+    let mut found = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(dir)];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).with_context(|| format!("{}", path.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "target") {
+                    continue;
+                }
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    Ok(found)
 }

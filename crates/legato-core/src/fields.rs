@@ -194,9 +194,7 @@ mod tests {
 
     use super::*;
 
-    fn fields(value: Value) -> Fields {
-        serde_json::from_value(value).unwrap()
-    }
+    use legato_testkit::fields;
 
     #[test]
     fn decode_inflates_deflated_values_only() {

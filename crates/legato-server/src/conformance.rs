@@ -6,7 +6,8 @@
 
 use std::future::Future;
 
-use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Fields, Operation};
+use legato_protocol::{Change, EntityId, EntityType, ErrorCode, Operation};
+use legato_testkit::fields;
 use serde_json::{Value, json};
 
 use crate::auth::Token;
@@ -40,13 +41,6 @@ where
 }
 
 const NOW: i64 = 1_764_095_400_000;
-
-fn fields(value: Value) -> Fields {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("fields must be an object, got {other}"),
-    }
-}
 
 /// A change for the conformance cases (goals need only a title).
 pub fn change(

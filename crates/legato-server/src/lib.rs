@@ -8,14 +8,15 @@
 //! - [`sync`]: applying changes (per-user ordering, clamping, fan-out via [`hub`]);
 //!   [`cluster`]: the bus between several nodes on one PostgreSQL database;
 //!   [`apply`]: the pure per-change decision around `legato_core::apply_change`.
-//! - [`db`]: the storage trait and its SQLite and PostgreSQL backends; [`conformance`]: the
-//!   backend test suite.
+//! - [`db`]: the storage trait and its SQLite and PostgreSQL backends; `conformance` (the
+//!   `conformance` feature, for tests only): the backend test suite.
 //! - [`prune`]: the background task that prunes old change records and tombstones.
 //! - [`auth`], [`ratelimit`], [`metrics`], [`settings`], [`error`].
 
 pub mod apply;
 pub mod auth;
 pub mod cluster;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod db;
 pub mod error;

@@ -568,9 +568,7 @@ mod tests {
 
     use super::*;
 
-    fn fields(value: Value) -> Fields {
-        value.as_object().unwrap().clone()
-    }
+    use legato_testkit::fields;
 
     #[test]
     fn later_plain_values_win() {

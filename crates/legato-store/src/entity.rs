@@ -467,9 +467,7 @@ mod tests {
 
     use super::*;
 
-    fn fields(value: Value) -> Fields {
-        value.as_object().unwrap().clone()
-    }
+    use legato_testkit::fields;
 
     #[test]
     fn logbook_rows_derive_their_query_columns() {

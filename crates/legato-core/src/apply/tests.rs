@@ -3,9 +3,7 @@ use serde_json::json;
 
 use super::*;
 
-fn fields(value: Value) -> Fields {
-    serde_json::from_value(value).unwrap()
-}
+use legato_testkit::fields;
 
 fn change(operation: Operation, base_version: u64, data: Value) -> Change {
     Change {

@@ -3,9 +3,7 @@ use serde_json::json;
 
 use super::*;
 
-fn fields(value: Value) -> Fields {
-    serde_json::from_value(value).unwrap()
-}
+use legato_testkit::fields;
 
 const EARLY: i64 = 1_000;
 const LATE: i64 = 2_000;

@@ -13,9 +13,7 @@ fn at(hour: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, hour, 30, 0).unwrap()
 }
 
-fn fields(value: Value) -> Fields {
-    serde_json::from_value(value).unwrap()
-}
+use legato_testkit::fields;
 
 fn unknown() -> Fields {
     fields(json!({"x-future": {"nested": [1, 2]}, "rating": 4.5}))

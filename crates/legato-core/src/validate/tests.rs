@@ -3,12 +3,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn fields(value: Value) -> Fields {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("test data must be an object, got {other}"),
-    }
-}
+use legato_testkit::fields;
 
 fn logbook() -> Fields {
     fields(json!({

@@ -5,12 +5,7 @@ use super::*;
 
 const NOW: i64 = 1_764_000_000_000;
 
-fn fields(value: Value) -> Fields {
-    let Value::Object(map) = value else {
-        panic!("not an object")
-    };
-    map
-}
+use legato_testkit::fields;
 
 /// A store with two entries, a piece and a goal, as a user makes them.
 fn seeded() -> Store {

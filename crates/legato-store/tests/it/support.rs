@@ -9,12 +9,7 @@ pub const NOW: i64 = 1_764_095_400_000;
 pub const MINUTE: i64 = 60_000;
 pub const DAY: i64 = 86_400_000;
 
-pub fn fields(value: Value) -> Fields {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
+pub use legato_testkit::fields;
 
 /// A valid logbook state.
 pub fn entry(timestamp: &str, minutes: u32, notes: &str) -> Fields {

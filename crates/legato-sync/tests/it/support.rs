@@ -22,12 +22,7 @@ use tokio_util::sync::CancellationToken;
 /// Generous: the suite runs on two shared cores in a debug build.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-pub fn fields(value: Value) -> Fields {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
+pub use legato_testkit::fields;
 
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_tracing() {
