@@ -1234,15 +1234,25 @@ mod tests {
         );
     }
 
+    /// A database file at schema `version` (migrations up to it only), filled by `fill`:
+    /// the starting point of each migration test. The directory lives as long as the guard.
+    fn old_schema(
+        version: usize,
+        fill: impl FnOnce(&mut Connection),
+    ) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("v{version}.db"));
+        let mut conn = Connection::open(&path).unwrap();
+        MIGRATIONS.to_version(&mut conn, version).unwrap();
+        fill(&mut conn);
+        (dir, path)
+    }
+
     /// Migration 2 rebuilds `entities` as a rowid table: rows written by schema 1 survive it,
     /// page in seq order, and take upserts afterwards.
     #[tokio::test]
     async fn migration_2_keeps_schema_1_entities() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 1).unwrap();
+        let (_dir, path) = old_schema(1, |conn| {
             conn.execute_batch(
                 r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 3, 0),
                                             ('bob', 'bob@example.com', 'x', 1, 0);
@@ -1257,7 +1267,7 @@ mod tests {
                       'b1', 'bdev', 10, 11);"#,
             )
             .unwrap();
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = UserId("ann".into());
 
@@ -1349,12 +1359,8 @@ mod tests {
     /// own public id, and counts as last used when it was created.
     #[tokio::test]
     async fn migration_5_gives_existing_tokens_ids_and_a_last_use() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v4.db");
         let (one, two) = (TokenHash::of("one"), TokenHash::of("two"));
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 4).unwrap();
+        let (_dir, path) = old_schema(4, |conn| {
             conn.execute_batch("INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 0, 0)")
                 .unwrap();
             for (hash, at) in [(one, 100), (two, 200)] {
@@ -1365,7 +1371,7 @@ mod tests {
                 )
                 .unwrap();
             }
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let record = db.user_for_token(one).await.unwrap().unwrap();
         assert_eq!(
@@ -1382,13 +1388,9 @@ mod tests {
     /// Migration 6 counts what existing accounts store: their states and change records.
     #[tokio::test]
     async fn migration_6_counts_the_bytes_accounts_already_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v5.db");
         let state = r#"{"title":"Scales"}"#;
         let touched = r#"{"title":"Scales"}"#;
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 5).unwrap();
+        let (_dir, path) = old_schema(5, |conn| {
             conn.execute_batch(&format!(
                 r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0);
                    INSERT INTO users VALUES ('bob', 'bob@example.com', 'x', 0, 0);
@@ -1403,7 +1405,7 @@ mod tests {
                            'applied', 11);"#
             ))
             .unwrap();
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = db.stored_bytes(&UserId("ann".into())).await.unwrap();
         // Migration 8 adds what the record itself is counted for.
@@ -1415,11 +1417,7 @@ mod tests {
     /// pruning finds its rows through the partial indexes, not by scanning the tables.
     #[tokio::test]
     async fn migration_7_prunes_older_records_through_its_indexes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v6.db");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 6).unwrap();
+        let (_dir, path) = old_schema(6, |conn| {
             conn.execute_batch(
                 r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 2, 0, 0);
                    INSERT INTO entities (user_id, entity_type, entity_id, state, version,
@@ -1436,7 +1434,7 @@ mod tests {
                    UPDATE users SET stored_bytes = 13 + 13 + 2;"#,
             )
             .unwrap();
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = UserId("ann".into());
         let step = db.prune_step(12, 10).await.unwrap();
@@ -1484,11 +1482,7 @@ mod tests {
     /// pruned like any other, found through their partial index.
     #[tokio::test]
     async fn migration_8_counts_kept_records_and_prunes_conflict_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v7.db");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 7).unwrap();
+        let (_dir, path) = old_schema(7, |conn| {
             conn.execute_batch(
                 r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0, 0);
                    INSERT INTO entities (user_id, entity_type, entity_id, state, version,
@@ -1506,7 +1500,7 @@ mod tests {
                    UPDATE users SET stored_bytes = 13;"#,
             )
             .unwrap();
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = UserId("ann".into());
         let fields = r#"["title"]"#.len() as u64;
@@ -1547,11 +1541,7 @@ mod tests {
     /// `unchanged`, and records written afterwards carry a 32-byte hash that decides.
     #[tokio::test]
     async fn migration_3_keeps_change_records_without_a_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v2.db");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            MIGRATIONS.to_version(&mut conn, 2).unwrap();
+        let (_dir, path) = old_schema(2, |conn| {
             conn.execute_batch(
                 r#"INSERT INTO users VALUES ('ann', 'ann@example.com', 'x', 1, 0);
                    INSERT INTO entities (user_id, entity_type, entity_id, state, version,
@@ -1566,7 +1556,7 @@ mod tests {
                       'unchanged', 13);"#,
             )
             .unwrap();
-        }
+        });
         let db = SqliteDatabase::open(&path).await.unwrap();
         let ann = UserId("ann".into());
         let other = |id: &str| {
