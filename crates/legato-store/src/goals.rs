@@ -19,7 +19,10 @@
 //! A goal is reached when it has a positive target and the value is at least the target.
 //! [`Store::newly_reached_goals`] remembers, per goal, the window it was last reached in
 //! (in `meta`, this device only), so each reaching is reported once, whether the change that
-//! made it came from this device or from another.
+//! made it came from this device or from another. Until a device's first catch-up finished
+//! ([`Store::record_caught_up`]) with server pages applied, reachings are marked without
+//! being reported, and that catch-up's end marks what is reached then: a new device does not
+//! announce goals reached before it synced, only those an edit seen here takes over 100 %.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -31,7 +34,7 @@ use rusqlite::params;
 
 use crate::error::{Result, StoreError};
 use crate::pieces::matched_cte;
-use crate::store::{Store, read_meta, write_meta, write_tx};
+use crate::store::{Store, read_cursor, read_meta, write_meta, write_tx};
 
 /// What a goal's value counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,17 +267,56 @@ impl Store {
             return Ok(reached);
         }
         let tx = write_tx(&mut self.conn)?;
+        // A device in its first catch-up (it has applied server pages but not finished a
+        // catch-up yet) only learns of reachings made elsewhere before it synced: they are
+        // marked reported without a notification. A device that never received anything
+        // (cursor 0) reaches goals only by its own edits.
+        let silent = read_cursor(&tx)? > 0 && read_meta(&tx, CAUGHT_UP_KEY)?.is_none();
         let mut fresh = Vec::new();
         for goal in reached {
             let key = format!("goal-reached:{}", goal.id);
             let mark = goal.reach_mark();
             if read_meta(&tx, &key)?.as_deref() != Some(mark.as_str()) {
                 write_meta(&tx, &key, &mark)?;
-                fresh.push(goal);
+                if !silent {
+                    fresh.push(goal);
+                }
             }
         }
         tx.commit()?;
         Ok(fresh)
+    }
+}
+
+/// Set when this device finished its first catch-up ([`Store::record_caught_up`]).
+const CAUGHT_UP_KEY: &str = "first-catch-up-done";
+
+impl Store {
+    /// Records that a catch-up has finished (the sync engine calls it on `sync_complete`).
+    /// The first time, every goal reached now is marked reported without a notification (in
+    /// the same transaction): it was reached before this device synced, and a check for an
+    /// earlier page that runs only now must not announce it. From then on a goal reached by
+    /// a synced change is reported by [`Store::newly_reached_goals`].
+    pub fn record_caught_up(&mut self, now_ms: i64, zone: &TimeZone) -> Result<()> {
+        if read_meta(&self.conn, CAUGHT_UP_KEY)?.is_some() {
+            return Ok(());
+        }
+        let reached: Vec<GoalProgress> = self
+            .goal_progress(now_ms, zone)?
+            .into_iter()
+            .filter(|g| g.status == GoalStatus::Active && g.reached())
+            .collect();
+        let tx = write_tx(&mut self.conn)?;
+        for goal in reached {
+            write_meta(
+                &tx,
+                &format!("goal-reached:{}", goal.id),
+                &goal.reach_mark(),
+            )?;
+        }
+        write_meta(&tx, CAUGHT_UP_KEY, "1")?;
+        tx.commit()?;
+        Ok(())
     }
 }
 

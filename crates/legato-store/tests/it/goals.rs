@@ -338,3 +338,63 @@ fn the_mark_survives_reopening() {
     let mut store = Store::open(&path).unwrap();
     assert!(store.newly_reached_goals(NOW, &zone).unwrap().is_empty());
 }
+
+fn remote(entity_type: EntityType, id: &str, mut data: Value, seq: u64) -> UpdateData {
+    data["createdAt"] = json!("2025-11-25T07:00:00.000Z");
+    let mut update = update(&EntityId::new(id).unwrap(), data, 1, seq, true);
+    update.entity_type = entity_type;
+    update
+}
+
+#[test]
+fn a_new_device_does_not_report_goals_reached_before_it_synced() {
+    let mut store = store();
+    let zone = berlin();
+    let now = ms("2025-11-25T18:30:00Z");
+    let daily = |target: u32| {
+        json!({"title": "Daily", "type": "practice_time", "period": "day",
+               "targetMinutes": target, "status": "active"})
+    };
+    // The first catch-up, page by page: the goals, then the entries that reached one.
+    let pages = [
+        vec![
+            remote(EntityType::Goals, "goal-reached-elsewhere", daily(30), 1),
+            remote(EntityType::Goals, "goal-reached-here", daily(60), 2),
+        ],
+        vec![remote(
+            EntityType::Logbook,
+            "entry-1",
+            json!({"timestamp": "2025-11-25T08:00:00.000Z", "duration": 40, "type": "practice"}),
+            3,
+        )],
+    ];
+    for page in &pages {
+        let seq = page.last().unwrap().seq;
+        store.apply_remote_batch(page, Some(seq)).unwrap();
+        assert!(store.newly_reached_goals(now, &zone).unwrap().is_empty());
+    }
+    store.record_caught_up(now, &zone).unwrap();
+    assert!(store.newly_reached_goals(now, &zone).unwrap().is_empty());
+
+    // A live update seen here takes the other goal over 100 %: reported.
+    let live = remote(
+        EntityType::Logbook,
+        "entry-2",
+        json!({"timestamp": "2025-11-25T17:00:00.000Z", "duration": 25, "type": "practice"}),
+        4,
+    );
+    store.apply_remote_batch(&[live], Some(4)).unwrap();
+    let reached = store.newly_reached_goals(now, &zone).unwrap();
+    assert_eq!(
+        reached.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        ["goal-reached-here"]
+    );
+    // Later catch-ups change nothing; the next day's reaching by a local edit is reported.
+    store.record_caught_up(now, &zone).unwrap();
+    log(&mut store, "2025-11-26T18:00:00.000Z", 30);
+    let tomorrow = store.newly_reached_goals(now + DAY, &zone).unwrap();
+    assert_eq!(
+        tomorrow.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+        ["goal-reached-elsewhere"]
+    );
+}

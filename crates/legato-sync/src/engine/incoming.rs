@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use legato_protocol::{ServerMessage, UpdateData};
-use legato_store::{BatchOutcome, Store, StoreError};
+use legato_store::{BatchOutcome, Store, StoreError, TimeZone};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -250,6 +250,15 @@ impl Engine {
         };
         if let Link::Up(conn) = &mut self.link {
             conn.phase = Phase::Live;
+        }
+        // From now on a goal reached by a synced change is reported (see the store's goals).
+        let now_ms = self.wall_ms();
+        let caught_up = self
+            .store
+            .call_ahead(move |store| store.record_caught_up(now_ms, &TimeZone::system()))
+            .await;
+        if let Err(err) = caught_up {
+            tracing::warn!(error = %err, "could not record the catch-up");
         }
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.metrics.success(elapsed_ms, self.wall_ms());
