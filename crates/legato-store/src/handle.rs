@@ -104,6 +104,19 @@ impl StoreHandle {
         self.queue(job, false)
     }
 
+    /// [`StoreHandle::call`] for a job with its own error type (a command's, say): the
+    /// job's error and the handle's (closed, panicked, not durable) come back as one
+    /// `Result`, never nested.
+    pub fn try_call<T, E, F>(&self, job: F) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut Store) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let reply = self.call(move |store| Ok(job(store)));
+        async move { reply.await? }
+    }
+
     /// Like [`StoreHandle::call`], but resolves as soon as the job is done, without waiting
     /// for earlier writes to reach the disk. For the sync engine's own bookkeeping only:
     /// jobs whose writes may be lost on a power cut (re-fetchable remote data, in-flight

@@ -67,18 +67,16 @@ pub async fn update_goal(
     let wanted = id.clone();
     let updated = state
         .store
-        .call(move |store| {
-            let Some(mut goal) = store.load::<Goal>(&wanted)? else {
-                return Ok(Err(not_found(&wanted)));
-            };
-            if let Err(err) = goals::apply_input(&mut goal, input, now) {
-                return Ok(Err(err));
-            }
+        .try_call(move |store| -> Result<_, IpcError> {
+            let mut goal = store
+                .load::<Goal>(&wanted)?
+                .ok_or_else(|| not_found(&wanted))?;
+            goals::apply_input(&mut goal, input, now)?;
             let now_ms = now.timestamp_millis();
             store.save(&goal, now_ms)?;
-            Ok(goals::read_goal(store, &wanted, now_ms, &zone)?.ok_or_else(|| not_found(&wanted)))
+            goals::read_goal(store, &wanted, now_ms, &zone)?.ok_or_else(|| not_found(&wanted))
         })
-        .await??;
+        .await?;
     state.local_change(EntityType::Goals, vec![updated.id.clone()]);
     Ok(updated)
 }

@@ -80,17 +80,15 @@ pub async fn update_entry(
     // One job on the store thread: read, apply, save, with no sync update in between.
     let updated = state
         .store
-        .call(move |store| {
-            let Some(mut entry) = store.load::<LogbookEntry>(&wanted)? else {
-                return Ok(Err(not_found(&wanted)));
-            };
-            if let Err(err) = entries::apply_input(&mut entry, input, now) {
-                return Ok(Err(err));
-            }
+        .try_call(move |store| -> Result<_, IpcError> {
+            let mut entry = store
+                .load::<LogbookEntry>(&wanted)?
+                .ok_or_else(|| not_found(&wanted))?;
+            entries::apply_input(&mut entry, input, now)?;
             store.save(&entry, now.timestamp_millis())?;
-            Ok(entries::read_entry(store, &wanted)?.ok_or_else(|| not_found(&wanted)))
+            entries::read_entry(store, &wanted)?.ok_or_else(|| not_found(&wanted))
         })
-        .await??;
+        .await?;
     state.local_change(EntityType::Logbook, vec![updated.id.clone()]);
     Ok(updated)
 }

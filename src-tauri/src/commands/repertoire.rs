@@ -71,17 +71,15 @@ pub async fn update_piece(
     let wanted = id.clone();
     let updated = state
         .store
-        .call(move |store| {
-            let Some(mut item) = store.load::<RepertoireItem>(&wanted)? else {
-                return Ok(Err(not_found(&wanted)));
-            };
-            if let Err(err) = pieces::apply_input(&mut item, input) {
-                return Ok(Err(err));
-            }
+        .try_call(move |store| -> Result<_, IpcError> {
+            let mut item = store
+                .load::<RepertoireItem>(&wanted)?
+                .ok_or_else(|| not_found(&wanted))?;
+            pieces::apply_input(&mut item, input)?;
             store.save_piece(&item, now.timestamp_millis())?;
-            Ok(pieces::read_piece(store, &wanted)?.ok_or_else(|| not_found(&wanted)))
+            pieces::read_piece(store, &wanted)?.ok_or_else(|| not_found(&wanted))
         })
-        .await??;
+        .await?;
     state.local_change(EntityType::Repertoire, vec![updated.id.clone()]);
     Ok(updated)
 }

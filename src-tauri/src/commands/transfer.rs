@@ -82,8 +82,10 @@ pub async fn export_data(
     let format = transfer::format(kind);
     let bytes = state
         .store
-        .call(move |store| Ok(store.export_to_file(format, &file, now_ms)))
-        .await??;
+        .try_call(move |store| -> Result<_, IpcError> {
+            Ok(store.export_to_file(format, &file, now_ms)?)
+        })
+        .await?;
     tracing::info!(%path, bytes, "exported");
     Ok(ExportedFile {
         path,
@@ -107,8 +109,10 @@ pub async fn preview_import(
     let file = path_of(&path)?;
     let preview = state
         .store
-        .call(move |store| Ok(store.preview_import_file(&file, &options())))
-        .await??;
+        .try_call(move |store| -> Result<_, IpcError> {
+            Ok(store.preview_import_file(&file, &options())?)
+        })
+        .await?;
     Ok(transfer::preview_view(path, preview))
 }
 
@@ -124,8 +128,10 @@ pub async fn apply_import(
     let now_ms = now().0.timestamp_millis();
     let done = state
         .store
-        .call(move |store| Ok(store.apply_import_file(&file, &options(), &fingerprint, now_ms)))
-        .await??;
+        .try_call(move |store| -> Result<_, IpcError> {
+            Ok(store.apply_import_file(&file, &options(), &fingerprint, now_ms)?)
+        })
+        .await?;
     tracing::info!(%path, created = done.counts.created, updated = done.counts.updated, "imported");
     if done.counts.created + done.counts.updated > 0 {
         state.sync.handle().notify_local_change();

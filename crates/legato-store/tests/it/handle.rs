@@ -199,3 +199,47 @@ async fn an_in_memory_store_needs_no_log_sync() {
         .unwrap();
     assert_eq!(handle.log_syncs(), 0);
 }
+
+/// A job's own error type, as a command would have one.
+#[derive(Debug, PartialEq)]
+enum JobError {
+    Refused(&'static str),
+    Store(String),
+}
+
+impl From<StoreError> for JobError {
+    fn from(err: StoreError) -> Self {
+        JobError::Store(err.to_string())
+    }
+}
+
+#[tokio::test]
+async fn try_call_returns_the_jobs_own_error_and_the_handles_as_one_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = StoreHandle::open(dir.path().join("t.db")).await.unwrap();
+    let created = handle
+        .try_call(|store| -> Result<_, JobError> {
+            Ok(store.create(
+                EntityType::Logbook,
+                entry("2025-11-25T18:00:00.000Z", 10, "t"),
+                NOW,
+            )?)
+        })
+        .await
+        .unwrap();
+    let refused = handle
+        .try_call(|_| -> Result<(), JobError> { Err(JobError::Refused("no")) })
+        .await;
+    assert_eq!(refused, Err(JobError::Refused("no")));
+    let found = handle
+        .try_call(move |store| -> Result<_, JobError> {
+            Ok(store.get(EntityType::Logbook, &created.entity_id)?)
+        })
+        .await
+        .unwrap();
+    assert!(found.is_some(), "the first job's write is there");
+    let panicked = handle
+        .try_call(|_| -> Result<(), JobError> { panic!("boom") })
+        .await;
+    assert!(matches!(panicked, Err(JobError::Store(_))), "{panicked:?}");
+}
