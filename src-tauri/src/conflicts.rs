@@ -200,7 +200,7 @@ pub fn resolve(
             store.discard_conflict(id, now_ms)?;
             ConflictOutcome::AcceptedRemote
         }
-        Decision::Resolve(state) => store.resolve_conflict(id, state, now_ms)?,
+        Decision::Resolve(state) => store.apply_user_decision(id, state, now_ms)?,
     };
     let data = conflict.conflict;
     let entity_id = data.entity_id.to_string();

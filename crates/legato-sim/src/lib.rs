@@ -649,7 +649,7 @@ async fn answer_conflicts(device: &Device, answers: &mut StdRng) -> Result<()> {
         let result = match local {
             Some(local) if keep_mine && !local.deleted => device
                 .sync()
-                .resolve_conflict(conflict.id, local.state)
+                .apply_user_decision(conflict.id, local.state)
                 .await
                 .map(|_| ()),
             _ => device.sync().discard_conflict(conflict.id).await,

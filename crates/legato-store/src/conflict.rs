@@ -243,7 +243,7 @@ impl Store {
     /// conflicting fields (the decision was made on a view that holds them) and keep the
     /// rest. If the server had deleted the entity, the resolved
     /// state is re-created under a new id instead. Nothing differs: nothing is queued.
-    pub fn resolve_conflict(
+    pub fn apply_user_decision(
         &mut self,
         conflict_id: i64,
         resolved_state: Fields,

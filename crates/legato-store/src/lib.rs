@@ -60,7 +60,7 @@
 //!   (or re-created) resolution carries the entity's later unsent changes, which it was
 //!   computed with: they leave the outbox with the conflicted change (sent after it, they
 //!   would overwrite the merged values with ones that never saw the other device's edit).
-//!   A user's decision ([`Store::resolve_conflict`]) covers the conflicting fields: later
+//!   A user's decision ([`Store::apply_user_decision`]) covers the conflicting fields: later
 //!   unsent changes lose those and keep their other fields.
 //! - **The cursor moves with the data**, in the same transaction, never past an update
 //!   that could not be applied, never backwards.

@@ -134,7 +134,7 @@ impl SyncHandle {
 
     /// The user's decision on a stored conflict: `state` becomes the entity's state and is
     /// pushed as a new change on the server's version.
-    pub async fn resolve_conflict(
+    pub async fn apply_user_decision(
         &self,
         conflict_id: i64,
         state: Fields,
@@ -142,7 +142,7 @@ impl SyncHandle {
         let now = self.clock.now_ms();
         let outcome = self
             .store
-            .call(move |store| store.resolve_conflict(conflict_id, state, now))
+            .call(move |store| store.apply_user_decision(conflict_id, state, now))
             .await?;
         self.notify_local_change();
         Ok(outcome)

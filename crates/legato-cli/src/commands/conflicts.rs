@@ -121,7 +121,7 @@ fn resolve(store: &mut Store, id: i64, take: Take) -> Result<()> {
     };
     let outcome = match resolution {
         Resolution::Push { state, .. } | Resolution::Recreate { state } => store
-            .resolve_conflict(id, state, now_ms())
+            .apply_user_decision(id, state, now_ms())
             .map_err(explain)?,
         Resolution::Delete => store.keep_delete(id, now_ms()).map_err(explain)?,
         Resolution::AcceptRemote | Resolution::Manual => {

@@ -479,7 +479,7 @@ fn later_unsent_edits_do_not_undo_a_manual_decision() {
     let mut decided = mine.as_object().unwrap().clone();
     decided.insert("notes".into(), json!("their notes"));
     let ConflictOutcome::Pushed { change_id } = store
-        .resolve_conflict(conflict_id, decided, NOW + 3 * MINUTE)
+        .apply_user_decision(conflict_id, decided, NOW + 3 * MINUTE)
         .unwrap()
     else {
         panic!("nothing pushed")

@@ -85,7 +85,7 @@ fn resolving_a_conflict_queues_the_difference_on_the_remote_version() {
     let mut resolved = conflict.remote.clone();
     resolved.insert("notes".into(), json!("both notes"));
     let outcome = store
-        .resolve_conflict(conflict_id, resolved, NOW + 3 * MINUTE)
+        .apply_user_decision(conflict_id, resolved, NOW + 3 * MINUTE)
         .unwrap();
     let ConflictOutcome::Pushed { change_id } = outcome else {
         panic!("{outcome:?}")
@@ -103,7 +103,7 @@ fn resolving_a_conflict_queues_the_difference_on_the_remote_version() {
         (json!("both notes"), SyncState::Pending)
     );
     assert!(matches!(
-        store.resolve_conflict(conflict_id, conflict.remote.clone(), NOW),
+        store.apply_user_decision(conflict_id, conflict.remote.clone(), NOW),
         Err(StoreError::ConflictNotFound(_))
     ));
 }
@@ -221,7 +221,7 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
     let mut resolved = conflict.remote.clone();
     resolved.insert("notes".into(), json!("resolved"));
     let ConflictOutcome::Pushed { change_id } =
-        store.resolve_conflict(conflict_id, resolved, NOW).unwrap()
+        store.apply_user_decision(conflict_id, resolved, NOW).unwrap()
     else {
         panic!()
     };
@@ -266,7 +266,7 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
     resolved.insert("notes".into(), json!("resolved"));
     resolved.insert("duration".into(), json!(55));
     let ConflictOutcome::Pushed { change_id } =
-        store.resolve_conflict(conflict_id, resolved, NOW).unwrap()
+        store.apply_user_decision(conflict_id, resolved, NOW).unwrap()
     else {
         panic!()
     };

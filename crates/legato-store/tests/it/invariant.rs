@@ -201,7 +201,7 @@ fn apply(store: &mut Store, op: &Op, step: i64) {
             if let Some(stored) = store.conflicts().unwrap().first() {
                 let mut resolved = stored.conflict.remote.clone();
                 resolved.insert("duration".into(), json!(1 + u32::from(*v)));
-                tolerated(store.resolve_conflict(stored.id, resolved, now));
+                tolerated(store.apply_user_decision(stored.id, resolved, now));
             }
         }
         Op::DropConflict => {
