@@ -220,8 +220,9 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
     };
     let mut resolved = conflict.remote.clone();
     resolved.insert("notes".into(), json!("resolved"));
-    let ConflictOutcome::Pushed { change_id } =
-        store.apply_user_decision(conflict_id, resolved, NOW).unwrap()
+    let ConflictOutcome::Pushed { change_id } = store
+        .apply_user_decision(conflict_id, resolved, NOW)
+        .unwrap()
     else {
         panic!()
     };
@@ -265,8 +266,9 @@ fn a_resolution_keeps_its_place_unless_a_later_change_was_sent() {
     let mut resolved = conflict.remote.clone();
     resolved.insert("notes".into(), json!("resolved"));
     resolved.insert("duration".into(), json!(55));
-    let ConflictOutcome::Pushed { change_id } =
-        store.apply_user_decision(conflict_id, resolved, NOW).unwrap()
+    let ConflictOutcome::Pushed { change_id } = store
+        .apply_user_decision(conflict_id, resolved, NOW)
+        .unwrap()
     else {
         panic!()
     };

@@ -123,7 +123,10 @@ async fn manual_strategy_waits_for_the_user_whose_decision_reaches_the_other_dev
 
     let mut decided = local.state.clone();
     decided.insert("notes".into(), json!("decided together"));
-    a.sync.apply_user_decision(conflict_id, decided).await.unwrap();
+    a.sync
+        .apply_user_decision(conflict_id, decided)
+        .await
+        .unwrap();
     a.sync.sync_now().await.unwrap();
     eventually("the decision on B", || async {
         (b.field(EntityType::Logbook, &id, "notes").await == json!("decided together"))
