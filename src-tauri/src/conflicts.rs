@@ -177,24 +177,21 @@ pub struct Applied {
 }
 
 /// Reads conflict `id`, turns `resolution` into a decision and applies it, in one job.
-/// The outer error is the store's; the inner one the user's input (`not_found`, `invalid`).
+/// Fails with the user's input (`not_found`, `invalid`) or the store's error.
 pub fn resolve(
     store: &mut Store,
     id: ConflictId,
     resolution: ConflictResolution,
     now_ms: i64,
-) -> legato_store::Result<Result<Applied, IpcError>> {
+) -> Result<Applied, IpcError> {
     let ConflictId(id) = id;
     let Some(conflict) = store.conflicts()?.into_iter().find(|c| c.id == id) else {
-        return Ok(Err(IpcError::not_found(format!(
+        return Err(IpcError::not_found(format!(
             "no conflict {id} waits for a decision"
-        ))));
+        )));
     };
     let sides = sides(store, &conflict)?;
-    let decision = match decide(&conflict, &sides, resolution) {
-        Ok(decision) => decision,
-        Err(err) => return Ok(Err(err)),
-    };
+    let decision = decide(&conflict, &sides, resolution)?;
     let outcome = match decision {
         Decision::Discard => {
             store.discard_conflict(id, now_ms)?;
@@ -217,23 +214,21 @@ pub fn resolve(
             (ResolveOutcome::Recreated, new.to_string())
         }
         ConflictOutcome::Stored { .. } => {
-            return Ok(Err(IpcError::internal(
-                "a resolved conflict was stored again",
-            )));
+            return Err(IpcError::internal("a resolved conflict was stored again"));
         }
     };
     let mut changed = vec![entity_id];
     if result_id != changed[0] {
         changed.push(result_id.clone());
     }
-    Ok(Ok(Applied {
+    Ok(Applied {
         entity_type: data.entity_type,
         changed,
         resolved: Resolved {
             outcome,
             entity_id: result_id,
         },
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -431,7 +426,6 @@ mod tests {
             },
             4,
         )
-        .unwrap()
         .unwrap_err();
         assert_eq!(bad.field.as_deref(), Some("choices"));
 
@@ -443,7 +437,6 @@ mod tests {
             },
             4,
         )
-        .unwrap()
         .unwrap();
         assert_eq!(applied.entity_type, EntityType::Logbook);
         assert_eq!(applied.changed, vec![id.to_string()]);
@@ -454,9 +447,7 @@ mod tests {
             (&json!("theirs"), &json!(50))
         );
 
-        let gone = resolve(&mut store, view.id, ConflictResolution::KeepMine, 5)
-            .unwrap()
-            .unwrap_err();
+        let gone = resolve(&mut store, view.id, ConflictResolution::KeepMine, 5).unwrap_err();
         assert_eq!(gone.code, crate::ipc::error::ErrorCode::NotFound);
     }
 
@@ -543,9 +534,7 @@ mod tests {
             (&json!("base"), &json!("mine"), &json!("theirs"))
         );
         assert_eq!(notes.merged, json!("mine\n\n---\n\ntheirs"));
-        resolve(&mut store, view.id, ConflictResolution::Merge, 4)
-            .unwrap()
-            .unwrap();
+        resolve(&mut store, view.id, ConflictResolution::Merge, 4).unwrap();
         let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
         assert_eq!(state["notes"], json!("mine\n\n---\n\ntheirs"));
     }
@@ -554,9 +543,7 @@ mod tests {
     fn keeping_mine_pushes_and_keeping_theirs_drops_the_edit() {
         let (mut store, id) = store_with_conflict();
         let conflict = list(&store).unwrap()[0].id;
-        let applied = resolve(&mut store, conflict, ConflictResolution::KeepMine, 4)
-            .unwrap()
-            .unwrap();
+        let applied = resolve(&mut store, conflict, ConflictResolution::KeepMine, 4).unwrap();
         assert_eq!(applied.resolved.outcome, ResolveOutcome::Pushed);
         let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
         assert_eq!(
@@ -566,9 +553,7 @@ mod tests {
 
         let (mut store, id) = store_with_conflict();
         let conflict = list(&store).unwrap()[0].id;
-        let applied = resolve(&mut store, conflict, ConflictResolution::KeepTheirs, 4)
-            .unwrap()
-            .unwrap();
+        let applied = resolve(&mut store, conflict, ConflictResolution::KeepTheirs, 4).unwrap();
         assert_eq!(applied.resolved.outcome, ResolveOutcome::AcceptedRemote);
         let state = store.get(EntityType::Logbook, &id).unwrap().unwrap().state;
         assert_eq!(state["notes"], json!("theirs"));

@@ -25,10 +25,10 @@ pub async fn resolve_conflict(
     // One job on the store thread: read the conflict, decide, apply.
     let applied = state
         .store
-        .call(move |store| {
+        .try_call(move |store| {
             conflicts::resolve(store, conflict_id, resolution, now.timestamp_millis())
         })
-        .await??;
+        .await?;
     state.local_change(applied.entity_type, applied.changed);
     Ok(applied.resolved)
 }
