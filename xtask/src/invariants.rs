@@ -1,6 +1,7 @@
 //! Architectural invariants from ARCHITECTURE.md, checked mechanically.
 
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -105,42 +106,48 @@ fn dependencies(package: &str, edges: &str, direct: bool) -> Result<BTreeSet<Str
 }
 
 fn core_sources_do_no_io() -> Result<()> {
-    for path in rust_sources("crates/legato-core/src")? {
-        let text = std::fs::read_to_string(&path)?;
-        for pattern in CORE_FORBIDDEN_SOURCE {
-            if text.contains(pattern) {
-                bail!(
-                    "{} uses `{pattern}`: legato-core does no IO",
-                    path.display()
-                );
-            }
-        }
+    let sources = rust_sources("crates/legato-core/src")?;
+    if let Some((path, pattern)) = first_use(&sources, CORE_FORBIDDEN_SOURCE)? {
+        bail!(
+            "{} uses `{pattern}`: legato-core does no IO",
+            path.display()
+        );
     }
     Ok(())
 }
 
 fn test_helpers_live_in_the_testkit() -> Result<()> {
+    let mut sources = Vec::new();
     for dir in SOURCE_DIRS {
-        for path in rust_sources(dir)? {
-            if path.starts_with(TESTKIT_DIR) || path.starts_with("xtask/src/invariants.rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path)?;
-            for pattern in TESTKIT_ONLY {
-                if text.contains(pattern) {
-                    bail!(
-                        "{} defines `{pattern}...`: use the one in {TESTKIT}",
-                        path.display()
-                    );
-                }
-            }
-        }
+        sources.extend(rust_sources(dir)?.into_iter().filter(|path| {
+            !path.starts_with(TESTKIT_DIR) && !path.starts_with("xtask/src/invariants.rs")
+        }));
+    }
+    if let Some((path, pattern)) = first_use(&sources, TESTKIT_ONLY)? {
+        bail!(
+            "{} defines `{pattern}...`: use the one in {TESTKIT}",
+            path.display()
+        );
     }
     Ok(())
 }
 
+/// The first of `sources` whose text contains one of `patterns`, with that pattern.
+fn first_use<'a>(
+    sources: &'a [PathBuf],
+    patterns: &[&'static str],
+) -> Result<Option<(&'a Path, &'static str)>> {
+    for path in sources {
+        let text = std::fs::read_to_string(path)?;
+        if let Some(pattern) = patterns.iter().find(|p| text.contains(**p)) {
+            return Ok(Some((path, pattern)));
+        }
+    }
+    Ok(None)
+}
+
 /// The `.rs` files under `dir`, recursively (build output skipped).
-fn rust_sources(dir: &str) -> Result<Vec<std::path::PathBuf>> {
+fn rust_sources(dir: &str) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut stack = vec![std::path::PathBuf::from(dir)];
     while let Some(path) = stack.pop() {
