@@ -398,3 +398,31 @@ fn a_new_device_does_not_report_goals_reached_before_it_synced() {
         ["goal-reached-elsewhere"]
     );
 }
+
+/// The shell checks goals after each page it is told about; the check for the first
+/// catch-up's last page can run only after that catch-up is recorded as finished. The goal
+/// that page reached was reached before this device synced: still not reported.
+#[test]
+fn a_check_that_runs_after_the_first_catch_up_ends_reports_nothing_reached_before_it() {
+    let mut store = store();
+    let zone = berlin();
+    let now = ms("2025-11-25T18:30:00Z");
+    let page = [
+        remote(
+            EntityType::Goals,
+            "goal",
+            json!({"title": "Daily", "type": "practice_time", "period": "day",
+                   "targetMinutes": 30, "status": "active"}),
+            1,
+        ),
+        remote(
+            EntityType::Logbook,
+            "entry-1",
+            json!({"timestamp": "2025-11-25T08:00:00.000Z", "duration": 40, "type": "practice"}),
+            2,
+        ),
+    ];
+    store.apply_remote_batch(&page, Some(2)).unwrap();
+    store.record_caught_up(now, &zone).unwrap();
+    assert!(store.newly_reached_goals(now, &zone).unwrap().is_empty());
+}
